@@ -1,0 +1,39 @@
+# One-command set-up: every target creates .venv and installs ECOpt (with the
+# tested versions in constraints.txt) before it runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ecopt-installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast benchmark-meter constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --constraint constraints.txt --editable '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job. Until the workflow lands: one metered trial of the default study.
+run: $(STAMP)
+	$(BIN)/python -m ecopt.trial --config config/config.yaml \
+		--params '{"width": 16, "depth": 2, "kernel_size": 3, "pooling": true}' \
+		--out results/digits-cnn/single-trial.json
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Unit tests only: skips real meters, training runs and subprocesses.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+benchmark-meter: $(STAMP)
+	$(BIN)/python benchmarks/meter.py
+
+constraints: $(STAMP)
+	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ecopt'; } > constraints.new && mv constraints.new constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

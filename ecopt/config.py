@@ -1,0 +1,104 @@
+"""Study configs: reading them, checking them, and loading the adapter they name.
+
+A study config is one YAML file (``config/config.yaml`` is the embedded default).
+Each module checks and defaults its own section (``data_settings``,
+``meter_settings``, ``trial_settings`` ...); this module checks the top level
+and resolves the adapter, so a typo fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ecopt.errors import AdapterImportError, ConfigError
+
+TOP_LEVEL_KEYS = {
+    "study": "name of the study; outputs go to results/<study>/",
+    "seed": "integer seed for splits, initial design and torch",
+    "adapter": "model adapter as 'package.module:Class'",
+    "adapter_options": "keyword arguments for the adapter's constructor",
+    "data": "dataset and split settings (ecopt.data)",
+    "space": "search space: parameter name -> {type: range|choice|fixed, ...}",
+    "meter": "energy meter settings (ecopt.meter)",
+    "trial": "trial evaluation settings (ecopt.trial)",
+    "objectives": "performance and efficiency objectives (ecopt.search)",
+    "search": "initial design, rounds, batch size (ecopt.search)",
+    "calibration": "meter calibration stage",
+    "proxies": "proxy-correlation stage",
+    "figures": "figure settings",
+}
+
+
+def load_study_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("--config", str(path), "an existing YAML file")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError("--config", str(path), f"valid YAML ({error})") from None
+    return check_top_level(config)
+
+
+def check_top_level(config: Any) -> dict[str, Any]:
+    if not isinstance(config, Mapping):
+        raise ConfigError("<top level>", config, "a mapping of sections")
+    unknown = sorted(set(config) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(unknown[0], config[unknown[0]], f"one of the known sections {sorted(TOP_LEVEL_KEYS)}")
+    config = dict(config)
+    config.setdefault("seed", 0)
+    if isinstance(config["seed"], bool) or not isinstance(config["seed"], int):
+        raise ConfigError("seed", config["seed"], "an integer")
+    if "adapter" not in config:
+        raise ConfigError("adapter", None, "an adapter import path such as 'ecopt.adapters.cnn:CNNClassifier'")
+    options = config.setdefault("adapter_options", {}) or {}
+    if not isinstance(options, Mapping):
+        raise ConfigError("adapter_options", options, "a mapping of constructor keyword arguments")
+    config["adapter_options"] = dict(options)
+    return config
+
+
+def resolve_adapter(path: Any) -> type:
+    """Import ``package.module:Class``; failures say which part is wrong."""
+    from ecopt.model import Model
+
+    if not isinstance(path, str) or path.count(":") != 1:
+        raise ConfigError("adapter", path, "an import path 'package.module:Class'")
+    module_name, class_name = path.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise AdapterImportError(f"config key 'adapter': cannot import module {module_name!r} of {path!r}: {error}") from error
+    adapter = getattr(module, class_name, None)
+    if adapter is None:
+        raise AdapterImportError(f"config key 'adapter': module {module_name!r} has no attribute {class_name!r}")
+    if not (inspect.isclass(adapter) and issubclass(adapter, Model)):
+        raise AdapterImportError(f"config key 'adapter': {path!r} is not a subclass of ecopt.model.Model")
+    return adapter
+
+
+def instantiate_adapter(config: Mapping[str, Any], splits_dir: str | Path | None = None) -> Any:
+    """Build the adapter with its options.
+
+    Adapters that declare a ``data`` or ``splits_dir`` constructor argument get the
+    study's data section and the prepared-splits folder unless the options set them.
+    """
+    adapter = resolve_adapter(config["adapter"])
+    options = dict(config.get("adapter_options") or {})
+    accepted = inspect.signature(adapter.__init__).parameters
+    if "data" in accepted and "data" not in options:
+        options["data"] = dict(config.get("data") or {})
+    if "splits_dir" in accepted and "splits_dir" not in options and splits_dir is not None:
+        options["splits_dir"] = str(splits_dir)
+    if "seed" in accepted and "seed" not in options:
+        options["seed"] = config.get("seed", 0)
+    try:
+        return adapter(**options)
+    except TypeError as error:
+        raise ConfigError("adapter_options", options, f"keyword arguments accepted by {config['adapter']} ({error})") from None

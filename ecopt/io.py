@@ -1,0 +1,57 @@
+"""Atomic file writes: a killed job leaves the old file or the new one, never half."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+
+def _write_atomically(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, mode) as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _json_ready(value: Any) -> Any:
+    """JSON has no NaN or infinity; write them as null rather than invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _json_ready(value.item())
+    return value
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    text = json.dumps(_json_ready(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return _write_atomically(path, lambda stream: stream.write(text), "w")
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return _write_atomically(path, lambda stream: stream.write(text), "w")
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    return _write_atomically(path, lambda stream: stream.write(data), "wb")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    with open(path) as stream:
+        return json.load(stream)

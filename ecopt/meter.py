@@ -1,0 +1,381 @@
+"""Energy metering of one phase of work (training, one evaluation window).
+
+CodeCarbon is the meter: RAPL counters for CPUs, NVML's energy counter for NVIDIA
+GPUs, and estimates where neither can be read. Every record says, per component,
+where its joules came from and whether they are an estimate, because a frontier
+built on ``time x constant`` must not pass for a measured one.
+
+Design notes:
+
+* Every CodeCarbon setting is passed explicitly: environment variables and
+  ``.codecarbon.config`` files otherwise fill what is left out, and a user's
+  stray config would silently change what is measured.
+* ``allow_multiple_runs=True`` and no output methods: CodeCarbon's lock file
+  disables later trackers without an error and outlives killed processes, and
+  its CSV output would litter the working directory.
+* The first ``start()`` in a process probes the hardware (~2 s); ``warm_up()``
+  pays that once, outside any metered window.
+* The idle baseline answers "how much of this is the model?": measure the
+  machine doing nothing for a few seconds, then report ``dynamic_joules`` =
+  total - idle power x duration beside the total.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, TypeVar
+
+from ecopt.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+JOULES_PER_KWH = 3.6e6
+T = TypeVar("T")
+
+METER_DEFAULTS: dict[str, Any] = {
+    "tracking_mode": "machine",  # "machine": whole-node energy (use exclusive nodes); "process": this process's share
+    "country_iso_code": "USA",  # grid for the carbon figure (ISO 3166-1 alpha-3)
+    "pue": 1.0,  # data-centre power usage effectiveness; multiplies every joule
+    "measure_power_seconds": 1.0,  # CodeCarbon's sampling interval
+    "gpu_ids": None,  # GPUs to meter (null: all visible)
+    "cpu_power_watts": None,  # force a CPU power (TDP) instead of CodeCarbon's guess
+    "ram_power_watts": None,  # force a RAM power instead of CodeCarbon's model
+    "min_window_seconds": 3.0,  # evaluation passes repeat until the metered window is this long
+    "idle_seconds": 0.0,  # measure idle power this long before a trial (0: off)
+}
+
+
+def meter_settings(section: Mapping[str, Any] | None, key: str = "meter") -> dict[str, Any]:
+    """Defaults filled in and every field checked; errors name ``meter.<field>``."""
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(METER_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(METER_DEFAULTS)}")
+    settings = {**METER_DEFAULTS, **section}
+    if settings["tracking_mode"] not in ("machine", "process"):
+        raise ConfigError(f"{key}.tracking_mode", settings["tracking_mode"], "'machine' or 'process'")
+    code = settings["country_iso_code"]
+    if not (isinstance(code, str) and len(code) == 3 and code.isalpha()):
+        raise ConfigError(f"{key}.country_iso_code", code, "a three-letter ISO 3166-1 alpha-3 code such as 'GBR'")
+    checks = {
+        "pue": (1.0, False),
+        "measure_power_seconds": (0.0, True),
+        "min_window_seconds": (0.0, False),
+        "idle_seconds": (0.0, False),
+        "cpu_power_watts": (0.0, True),
+        "ram_power_watts": (0.0, True),
+    }
+    for name, (low, strict) in checks.items():
+        value = settings[name]
+        if value is None and name.endswith("_watts"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (strict and value == low):
+            relation = ">" if strict else ">="
+            raise ConfigError(f"{key}.{name}", value, f"a number {relation} {low}")
+    gpu_ids = settings["gpu_ids"]
+    if gpu_ids is not None and (not isinstance(gpu_ids, list) or not all(isinstance(i, int) and i >= 0 for i in gpu_ids)):
+        raise ConfigError(f"{key}.gpu_ids", gpu_ids, "a list of GPU indices or null")
+    return settings
+
+
+@dataclass(frozen=True)
+class ComponentEnergy:
+    """Energy of one hardware component over a metered window."""
+
+    joules: float
+    source: str  # rapl_counter, cpu_load_estimate, constant_tdp, nvml_energy_counter, nvml_power_average, ram_power_model, ...
+    estimated: bool
+    average_watts: float
+
+
+@dataclass(frozen=True)
+class BackendReading:
+    """What a meter backend reports for one start/stop window."""
+
+    seconds: float
+    cpu: ComponentEnergy
+    ram: ComponentEnergy
+    gpu: ComponentEnergy | None
+    emissions_kg: float
+    tracking_mode: str
+    meter: str  # e.g. "codecarbon 3.3.2"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnergyRecord:
+    """One metered phase: what a trial record and a calibration row store."""
+
+    joules: float
+    seconds: float
+    cpu_seconds: float
+    cpu: ComponentEnergy
+    ram: ComponentEnergy
+    gpu: ComponentEnergy | None
+    estimated: bool  # CPU or GPU energy is an estimate, not a counter reading
+    emissions_kg_co2eq: float
+    country_iso_code: str
+    pue: float
+    tracking_mode: str
+    meter: str
+    idle_watts: float | None = None
+    dynamic_joules: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def energy_source(self) -> str:
+        """One line for figures and tables, e.g. ``cpu:rapl_counter+ram:ram_power_model``."""
+        parts = [f"cpu:{self.cpu.source}"]
+        if self.gpu is not None:
+            parts.append(f"gpu:{self.gpu.source}")
+        parts.append(f"ram:{self.ram.source}")
+        return "+".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["energy_source"] = self.energy_source
+        return data
+
+
+class MeterBackend(Protocol):
+    """Anything that can meter a window; CodeCarbon in production, fakes in tests."""
+
+    def warm_up(self) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> BackendReading: ...
+
+
+@dataclass(frozen=True)
+class WindowMeasurement:
+    """A metered window of repeated passes (see ``Meter.measure_window``)."""
+
+    record: EnergyRecord
+    passes: int
+    results: list[Any]
+
+
+class Meter:
+    """Meters phases of work; one instance per process is enough."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, backend: MeterBackend | None = None) -> None:
+        self.settings = meter_settings(settings)
+        self.backend: MeterBackend = backend if backend is not None else CodeCarbonBackend(self.settings)
+        self.idle_watts: float | None = None
+        self._warm = False
+        self._warm_thread: threading.Thread | None = None
+
+    def warm_up(self, background: bool = False) -> None:
+        """Pay the meter's one-off start-up cost now, outside any metered window.
+
+        With ``background=True`` the cost overlaps whatever the caller does next
+        (importing torch, loading data); the first ``measure`` waits for it.
+        """
+        if self._warm:
+            return
+        if background:
+            if self._warm_thread is None:
+                self._warm_thread = threading.Thread(target=self.backend.warm_up, name="ecopt-meter-warm-up", daemon=True)
+                self._warm_thread.start()
+            return
+        if self._warm_thread is not None:
+            self._warm_thread.join()
+        else:
+            self.backend.warm_up()
+        self._warm = True
+
+    def measure(self, work: Callable[[], T]) -> tuple[T, EnergyRecord]:
+        """Run ``work()`` inside one metered window; the window is closed even if it raises."""
+        self.warm_up()
+        cpu_before = _process_cpu_seconds()
+        self.backend.start()
+        try:
+            result = work()
+        finally:
+            reading = self.backend.stop()
+        return result, self._record(reading, _process_cpu_seconds() - cpu_before)
+
+    def measure_window(self, one_pass: Callable[[], T], min_seconds: float | None = None, max_passes: int | None = None) -> WindowMeasurement:
+        """Repeat ``one_pass()`` until the metered window lasts ``min_seconds``.
+
+        A single inference pass over a small test split takes milliseconds, far
+        below what a meter resolves (CodeCarbon samples every second; NVML's
+        counter moves every ~100 ms). Repeating the pass makes the window long
+        enough to measure; efficiency is then every sample processed over the
+        joules of the whole window.
+        """
+        minimum = self.settings["min_window_seconds"] if min_seconds is None else min_seconds
+        results: list[T] = []
+
+        def repeat() -> None:
+            started = time.perf_counter()
+            while True:
+                results.append(one_pass())
+                if time.perf_counter() - started >= minimum or (max_passes is not None and len(results) >= max_passes):
+                    return
+
+        _, record = self.measure(repeat)
+        return WindowMeasurement(record=record, passes=len(results), results=results)
+
+    def measure_idle(self, seconds: float | None = None) -> float:
+        """Measure idle power (W) for ``seconds``; later records report dynamic energy."""
+        duration = self.settings["idle_seconds"] if seconds is None else seconds
+        if duration <= 0:
+            raise ValueError(f"idle measurement needs a positive duration, got {duration!r}")
+        _, record = self.measure(lambda: time.sleep(duration))
+        self.idle_watts = record.joules / record.seconds
+        logger.info("idle power %.2f W over %.1f s (%s)", self.idle_watts, record.seconds, record.energy_source)
+        return self.idle_watts
+
+    def _record(self, reading: BackendReading, cpu_seconds: float) -> EnergyRecord:
+        joules = reading.cpu.joules + reading.ram.joules + (reading.gpu.joules if reading.gpu else 0.0)
+        estimated = reading.cpu.estimated or (reading.gpu is not None and reading.gpu.estimated)
+        dynamic = None if self.idle_watts is None else joules - self.idle_watts * reading.seconds
+        return EnergyRecord(
+            joules=joules,
+            seconds=reading.seconds,
+            cpu_seconds=cpu_seconds,
+            cpu=reading.cpu,
+            ram=reading.ram,
+            gpu=reading.gpu,
+            estimated=estimated,
+            emissions_kg_co2eq=reading.emissions_kg,
+            country_iso_code=self.settings["country_iso_code"],
+            pue=float(self.settings["pue"]),
+            tracking_mode=reading.tracking_mode,
+            meter=reading.meter,
+            idle_watts=self.idle_watts,
+            dynamic_joules=dynamic,
+            details=reading.details,
+        )
+
+
+def _process_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# CodeCarbon CPU modes -> (source name, is it an estimate?)
+_CPU_SOURCES = {
+    "intel_rapl": ("rapl_counter", False),
+    "windows_emi": ("windows_emi_counter", False),
+    "intel_power_gadget": ("intel_power_gadget", False),
+    "apple_powermetrics": ("apple_powermetrics", False),
+    "cpu_load": ("cpu_load_estimate", True),
+    "constant": ("constant_tdp", True),
+}
+
+
+class CodeCarbonBackend:
+    """Meters with CodeCarbon's ``OfflineEmissionsTracker`` (no network, no files)."""
+
+    _process_warm = False
+    _warm_lock = threading.Lock()
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = dict(settings)
+        self._tracker: Any = None
+        self._started_at = 0.0
+
+    def _new_tracker(self) -> Any:
+        from codecarbon import OfflineEmissionsTracker
+
+        # Its constructor logs an INFO banner and a multiple-runs WARNING before it
+        # applies log_level; neither says anything about the measurement.
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
+
+        settings = self.settings
+        return OfflineEmissionsTracker(
+            project_name="ecopt",
+            experiment_name="ecopt",
+            country_iso_code=settings["country_iso_code"],
+            measure_power_secs=float(settings["measure_power_seconds"]),
+            tracking_mode=settings["tracking_mode"],
+            pue=float(settings["pue"]),
+            gpu_ids=settings["gpu_ids"],
+            force_cpu_power=settings["cpu_power_watts"],
+            force_ram_power=settings["ram_power_watts"],
+            output_methods=[],
+            output_dir=os.devnull,  # nothing may be written; a path that holds no files
+            allow_multiple_runs=True,
+            log_level="error",
+            api_call_interval=-1,
+            force_mode_cpu_load=False,
+            rapl_include_dram=False,
+            rapl_prefer_psys=False,
+            wue=0.0,
+            force_carbon_intensity_g_co2e_kwh=None,
+            electricitymaps_api_token=None,
+            logger_preamble="",
+        )
+
+    def warm_up(self) -> None:
+        with self._warm_lock:
+            if CodeCarbonBackend._process_warm:
+                return
+            tracker = self._new_tracker()
+            tracker.start()
+            tracker.stop()
+            CodeCarbonBackend._process_warm = True
+
+    def start(self) -> None:
+        self._tracker = self._new_tracker()
+        self._started_at = time.perf_counter()
+        self._tracker.start()
+
+    def stop(self) -> BackendReading:
+        tracker, self._tracker = self._tracker, None
+        if tracker is None:
+            raise RuntimeError("CodeCarbonBackend.stop() without start()")
+        tracker.stop()
+        data = tracker.final_emissions_data
+        import codecarbon
+
+        seconds = float(data.duration)
+        cpu_source, cpu_estimated = "unknown", True
+        details: dict[str, Any] = {}
+        gpu: ComponentEnergy | None = None
+        for hardware in tracker._hardware:
+            kind = type(hardware).__name__
+            if kind == "CPU":
+                cpu_source, cpu_estimated = _CPU_SOURCES.get(hardware._mode, (hardware._mode, True))
+                details["cpu_model"] = hardware.get_model()
+                if cpu_estimated:
+                    details["cpu_power_assumed_watts"] = float(hardware._tdp)
+            elif kind == "GPU":
+                fallback = any(getattr(device, "_use_power_fallback", True) for device in hardware.devices.devices)
+                gpu = ComponentEnergy(
+                    joules=float(data.gpu_energy) * JOULES_PER_KWH,
+                    source="nvml_power_average" if fallback else "nvml_energy_counter",
+                    estimated=fallback,
+                    average_watts=float(data.gpu_energy) * JOULES_PER_KWH / seconds if seconds > 0 else 0.0,
+                )
+                details["gpu_model"] = tracker._conf.get("gpu_model")
+                details["gpu_count"] = tracker._conf.get("gpu_count")
+            elif kind == "AppleSiliconChip" and hardware.chip_part == "CPU":
+                cpu_source, cpu_estimated = "apple_powermetrics", False
+            elif kind == "Raspberry" and hardware.chip_part == "CPU":
+                cpu_source, cpu_estimated = "raspberry_pmic", False
+
+        def watts(kwh: float) -> float:
+            return kwh * JOULES_PER_KWH / seconds if seconds > 0 else 0.0
+
+        ram_source = "ram_user_constant" if self.settings["ram_power_watts"] is not None else "ram_power_model"
+        if self.settings["cpu_power_watts"] is not None and cpu_estimated:
+            cpu_source = f"{cpu_source}_user_tdp"
+        return BackendReading(
+            seconds=seconds,
+            cpu=ComponentEnergy(float(data.cpu_energy) * JOULES_PER_KWH, cpu_source, cpu_estimated, watts(data.cpu_energy)),
+            ram=ComponentEnergy(float(data.ram_energy) * JOULES_PER_KWH, ram_source, True, watts(data.ram_energy)),
+            gpu=gpu,
+            emissions_kg=float(data.emissions),
+            tracking_mode=str(data.tracking_mode),
+            meter=f"codecarbon {codecarbon.__version__}",
+            details=details,
+        )

@@ -1,0 +1,75 @@
+"""Test doubles: a meter backend with known power, adapters that misbehave on purpose."""
+
+from __future__ import annotations
+
+import time
+
+from ecopt.hyperparameter import Choice, Range, ValueType
+from ecopt.meter import BackendReading, ComponentEnergy
+from ecopt.model import Model
+
+
+class ConstantPowerBackend:
+    """Reports energy = fixed watts x elapsed wall time, like an estimate-only meter."""
+
+    def __init__(self, cpu_watts: float = 10.0, ram_watts: float = 5.0, gpu_watts: float | None = None) -> None:
+        self.cpu_watts, self.ram_watts, self.gpu_watts = cpu_watts, ram_watts, gpu_watts
+        self.warm_ups = 0
+        self._started: float | None = None
+
+    def warm_up(self) -> None:
+        self.warm_ups += 1
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def stop(self) -> BackendReading:
+        assert self._started is not None, "stop() without start()"
+        seconds = time.perf_counter() - self._started
+        self._started = None
+        gpu = None
+        if self.gpu_watts is not None:
+            gpu = ComponentEnergy(self.gpu_watts * seconds, "fake_gpu_counter", False, self.gpu_watts)
+        return BackendReading(
+            seconds=seconds,
+            cpu=ComponentEnergy(self.cpu_watts * seconds, "fake_constant", True, self.cpu_watts),
+            ram=ComponentEnergy(self.ram_watts * seconds, "fake_constant", True, self.ram_watts),
+            gpu=gpu,
+            emissions_kg=0.0,
+            tracking_mode="machine",
+            meter="fake",
+        )
+
+
+class ScriptedModel(Model):
+    """An adapter whose phases do what the test says: succeed, raise, or run out of memory."""
+
+    def __init__(self, fail_in: str | None = None, error: str = "runtime", evaluate_seconds: float = 0.01, performance: float = 0.5) -> None:
+        super().__init__()
+        self.fail_in, self.error, self.evaluate_seconds, self.performance = fail_in, error, evaluate_seconds, performance
+        self.x = Range(0.5, 0.0, 1.0)
+        self.n = Choice(1, [1, 2, 4], value_type=ValueType.INT)
+        self.calls: list[str] = []
+
+    def _maybe_fail(self, phase: str) -> None:
+        self.calls.append(phase)
+        if self.fail_in != phase:
+            return
+        if self.error == "oom":
+            import torch
+
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        if self.error == "memory":
+            raise MemoryError("cannot allocate")
+        raise RuntimeError(f"scripted failure in {phase}")
+
+    def define(self) -> None:
+        self._maybe_fail("define")
+
+    def train(self) -> None:
+        self._maybe_fail("train")
+
+    def evaluate(self) -> tuple[float, int]:
+        self._maybe_fail("evaluate")
+        time.sleep(self.evaluate_seconds)
+        return self.performance + self.x.value / 10, 10 * self.n.value

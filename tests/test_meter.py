@@ -1,0 +1,145 @@
+"""The meter contract, run against every backend: a fake with known power and the real CodeCarbon."""
+
+import math
+import os
+import time
+
+import pytest
+
+from ecopt.errors import ConfigError
+from ecopt.meter import CodeCarbonBackend, EnergyRecord, Meter, meter_settings
+from tests.fakes import ConstantPowerBackend
+
+
+def _busy(seconds: float) -> int:
+    deadline, count = time.perf_counter() + seconds, 0
+    while time.perf_counter() < deadline:
+        count += 1
+    return count
+
+
+@pytest.fixture(params=["fake", pytest.param("codecarbon", marks=pytest.mark.slow)])
+def meter(request):
+    settings = {"tracking_mode": "process", "min_window_seconds": 1.0}
+    if request.param == "fake":
+        return Meter(settings, backend=ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0))
+    return Meter(settings)
+
+
+def test_measure_returns_result_and_a_consistent_record(meter):
+    result, record = meter.measure(lambda: _busy(1.2))
+    assert result > 0
+    assert isinstance(record, EnergyRecord)
+    assert record.seconds == pytest.approx(1.2, abs=0.3)
+    parts = record.cpu.joules + record.ram.joules + (record.gpu.joules if record.gpu else 0.0)
+    assert record.joules == pytest.approx(parts)
+    assert record.joules > 0
+    assert record.cpu_seconds == pytest.approx(1.2, abs=0.5)  # busy loop: CPU time ~ wall time
+    assert record.estimated is True  # both backends here estimate CPU energy
+    assert record.energy_source.startswith("cpu:") and "ram:" in record.energy_source
+    data = record.to_dict()
+    assert data["energy_source"] == record.energy_source and data["joules"] == record.joules
+
+
+def test_window_repeats_passes_until_the_minimum(meter):
+    def one_pass():
+        _busy(0.05)
+        return 0.9, 10
+
+    window = meter.measure_window(one_pass, min_seconds=1.0)
+    assert window.passes >= 10
+    assert window.record.seconds >= 1.0
+    assert len(window.results) == window.passes
+
+
+def test_window_stops_at_max_passes(meter):
+    window = meter.measure_window(lambda: 1, min_seconds=100.0, max_passes=3)
+    assert window.passes == 3
+
+
+def test_window_closes_when_work_raises(meter):
+    with pytest.raises(ZeroDivisionError):
+        meter.measure(lambda: 1 / 0)
+    _, record = meter.measure(lambda: _busy(0.2))  # the backend is usable again
+    assert record.joules > 0
+
+
+def test_idle_baseline_gives_dynamic_energy(meter):
+    idle_watts = meter.measure_idle(1.0)
+    assert idle_watts > 0
+    _, record = meter.measure(lambda: _busy(1.0))
+    assert record.idle_watts == idle_watts
+    assert record.dynamic_joules == pytest.approx(record.joules - idle_watts * record.seconds)
+
+
+def test_warm_up_happens_once(meter):
+    meter.warm_up()
+    meter.warm_up(background=True)
+    meter.measure(lambda: None)
+    if isinstance(meter.backend, ConstantPowerBackend):
+        assert meter.backend.warm_ups == 1
+
+
+def test_fake_backend_energy_is_power_times_time():
+    meter = Meter(backend=ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0, gpu_watts=100.0))
+    _, record = meter.measure(lambda: time.sleep(0.3))
+    assert record.joules == pytest.approx(115.0 * record.seconds)
+    assert record.gpu.source == "fake_gpu_counter" and record.estimated  # CPU is still an estimate
+    assert record.energy_source == "cpu:fake_constant+gpu:fake_gpu_counter+ram:fake_constant"
+
+
+@pytest.mark.slow
+def test_codecarbon_leaves_no_files_and_names_its_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    meter = Meter({"tracking_mode": "machine", "country_iso_code": "GBR", "pue": 1.5})
+    _, record = meter.measure(lambda: _busy(0.5))
+    assert list(tmp_path.iterdir()) == []  # no emissions.csv, no lock file
+    assert record.meter.startswith("codecarbon ")
+    assert record.tracking_mode == "machine" and record.country_iso_code == "GBR" and record.pue == 1.5
+    if not os.path.exists("/sys/class/powercap/intel-rapl"):
+        assert record.cpu.source in ("cpu_load_estimate", "constant_tdp") and record.estimated
+    assert record.ram.source == "ram_power_model"
+    assert record.emissions_kg_co2eq > 0
+
+
+@pytest.mark.slow
+def test_codecarbon_ignores_environment_settings(monkeypatch):
+    # A stray CODECARBON_* variable must not change what is measured.
+    monkeypatch.setenv("CODECARBON_PUE", "3.0")
+    monkeypatch.setenv("CODECARBON_TRACKING_MODE", "process")
+    meter = Meter({"tracking_mode": "machine", "pue": 1.0})
+    _, record = meter.measure(lambda: _busy(0.3))
+    assert record.tracking_mode == "machine"
+    assert record.ram.average_watts < 30  # pue 3 would triple the RAM model's 10-20 W
+
+
+def test_forced_powers_are_marked_as_user_given():
+    backend = CodeCarbonBackend(meter_settings({"cpu_power_watts": 65, "ram_power_watts": 4}))
+    tracker = backend._new_tracker()
+    assert tracker._force_cpu_power == 65 and tracker._force_ram_power == 4
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ({"tracking_mode": "node"}, "meter.tracking_mode"),
+        ({"country_iso_code": "UK"}, "meter.country_iso_code"),
+        ({"pue": 0.5}, "meter.pue"),
+        ({"measure_power_seconds": 0}, "meter.measure_power_seconds"),
+        ({"min_window_seconds": -1}, "meter.min_window_seconds"),
+        ({"gpu_ids": "0"}, "meter.gpu_ids"),
+        ({"cpu_power_watts": True}, "meter.cpu_power_watts"),
+        ({"sampling": 1}, "meter.sampling"),
+    ],
+)
+def test_bad_settings_name_the_key(section, key):
+    with pytest.raises(ConfigError) as caught:
+        meter_settings(section)
+    assert caught.value.key == key
+
+
+def test_idle_needs_a_positive_duration():
+    meter = Meter(backend=ConstantPowerBackend())
+    with pytest.raises(ValueError):
+        meter.measure_idle(0)
+    assert not math.isnan(meter.measure_idle(0.1))

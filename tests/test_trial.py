@@ -1,0 +1,158 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ecopt.errors import AdapterImportError, ConfigError
+from ecopt.meter import Meter
+from ecopt.trial import COMPLETED, FAILED, OUT_OF_MEMORY, is_out_of_memory, run_trial, trial_settings
+from tests.fakes import ConstantPowerBackend
+
+SCRIPTED = "tests.fakes:ScriptedModel"
+
+
+def fake_meter(min_window_seconds=0.2):
+    return Meter({"min_window_seconds": min_window_seconds}, backend=ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0))
+
+
+def scripted(**options):
+    return {"adapter": SCRIPTED, "adapter_options": options, "seed": 0}
+
+
+def test_completed_record_counts_every_pass_in_the_window():
+    record = run_trial(scripted(evaluate_seconds=0.02), {"x": 0.5, "n": 2}, meter=fake_meter(0.3))
+    assert record["status"] == COMPLETED and record["error"] is None
+    assert record["performance"] == pytest.approx(0.55)
+    assert record["eval_passes"] >= 10
+    assert record["samples"] == 20 * record["eval_passes"]
+    assert record["eval_seconds"] >= 0.3
+    assert record["samples_per_joule"] == pytest.approx(record["samples"] / record["eval_joules"])
+    assert record["eval_joules"] == pytest.approx(15.0 * record["eval_seconds"])
+    assert record["train_joules"] is not None and record["train_seconds"] >= 0
+    assert record["energy_source"] == "cpu:fake_constant+ram:fake_constant" and record["estimated"] is True
+    assert record["overhead_seconds"] == pytest.approx(
+        record["process_wall_seconds"] - record["eval_seconds"] - record["train_seconds"]
+    )
+    assert record["ran_on"]["host"]
+    json.dumps(record)  # serialisable as it stands
+
+
+def test_skip_train_meters_only_evaluation():
+    config = scripted()
+    config["trial"] = {"skip_train": True}
+    record = run_trial(config, {"x": 0.1, "n": 1}, meter=fake_meter())
+    assert record["status"] == COMPLETED
+    assert record["train_joules"] is None and record["train_energy"] is None
+
+
+@pytest.mark.parametrize("error", ["oom", "memory"])
+@pytest.mark.parametrize("phase", ["train", "evaluate"])
+def test_out_of_memory_is_recorded_with_zero_efficiency(error, phase):
+    record = run_trial(scripted(fail_in=phase, error=error), {"x": 0.5, "n": 4}, meter=fake_meter())
+    assert record["status"] == OUT_OF_MEMORY
+    assert record["samples_per_joule"] == 0.0
+    assert record["performance"] is None
+    assert "emory" in record["error"]
+
+
+@pytest.mark.parametrize("phase", ["define", "train", "evaluate"])
+def test_a_raising_adapter_is_recorded_as_failed(phase):
+    record = run_trial(scripted(fail_in=phase), {"x": 0.5, "n": 1}, meter=fake_meter())
+    assert record["status"] == FAILED
+    assert f"scripted failure in {phase}" in record["error"]
+    assert "Traceback" in record["traceback"]
+    assert record["samples_per_joule"] is None
+
+
+def test_out_of_range_params_are_a_failed_trial_not_a_crash():
+    record = run_trial(scripted(), {"x": 5.0, "n": 1}, meter=fake_meter())
+    assert record["status"] == FAILED and "outside the range" in record["error"]
+
+
+def test_params_are_checked_against_the_config_space():
+    config = scripted()
+    config["space"] = {"x": {"type": "range", "bounds": [0.0, 0.5]}, "n": {"type": "fixed", "value": 2}}
+    record = run_trial(config, {"x": 0.4}, meter=fake_meter())
+    assert record["status"] == COMPLETED and record["params"] == {"x": 0.4, "n": 2}
+    record = run_trial(config, {"x": 0.9}, meter=fake_meter())
+    assert record["status"] == FAILED and "parameter 'x'" in record["error"]
+
+
+def test_infeasible_cnn_is_failed_with_the_reason():
+    config = {"adapter": "ecopt.adapters.cnn:CNNClassifier", "data": {"dataset": "digits"}}
+    record = run_trial(config, {"depth": 4, "pooling": True}, meter=fake_meter())
+    assert record["status"] == FAILED and "InfeasibleArchitecture" in record["error"] and "1x1" in record["error"]
+
+
+def test_unimportable_adapter_is_an_error_for_the_caller():
+    with pytest.raises(AdapterImportError):
+        run_trial({"adapter": "nowhere.module:Model"}, {}, meter=fake_meter())
+
+
+def test_out_of_memory_classification():
+    import torch
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
+    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def test_trial_settings_errors():
+    with pytest.raises(ConfigError) as caught:
+        trial_settings({"skip_train": "no"})
+    assert caught.value.key == "trial.skip_train"
+    with pytest.raises(ConfigError):
+        trial_settings({"repeats": 3})
+
+
+def _run_cli(args, env, timeout=120):
+    return subprocess.run([sys.executable, "-m", "ecopt.trial", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_cli_default_config_trial_on_digits(tmp_path, python_env):
+    """One default-config trial, real meter: completes, within the time goal, and never imports Ax."""
+    out = tmp_path / "rounds" / "000" / "trials" / "0.json"
+    code = (
+        "import runpy, sys; sys.argv = sys.argv[1:]\n"
+        "try:\n    runpy.run_module('ecopt.trial', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    assert 'ax' not in sys.modules and 'botorch' not in sys.modules, 'trial imported Ax'\n"
+        "    raise\n"
+    )
+    params = json.dumps({"width": 8, "depth": 2, "kernel_size": 3, "pooling": True})
+    result = subprocess.run(
+        [sys.executable, "-c", code, "ecopt.trial", "--config", "config/config.yaml", "--params", params, "--out", str(out)],
+        env=python_env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert record["status"] == COMPLETED
+    assert record["performance"] > 0.8
+    assert record["eval_seconds"] >= 3.0 and record["eval_passes"] > 1
+    assert record["parameters"] > 0 and record["flops_per_sample"] > 0
+    assert record["energy_source"].startswith("cpu:")
+    assert record["process_wall_seconds"] <= 60
+    assert "epoch 1/" in result.stderr  # progress is shown
+    assert result.stderr.count("epoch ") <= 15  # but does not flood the log
+
+
+@pytest.mark.slow
+def test_cli_records_a_failed_trial_and_rejects_a_bad_adapter(tmp_path, python_env):
+    config = tmp_path / "study.yaml"
+    config.write_text(f"adapter: {SCRIPTED}\nadapter_options: {{fail_in: evaluate}}\nmeter: {{min_window_seconds: 0.1}}\n")
+    out = tmp_path / "t.json"
+    result = _run_cli(["--config", str(config), "--params", '{"x": 0.2, "n": 1}', "--out", str(out)], python_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["status"] == FAILED
+
+    config.write_text("adapter: nowhere.module:Model\n")
+    result = _run_cli(["--config", str(config), "--params", "{}", "--out", str(tmp_path / "u.json")], python_env)
+    assert result.returncode == 2
+    assert "cannot import module 'nowhere.module'" in result.stderr
+    assert not (tmp_path / "u.json").exists()
+
+    result = _run_cli(["--config", str(config), "--params", "[1]", "--out", str(tmp_path / "u.json")], python_env)
+    assert result.returncode == 2 and "JSON object" in result.stderr
