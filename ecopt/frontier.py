@@ -1,0 +1,208 @@
+"""The Pareto frontier of a study: dominance, hypervolume, knee, and its tables.
+
+Pure functions on arrays (any mix of maximised and minimised objectives) plus
+writers for ``trials.csv``, ``frontier.csv`` and ``hypervolume.csv``. Dominance
+and hypervolume come from BoTorch (``is_non_dominated``, ``Hypervolume``); values
+are in the optimiser's space (log10 for log-scale objectives, see
+``ecopt.objectives``).
+
+Runnable as ``python -m ecopt.frontier --config FILE --trials DIR... --out-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ecopt.objectives import Objective, objective_values, parse_objectives
+
+logger = logging.getLogger(__name__)
+
+
+def _oriented(values: np.ndarray, minimize: Sequence[bool]) -> np.ndarray:
+    """Flip minimised columns so that larger is better everywhere."""
+    signs = np.array([-1.0 if flag else 1.0 for flag in minimize])
+    return np.asarray(values, dtype=float).reshape(-1, len(signs)) * signs
+
+
+def pareto_mask(values: np.ndarray, minimize: Sequence[bool]) -> np.ndarray:
+    """True for rows no other row dominates (ties are all kept)."""
+    import torch
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    oriented = _oriented(values, minimize)
+    if len(oriented) == 0:
+        return np.zeros(0, dtype=bool)
+    return is_non_dominated(torch.from_numpy(oriented), deduplicate=False).numpy()
+
+
+def hypervolume(values: np.ndarray, reference: Sequence[float], minimize: Sequence[bool]) -> float:
+    """Volume dominated by ``values`` and bounded by the reference point (points not beating it add nothing)."""
+    import torch
+    from botorch.utils.multi_objective.hypervolume import Hypervolume
+
+    oriented = _oriented(values, minimize)
+    reference_oriented = _oriented(np.asarray(reference, dtype=float), minimize)[0]
+    if len(oriented) == 0:
+        return 0.0
+    front = oriented[pareto_mask(oriented, [False] * oriented.shape[1])]
+    return float(Hypervolume(torch.from_numpy(reference_oriented)).compute(torch.from_numpy(front)))
+
+
+def hypervolume_trace(values: np.ndarray, reference: Sequence[float], minimize: Sequence[bool]) -> np.ndarray:
+    """Hypervolume after each trial in order; NaN rows (failed trials) add nothing."""
+    values = np.asarray(values, dtype=float).reshape(-1, len(minimize))
+    trace = np.zeros(len(values))
+    current = 0.0
+    for step in range(len(values)):
+        row = values[step]
+        if np.all(np.isfinite(row)):
+            observed = values[: step + 1]
+            current = hypervolume(observed[np.all(np.isfinite(observed), axis=1)], reference, minimize)
+        trace[step] = current
+    return trace
+
+
+def knee_index(values: np.ndarray, minimize: Sequence[bool]) -> int:
+    """Index (into ``values``) of the frontier point closest to the ideal point.
+
+    Each objective is normalised to [0, 1] over the frontier, so the knee does not
+    depend on units; the ideal point is the best value of each objective.
+    """
+    oriented = _oriented(values, minimize)
+    mask = pareto_mask(oriented, [False] * oriented.shape[1])
+    candidates = np.flatnonzero(mask)
+    front = oriented[candidates]
+    low, high = front.min(axis=0), front.max(axis=0)
+    scale = np.where(high > low, high - low, 1.0)
+    distance = np.linalg.norm((high - front) / scale, axis=1)
+    return int(candidates[np.argmin(distance)])
+
+
+def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> tuple[list[float], str]:
+    """Config thresholds where given, else each objective's worst observed value (anti-ideal)."""
+    worst = _oriented(completed, [o.minimize for o in objectives]).min(axis=0) if len(completed) else np.zeros(len(objectives))
+    signs = np.array([-1.0 if o.minimize else 1.0 for o in objectives])
+    reference, sources = [], []
+    for column, objective in enumerate(objectives):
+        if objective.threshold is not None:
+            reference.append(objective.transform(objective.threshold))
+            sources.append(f"{objective.name}: config threshold")
+        else:
+            reference.append(float(worst[column] * signs[column]))
+            sources.append(f"{objective.name}: worst observed value")
+    return reference, "; ".join(sources)
+
+
+# --------------------------------------------------------------------------- tables
+TRIAL_COLUMNS = [
+    "round", "index", "status", "performance_metric", "performance", "samples_per_joule", "samples", "eval_passes",
+    "eval_joules", "eval_seconds", "train_joules", "train_seconds", "parameters", "flops_per_sample",
+    "energy_source", "estimated", "overhead_seconds", "error",
+]
+
+
+def trial_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One flat row per trial: position, status, params (``param_<name>``), metrics, provenance."""
+    rows = []
+    for record in records:
+        row = {column: record.get(column) for column in TRIAL_COLUMNS}
+        for name, value in (record.get("params") or {}).items():
+            row[f"param_{name}"] = value
+        ran_on = record.get("ran_on") or {}
+        row["host"] = ran_on.get("host")
+        row["slurm_job_id"] = ran_on.get("slurm_job_id")
+        for key, value in record.items():  # metrics of plain-function studies
+            if key not in row and key not in ("params", "ran_on", "path", "traceback") and isinstance(value, (int, float, str, bool, type(None))):
+                row.setdefault(key, value)
+        rows.append(row)
+    return rows
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(column for column in row if column not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def frontier_tables(records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of trials.csv, frontier.csv and hypervolume.csv."""
+    minimize = [o.minimize for o in objectives]
+    rows = trial_rows(records)
+    values = np.array(
+        [objective_values(r, objectives) if r.get("status") == "completed" and objective_values(r, objectives) else [np.nan] * len(objectives) for r in records],
+        dtype=float,
+    ).reshape(-1, len(objectives))
+    observed = np.flatnonzero(np.all(np.isfinite(values), axis=1))
+    reference, source = reference_point(values[observed], objectives)
+    frontier_rows: list[dict[str, Any]] = []
+    if len(observed):
+        mask = pareto_mask(values[observed], minimize)
+        knee = observed[knee_index(values[observed], minimize)]
+        for position in observed[mask]:
+            row = dict(rows[position])
+            for objective, value in zip(objectives, values[position]):
+                row[f"objective_{objective.name}"] = value
+            row["knee"] = bool(position == knee)
+            frontier_rows.append(row)
+        # Best first in the first objective: the frontier reads as a trade-off table.
+        first = objectives[0]
+        frontier_rows.sort(key=lambda r: r[f"objective_{first.name}"], reverse=not first.minimize)
+    trace = hypervolume_trace(values, reference, minimize) if len(records) else np.zeros(0)
+    hypervolume_rows = []
+    for number, (record, hv) in enumerate(zip(records, trace), start=1):
+        row = {"trial_number": number, "round": record.get("round"), "index": record.get("index"), "status": record.get("status"), "hypervolume": float(hv)}
+        for objective, value in zip(objectives, reference):
+            row[f"reference_{objective.name}"] = value
+        row["reference_source"] = source
+        row["space"] = " x ".join(o.label for o in objectives)
+        hypervolume_rows.append(row)
+    return {"trials": rows, "frontier": frontier_rows, "hypervolume": hypervolume_rows}
+
+
+def write_frontier(records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective], out_dir: str | Path) -> dict[str, Path]:
+    from ecopt.io import write_text
+
+    tables = frontier_tables(records, objectives)
+    out = Path(out_dir)
+    return {name: write_text(out / f"{name}.csv", to_csv(rows)) for name, rows in tables.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecopt.frontier", description="Frontier, hypervolume trace and trial table of a study.")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
+    parser.add_argument("--out-dir", required=True, help="folder for trials.csv, frontier.csv, hypervolume.csv")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from ecopt.config import load_study_config
+    from ecopt.errors import ConfigError
+    from ecopt.records import load_trial_records
+
+    try:
+        config = load_study_config(args.config)
+        objectives = parse_objectives(config.get("objectives"))
+        records = load_trial_records(args.trials)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"ecopt.frontier: {error}", file=sys.stderr)
+        return 2
+    paths = write_frontier(records, objectives, args.out_dir)
+    logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

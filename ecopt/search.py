@@ -1,0 +1,536 @@
+"""The optimiser: a Sobol start, then batched qLogNEHVI rounds, each a file.
+
+This is the one module that talks to Ax (``ax.api.Client``). Every round runs in
+a fresh process that rebuilds the optimiser's state from the stored trial
+records, so a round is a pure function of (config, history, round number) and
+the workflow can cache, resume and distribute it.
+
+Choices that differ from Ax's defaults, and why:
+
+* **One fit per batch.** ``Client.get_next_trials(q)`` generates q one-arm trials
+  one after another, refitting with pending points each time. Here the q
+  candidates of a round come from one joint qLogNEHVI optimisation (BoTorch's
+  sequential greedy inside one acquisition), on one model fit.
+* **A reference point the data can beat.** While no observed point dominates the
+  objective thresholds, Ax silently swaps qLogNEHVI for a feasibility search and
+  spends rounds there. Config thresholds are used once an observation dominates
+  them; until then (and when none are given) the reference point is inferred from
+  the observed Pareto front: its nadir minus ``reference_margin`` of its range.
+  Each round's proposals say which.
+* **Noise from the meter.** With a calibration summary, the meter's measured
+  relative spread becomes the standard error of every efficiency observation;
+  without one, Ax infers the noise level.
+* **Explicit initial design.** Round 0 is ``initial_trials`` scrambled Sobol
+  points (seeded), without Ax's centre point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ecopt.errors import ConfigError
+from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
+from ecopt.objectives import Objective, objective_values, parse_objectives
+from ecopt.space import parse_space
+
+logger = logging.getLogger(__name__)
+
+SEARCH_DEFAULTS: dict[str, Any] = {
+    "initial_trials": 10,  # Sobol points of round 0
+    "rounds": 3,  # MOBO rounds after round 0
+    "batch_size": 2,  # q: candidates per MOBO round, evaluated in parallel where allowed
+    "num_restarts": 10,  # acquisition optimisation: L-BFGS-B restarts
+    "raw_samples": 256,  # acquisition optimisation: raw samples for picking restarts
+    "reference_margin": 0.1,  # inferred reference point: nadir minus this fraction of the front's range
+    "seed": None,  # null: the study's top-level seed
+}
+
+ACQUISITION = "qLogNEHVI"
+
+
+def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(SEARCH_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(SEARCH_DEFAULTS)}")
+    settings = {**SEARCH_DEFAULTS, **section}
+    minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1}
+    for name, low in minimums.items():
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}")
+    margin = settings["reference_margin"]
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
+        raise ConfigError(f"{key}.reference_margin", margin, "a number between 0 and 1")
+    seed = settings["seed"]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigError(f"{key}.seed", seed, "an integer or null")
+    return settings
+
+
+@dataclass
+class RoundProposals:
+    """What one round proposes, and how it decided."""
+
+    round: int
+    proposals: list[dict[str, Any]]
+    generator: str
+    seed: int
+    reference_point: dict[str, Any] | None = None
+    noise: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    state: dict[str, Any] | None = None  # Ax Client JSON snapshot, reloadable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "generator": self.generator,
+            "seed": self.seed,
+            "proposals": [{"index": index, "params": params} for index, params in enumerate(self.proposals)],
+            "reference_point": self.reference_point,
+            "noise": self.noise,
+            "history": self.history,
+            "seconds": self.seconds,
+        }
+
+
+# --------------------------------------------------------------------------- Ax glue
+_QUIET = ("ax", "botorch", "linear_operator", "gpytorch")
+
+
+def _quiet_ax() -> None:
+    """Ax logs every trial it attaches at INFO, on loggers with their own levels; keep warnings only."""
+    import ax  # noqa: F401 - its loggers exist only once it is imported
+
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.split(".")[0] in _QUIET:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module=r"(ax|botorch|linear_operator|gpytorch)(\.|$)")
+
+
+def _ax_parameters(space: Mapping[str, Hyperparameter]) -> list[Any]:
+    from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+
+    parameters: list[Any] = []
+    for name, hyperparameter in space.items():
+        if isinstance(hyperparameter, Range):
+            parameters.append(
+                RangeParameterConfig(
+                    name=name,
+                    bounds=(hyperparameter.min, hyperparameter.max),
+                    parameter_type=hyperparameter.value_type.value,  # type: ignore[union-attr]
+                    scaling="log" if hyperparameter.log_scale else "linear",
+                )
+            )
+        elif isinstance(hyperparameter, Choice):
+            parameters.append(
+                ChoiceParameterConfig(
+                    name=name,
+                    values=list(hyperparameter.values),
+                    parameter_type=hyperparameter.value_type.value,  # type: ignore[union-attr]
+                    is_ordered=hyperparameter.is_ordered,
+                )
+            )
+        elif not isinstance(hyperparameter, Fixed):
+            raise TypeError(f"parameter '{name}': unsupported hyperparameter {hyperparameter!r}")
+    if not parameters:
+        raise ConfigError("space", list(space), "at least one range or choice parameter to search")
+    return parameters
+
+
+def _objective_string(objectives: Sequence[Objective]) -> str:
+    return ", ".join(f"-{o.name}" if o.minimize else o.name for o in objectives)
+
+
+def _threshold_constraints(objectives: Sequence[Objective], reference: Sequence[float]) -> list[str]:
+    # Ax takes objective thresholds as outcome constraints on the objective metrics.
+    return [f"{o.name} {'<=' if o.minimize else '>='} {value!r}" for o, value in zip(objectives, reference)]
+
+
+def _new_client(space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], reference: Sequence[float] | None, seed: int) -> Any:
+    from ax.api.client import Client
+
+    client = Client(random_seed=seed)
+    client.configure_experiment(parameters=_ax_parameters(space), name="ecopt")
+    constraints = _threshold_constraints(objectives, reference) if reference is not None else None
+    client.configure_optimization(objective=_objective_string(objectives), outcome_constraints=constraints)
+    return client
+
+
+def _generation_strategy(kind: str, settings: Mapping[str, Any], seed: int) -> Any:
+    from ax.adapter.registry import Generators
+    from ax.generation_strategy.generation_node import GenerationNode
+    from ax.generation_strategy.generation_strategy import GenerationStrategy
+    from ax.generation_strategy.generator_spec import GeneratorSpec
+
+    if kind == "sobol":
+        spec = GeneratorSpec(generator_enum=Generators.SOBOL, generator_kwargs={"seed": seed, "deduplicate": True})
+    else:
+        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+
+        spec = GeneratorSpec(
+            generator_enum=Generators.BOTORCH_MODULAR,
+            generator_kwargs={"botorch_acqf_class": qLogNoisyExpectedHypervolumeImprovement},
+            generator_gen_kwargs={
+                "model_gen_options": {
+                    "optimizer_kwargs": {"num_restarts": settings["num_restarts"], "raw_samples": settings["raw_samples"]}
+                }
+            },
+        )
+    node = GenerationNode(name=kind, generator_specs=[spec], should_deduplicate=True)
+    return GenerationStrategy(name=f"ecopt-{kind}", nodes=[node])
+
+
+# --------------------------------------------------------------------------- history
+def _ax_params(space: Mapping[str, Hyperparameter], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The searched (non-fixed) parameters, coerced to the space's types."""
+    values = {}
+    for name, hyperparameter in space.items():
+        if isinstance(hyperparameter, Fixed):
+            continue
+        if name not in params:
+            raise ValueError(f"parameter '{name}' missing")
+        values[name] = hyperparameter._validate(params[name])
+    return values
+
+
+def _with_fixed(space: Mapping[str, Hyperparameter], params: Mapping[str, Any]) -> dict[str, Any]:
+    full = {}
+    for name, hyperparameter in space.items():
+        value = hyperparameter.value if isinstance(hyperparameter, Fixed) else params[name]
+        full[name] = hyperparameter._validate(value) if not isinstance(hyperparameter, Fixed) else value
+    return full
+
+
+@dataclass
+class _Observations:
+    attached: list[tuple[dict[str, Any], dict[str, float] | None]]  # (params, values in optimiser space or None = failed)
+    completed: np.ndarray  # (n, 2) values of fully observed trials, optimiser space
+    counts: dict[str, int]
+
+
+def _observations(history: Sequence[Mapping[str, Any]], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective]) -> _Observations:
+    counts = {"completed": 0, "out_of_memory": 0, "failed": 0, "total": len(history)}
+    completed: list[list[float]] = []
+    pending: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
+    for record in history:
+        where = record.get("path", f"trial {record.get('index')}")
+        try:
+            params = _ax_params(space, record["params"])
+        except ValueError as error:
+            raise ValueError(f"{where}: params do not fit the configured space ({error}); was the space edited after this trial ran?") from None
+        pending.append((params, record))
+        if record.get("status") == "completed":
+            values = objective_values(record, objectives)
+            if values is not None:
+                completed.append(values)
+    completed_array = np.asarray(completed, dtype=float).reshape(-1, len(objectives))
+    # OOM penalty in a log-scale objective: zero efficiency has no logarithm; model it
+    # as ten times worse than the worst efficiency observed (a dominated, finite value).
+    floors = {}
+    for column, objective in enumerate(objectives):
+        finite = completed_array[:, column] if len(completed_array) else np.array([0.0])
+        floors[objective.name] = (finite.min() - 1.0) if objective.log_scale else None
+
+    attached: list[tuple[dict[str, Any], dict[str, float] | None]] = []
+    for params, record in pending:
+        status = record.get("status")
+        if status == "completed" and objective_values(record, objectives) is not None:
+            counts["completed"] += 1
+            attached.append((params, {o.name: v for o, v in zip(objectives, objective_values(record, objectives))}))  # type: ignore[arg-type]
+        elif status == "out_of_memory":
+            counts["out_of_memory"] += 1
+            values: dict[str, float] = {}
+            for objective in objectives:
+                raw = record.get(objective.metric)
+                if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
+                    value = objective.transform(raw)
+                    values[objective.name] = value if math.isfinite(value) else float(floors[objective.name])
+            attached.append((params, values or None))
+        else:
+            counts["failed"] += 1
+            attached.append((params, None))
+    return _Observations(attached=attached, completed=completed_array, counts=counts)
+
+
+def _maximisation_signs(objectives: Sequence[Objective]) -> np.ndarray:
+    return np.array([-1.0 if o.minimize else 1.0 for o in objectives])
+
+
+def _pareto_front(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of ``values`` (signs turn every objective into maximisation)."""
+    oriented = values * signs
+    keep = []
+    for i, row in enumerate(oriented):
+        dominated = np.any(np.all(oriented >= row, axis=1) & np.any(oriented > row, axis=1))
+        if not dominated:
+            keep.append(i)
+    return values[keep]
+
+
+def choose_reference_point(
+    completed: np.ndarray, objectives: Sequence[Objective], margin: float
+) -> dict[str, Any] | None:
+    """The acquisition's reference point, in the optimiser's space, and where it came from."""
+    if len(completed) == 0:
+        return None
+    signs = _maximisation_signs(objectives)
+    front = _pareto_front(completed, signs) * signs
+    nadir, best = front.min(axis=0), front.max(axis=0)
+    spread = np.where(best - nadir > 0, best - nadir, np.maximum(np.abs(nadir), 1.0) * 0.1)
+    inferred = (nadir - margin * spread) * signs
+    configured = [o.transform(o.threshold) if o.threshold is not None else None for o in objectives]
+    if all(value is None for value in configured):
+        return {"values": inferred.tolist(), "source": f"inferred: observed Pareto front's nadir minus {margin:g} of its range"}
+    candidate = np.array([c if c is not None else i for c, i in zip(configured, inferred)])
+    beaten = np.any(np.all(completed * signs > candidate * signs, axis=1))
+    if beaten:
+        return {"values": candidate.tolist(), "source": "config thresholds" + (" (others inferred)" if None in configured else "")}
+    return {
+        "values": inferred.tolist(),
+        "source": f"inferred: no observation dominates the config thresholds {configured} yet; nadir minus {margin:g} of the front's range",
+    }
+
+
+# --------------------------------------------------------------------------- propose
+def propose(
+    round_index: int,
+    history: Sequence[Mapping[str, Any]],
+    space: Mapping[str, Hyperparameter],
+    objectives: Sequence[Objective],
+    settings: Mapping[str, Any],
+    seed: int = 0,
+    noise_rsd: Mapping[str, float] | None = None,
+    keep_state: bool = True,
+) -> RoundProposals:
+    """Round 0: the Sobol design. Round r >= 1: ``batch_size`` candidates from the history.
+
+    ``noise_rsd`` maps objective names to a measured relative standard deviation
+    (the meter's calibration); those observations get it as their standard error.
+    """
+    started = time.perf_counter()
+    from ax.api.client import Client  # noqa: F401 - imported here so that its loggers can be quietened
+    from ax.utils.common.random import with_rng_seed
+
+    _quiet_ax()
+
+    settings = search_settings(settings)
+    round_seed = int(seed) * 1000 + int(round_index)
+    imported = time.perf_counter()
+    observations = _observations(history, space, objectives) if round_index > 0 else None
+
+    if round_index == 0 or observations is None or observations.counts["completed"] < 2:
+        kind, count = "sobol", settings["initial_trials"] if round_index == 0 else settings["batch_size"]
+        generator = "sobol" if round_index == 0 else "sobol (fewer than two completed trials to model)"
+        reference = None
+        client = _new_client(space, objectives, None, round_seed)
+        # Round 0's design comes from the study seed alone, so that it does not change with the round count.
+        sobol_seed = int(seed) if round_index == 0 else round_seed
+        strategy = _generation_strategy(kind, settings, sobol_seed)
+    else:
+        kind, count, generator = "mobo", settings["batch_size"], ACQUISITION
+        reference = choose_reference_point(observations.completed, objectives, settings["reference_margin"])
+        client = _new_client(space, objectives, reference["values"] if reference else None, round_seed)
+        strategy = _generation_strategy(kind, settings, round_seed)
+    client.set_generation_strategy(strategy)
+
+    noise: dict[str, Any] = {}
+    if observations is not None:
+        for objective in objectives:
+            rsd = (noise_rsd or {}).get(objective.name)
+            noise[objective.name] = (
+                {"source": "meter calibration", "relative_sd": rsd}
+                if rsd is not None
+                else {"source": "inferred by the GP"}
+            )
+        for params, values in observations.attached:
+            index = client.attach_trial(parameters=params)
+            if values is None:
+                client.mark_trial_failed(index)
+                continue
+            raw_data: dict[str, Any] = {}
+            for objective in objectives:
+                if objective.name not in values:
+                    continue
+                value = values[objective.name]
+                rsd = (noise_rsd or {}).get(objective.name)
+                if rsd is None:
+                    raw_data[objective.name] = value
+                else:
+                    # Relative spread r of the raw value: SEM r*|v| in linear units,
+                    # r/ln(10) in log10 units (delta method).
+                    raw_data[objective.name] = (value, rsd / math.log(10) if objective.log_scale else rsd * abs(value))
+            client.complete_trial(index, raw_data=raw_data)
+    rebuilt = time.perf_counter()
+
+    with with_rng_seed(round_seed):
+        runs = strategy.gen(experiment=client._experiment, n=count, num_trials=1)  # one joint batch: see module notes
+    arms = [arm for run in runs for generator_run in run for arm in generator_run.arms]
+    proposals = [_with_fixed(space, arm.parameters) for arm in arms]
+    for arm in arms:  # pending in the saved state, so a reload sees the round as it was proposed
+        client.attach_trial(parameters=dict(arm.parameters))
+    generated = time.perf_counter()
+
+    state = client._to_json_snapshot() if keep_state else None
+    return RoundProposals(
+        round=round_index,
+        proposals=proposals,
+        generator=generator,
+        seed=round_seed,
+        reference_point=(
+            {
+                "values": reference["values"],
+                "raw_values": [o.untransform(v) for o, v in zip(objectives, reference["values"])],
+                "objectives": [o.name for o in objectives],
+                "space": [o.label for o in objectives],
+                "source": reference["source"],
+            }
+            if reference
+            else None
+        ),
+        noise=noise,
+        history=observations.counts if observations else {"total": 0},
+        seconds={
+            "import": imported - started,
+            "rebuild": rebuilt - imported,
+            "generate": generated - rebuilt,
+            "total": time.perf_counter() - started,
+        },
+        state=state,
+    )
+
+
+def load_state(path: str | Path) -> Any:
+    """Reload a round's saved optimiser state as an ``ax.api.Client``."""
+    _quiet_ax()
+    from ax.api.client import Client
+
+    return Client.load_from_json_file(str(path))
+
+
+# --------------------------------------------------------------------------- plain-function API
+@dataclass
+class OptimizationResult:
+    trials: list[dict[str, Any]]
+    frontier: list[dict[str, Any]]
+    objectives: list[Objective]
+    rounds: list[RoundProposals]
+
+
+def optimize(
+    fn: Callable[[dict[str, Any]], Mapping[str, float]],
+    space: Mapping[str, Hyperparameter] | Mapping[str, Any],
+    objectives: Any = None,
+    n_init: int = 10,
+    rounds: int = 10,
+    batch_size: int = 1,
+    seed: int = 0,
+    noise_rsd: Mapping[str, float] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    on_round: Callable[[RoundProposals, list[dict[str, Any]]], None] | None = None,
+) -> OptimizationResult:
+    """Optimise ``fn(params) -> {metric: value}`` without Snakemake, round by round as the workflow does.
+
+    Each round rebuilds the optimiser from the trials so far, exactly like a
+    workflow round in a fresh process. ``fn`` may raise: the trial is recorded as
+    failed (``MemoryError`` as out of memory with zero values) and the search goes on.
+    """
+    from ecopt.frontier import pareto_mask
+
+    parsed_space = dict(space) if all(isinstance(v, Hyperparameter) for v in space.values()) else parse_space(space)
+    parsed_objectives = parse_objectives(objectives)
+    merged = search_settings({**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
+    trials: list[dict[str, Any]] = []
+    history: list[RoundProposals] = []
+    for round_index in range(rounds + 1):
+        proposal = propose(round_index, trials, parsed_space, parsed_objectives, merged, seed=seed, noise_rsd=noise_rsd, keep_state=False)
+        history.append(proposal)
+        new_trials = []
+        for index, params in enumerate(proposal.proposals):
+            record: dict[str, Any] = {"round": round_index, "index": index, "params": params}
+            try:
+                record.update({k: float(v) for k, v in dict(fn(dict(params))).items()})
+                record["status"] = "completed"
+            except MemoryError as error:
+                record.update(status="out_of_memory", error=str(error))
+                record.update({o.metric: 0.0 for o in parsed_objectives if o.name != parsed_objectives[0].name})
+            except Exception as error:  # a trial records, it does not crash
+                record.update(status="failed", error=f"{type(error).__name__}: {error}")
+            new_trials.append(record)
+        trials.extend(new_trials)
+        if on_round is not None:
+            on_round(proposal, new_trials)
+    values = [objective_values(t, parsed_objectives) if t["status"] == "completed" else None for t in trials]
+    observed = [i for i, v in enumerate(values) if v is not None]
+    mask = pareto_mask(np.array([values[i] for i in observed]).reshape(-1, 2), [o.minimize for o in parsed_objectives]) if observed else []
+    frontier = [trials[i] for i, keep in zip(observed, mask) if keep]
+    return OptimizationResult(trials=trials, frontier=frontier, objectives=parsed_objectives, rounds=history)
+
+
+# --------------------------------------------------------------------------- CLI
+def _noise_from_calibration(path: str | None, objectives: Sequence[Objective]) -> dict[str, float] | None:
+    if path is None or not Path(path).is_file():
+        return None
+    from ecopt.io import read_json
+
+    summary = read_json(path)
+    rsd = summary.get("samples_per_joule_rsd")
+    if rsd is None:
+        return None
+    return {o.name: float(rsd) for o in objectives if o.metric == "samples_per_joule"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecopt.search", description="Propose one round of trials.")
+    parser.add_argument("--config", required=True, help="study config (YAML)")
+    parser.add_argument("--round", type=int, required=True, help="round number: 0 is the Sobol design")
+    parser.add_argument("--trials", nargs="*", default=[], help="trial record files or folders of every earlier round")
+    parser.add_argument("--out", required=True, help="proposals.json to write")
+    parser.add_argument("--state", default=None, help="experiment.json to write (the optimiser's state, reloadable)")
+    parser.add_argument("--calibration", default=None, help="calibration summary.json: its samples/J spread becomes observation noise")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from ecopt.config import load_study_config
+    from ecopt.io import write_json
+    from ecopt.records import load_trial_records
+
+    try:
+        if args.round < 0:
+            raise ConfigError("--round", args.round, "a round number >= 0")
+        config = load_study_config(args.config)
+        settings = search_settings(config.get("search"))
+        objectives = parse_objectives(config.get("objectives"))
+        if not config.get("space"):
+            raise ConfigError("space", config.get("space"), "the search space of the study")
+        space = parse_space(config["space"])
+        history = load_trial_records(args.trials)
+        seed = settings["seed"] if settings["seed"] is not None else config["seed"]
+        result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=_noise_from_calibration(args.calibration, objectives))
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"ecopt.search: {error}", file=sys.stderr)
+        return 2
+    if args.state is not None and result.state is not None:
+        write_json(args.state, result.state)
+    write_json(args.out, result.to_dict())
+    logger.info(
+        "round %d: %d proposals from %s (%s), %.1f s (rebuild %.1f s, generate %.1f s) -> %s",
+        args.round, len(result.proposals), result.generator,
+        result.reference_point["source"] if result.reference_point else "no reference point",
+        result.seconds["total"], result.seconds["rebuild"], result.seconds["generate"], args.out,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

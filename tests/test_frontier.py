@@ -1,0 +1,124 @@
+import csv
+import itertools
+
+import numpy as np
+import pytest
+
+from ecopt.frontier import (
+    frontier_tables,
+    hypervolume,
+    hypervolume_trace,
+    knee_index,
+    pareto_mask,
+    reference_point,
+    write_frontier,
+)
+from ecopt.objectives import Objective
+
+
+def brute_force_mask(values, minimize):
+    signs = np.array([-1 if m else 1 for m in minimize])
+    oriented = values * signs
+    mask = []
+    for i, a in enumerate(oriented):
+        mask.append(not any(np.all(b >= a) and np.any(b > a) for j, b in enumerate(oriented) if j != i))
+    return np.array(mask)
+
+
+def brute_force_hypervolume(values, reference, minimize):
+    """Area of the union of the boxes [reference, point], by coordinate compression."""
+    signs = np.array([-1 if m else 1 for m in minimize])
+    points = values * signs
+    ref = np.asarray(reference) * signs
+    points = points[np.all(points > ref, axis=1)]
+    xs = np.unique(np.concatenate([[ref[0]], points[:, 0]]))
+    ys = np.unique(np.concatenate([[ref[1]], points[:, 1]]))
+    area = 0.0
+    for (x0, x1), (y0, y1) in itertools.product(zip(xs[:-1], xs[1:]), zip(ys[:-1], ys[1:])):
+        if np.any((points[:, 0] >= x1) & (points[:, 1] >= y1)):
+            area += (x1 - x0) * (y1 - y0)
+    return area
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("minimize", [(False, False), (True, False), (False, True), (True, True)])
+def test_pareto_mask_and_hypervolume_match_brute_force(seed, minimize):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(40, 2))
+    values[5] = values[3]  # a tie: both copies are kept or dropped together
+    np.testing.assert_array_equal(pareto_mask(values, minimize), brute_force_mask(values, minimize))
+    signs = np.array([-1 if m else 1 for m in minimize])
+    reference = (values * signs).min(axis=0) * signs - signs * 0.1
+    assert hypervolume(values, reference, minimize) == pytest.approx(brute_force_hypervolume(values, reference, minimize))
+
+
+def test_points_that_do_not_beat_the_reference_add_nothing():
+    values = np.array([[1.0, 1.0], [3.0, -1.0]])
+    assert hypervolume(values, [0.0, 0.0], [False, False]) == pytest.approx(1.0)
+    assert hypervolume(np.zeros((0, 2)), [0.0, 0.0], [False, False]) == 0.0
+
+
+def test_trace_is_monotone_and_skips_failed_trials():
+    values = np.array([[1.0, 1.0], [np.nan, np.nan], [2.0, 0.5], [0.5, 0.5], [0.5, 3.0]])
+    trace = hypervolume_trace(values, [0.0, 0.0], [False, False])
+    assert trace.tolist() == pytest.approx([1.0, 1.0, 1.5, 1.5, 1.5 + 0.5 * 2.0])
+    assert np.all(np.diff(trace) >= 0)
+
+
+def test_knee_is_the_frontier_point_closest_to_the_ideal():
+    # A convex front: the middle point bulges towards the ideal (1, 1).
+    values = np.array([[0.0, 1.0], [0.8, 0.8], [1.0, 0.0], [0.1, 0.1]])
+    assert knee_index(values, [False, False]) == 1
+    # Units do not matter: scaling one objective keeps the knee.
+    assert knee_index(values * np.array([1000.0, 1.0]), [False, False]) == 1
+    # Minimised objectives are flipped.
+    assert knee_index(-values, [True, True]) == 1
+
+
+def test_reference_point_from_thresholds_or_worst_observed():
+    objectives = [Objective("performance", "performance", threshold=0.5), Objective("efficiency", "samples_per_joule", log_scale=True)]
+    completed = np.array([[0.9, 2.0], [0.7, 3.0]])
+    reference, source = reference_point(completed, objectives)
+    assert reference == pytest.approx([0.5, 2.0])
+    assert "config threshold" in source and "worst observed" in source
+
+
+def _record(round_number, index, status, performance=None, efficiency=None, **params):
+    return {
+        "round": round_number, "index": index, "status": status, "params": params or {"w": index},
+        "performance": performance, "samples_per_joule": efficiency, "error": None if status == "completed" else "boom",
+        "ran_on": {"host": "node1", "slurm_job_id": "42"},
+    }
+
+
+def test_frontier_tables_and_files(tmp_path):
+    objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
+    records = [
+        _record(0, 0, "completed", 0.9, 10.0),
+        _record(0, 1, "completed", 0.5, 1000.0),
+        _record(0, 2, "completed", 0.4, 100.0),  # dominated
+        _record(1, 0, "out_of_memory", None, 0.0),
+        _record(1, 1, "failed"),
+        _record(1, 2, "completed", 0.8, 200.0),
+    ]
+    tables = frontier_tables(records, objectives)
+    assert len(tables["trials"]) == 6 and tables["trials"][4]["status"] == "failed"
+    assert [row["index"] for row in tables["frontier"]] == [0, 2, 1]  # rounds/indices of the non-dominated, best performance first
+    assert [row["round"] for row in tables["frontier"]] == [0, 1, 0]
+    assert sum(row["knee"] for row in tables["frontier"]) == 1
+    assert tables["frontier"][0]["objective_efficiency"] == pytest.approx(1.0)
+    trace = [row["hypervolume"] for row in tables["hypervolume"]]
+    assert len(trace) == 6 and trace[3] == trace[2] and trace[4] == trace[3] and trace[5] > trace[4]
+    assert tables["hypervolume"][0]["reference_source"].startswith("performance: worst observed")
+
+    paths = write_frontier(records, objectives, tmp_path)
+    with open(paths["trials"]) as stream:
+        rows = list(csv.DictReader(stream))
+    assert rows[0]["param_w"] == "0" and rows[0]["slurm_job_id"] == "42"
+    assert {p.name for p in tmp_path.iterdir()} == {"trials.csv", "frontier.csv", "hypervolume.csv"}
+
+
+def test_tables_with_no_completed_trial():
+    objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
+    tables = frontier_tables([_record(0, 0, "failed")], objectives)
+    assert tables["frontier"] == [] and tables["hypervolume"][0]["hypervolume"] == 0.0

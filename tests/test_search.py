@@ -1,0 +1,220 @@
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ecopt.errors import ConfigError
+from ecopt.hyperparameter import Choice, Fixed, Range, ValueType
+from ecopt.objectives import Objective, parse_objectives
+from ecopt.search import choose_reference_point, load_state, optimize, propose, search_settings
+
+pytestmark = pytest.mark.slow  # Ax imports and GP fits
+
+SPACE = {
+    "width": Range(8, 2, 64, log_scale=True, value_type=ValueType.INT),
+    "rate": Range(0.01, 1e-4, 1e-1, log_scale=True),
+    "depth": Range(2, 1, 4, value_type=ValueType.INT),
+    "kernel": Choice(3, [1, 3, 5], value_type=ValueType.INT),
+    "activation": Choice("relu", ["relu", "gelu", "tanh"], is_ordered=False),
+    "pooling": Choice(False, [False, True]),
+    "padding": Fixed("same"),
+}
+OBJECTIVES = parse_objectives(None)  # performance (linear) and samples_per_joule (log10)
+SETTINGS = search_settings({"initial_trials": 6, "batch_size": 3, "num_restarts": 4, "raw_samples": 64})
+
+
+def check_in_space(params):
+    assert set(params) == set(SPACE)
+    assert isinstance(params["width"], int) and 2 <= params["width"] <= 64
+    assert isinstance(params["rate"], float) and 1e-4 <= params["rate"] <= 1e-1
+    assert isinstance(params["depth"], int) and 1 <= params["depth"] <= 4
+    assert params["kernel"] in (1, 3, 5) and params["activation"] in ("relu", "gelu", "tanh")
+    assert isinstance(params["pooling"], bool)
+    assert params["padding"] == "same"
+
+
+def synthetic_record(params, index, status="completed"):
+    """A trade-off: wider and deeper is more accurate and less efficient."""
+    size = math.log2(params["width"]) * params["depth"]
+    record = {"params": params, "status": status, "round": 0, "index": index}
+    if status == "completed":
+        record["performance"] = 1 - 1 / (1 + size) + 0.01 * params["kernel"]
+        record["samples_per_joule"] = 1e5 / (1 + size) ** 2
+    elif status == "out_of_memory":
+        record.update(performance=None, samples_per_joule=0.0)
+    return record
+
+
+def sobol_history(seed=0, statuses=None):
+    design = propose(0, [], SPACE, OBJECTIVES, SETTINGS, seed=seed)
+    statuses = statuses or ["completed"] * len(design.proposals)
+    return design, [synthetic_record(p, i, s) for i, (p, s) in enumerate(zip(design.proposals, statuses))]
+
+
+def test_round_zero_is_a_seeded_sobol_design_inside_the_space():
+    design = propose(0, [], SPACE, OBJECTIVES, SETTINGS, seed=7)
+    assert design.generator == "sobol" and len(design.proposals) == 6
+    for params in design.proposals:
+        check_in_space(params)
+    assert len({json.dumps(p, sort_keys=True) for p in design.proposals}) == 6
+    again = propose(0, [], SPACE, OBJECTIVES, SETTINGS, seed=7)
+    other = propose(0, [], SPACE, OBJECTIVES, SETTINGS, seed=8)
+    assert again.proposals == design.proposals and other.proposals != design.proposals
+
+
+def test_mobo_round_proposes_a_batch_deterministically():
+    _, history = sobol_history()
+    first = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+    assert first.generator == "qLogNEHVI" and len(first.proposals) == 3
+    for params in first.proposals:
+        check_in_space(params)
+    assert first.reference_point["source"].startswith("inferred")
+    assert first.history == {"completed": 6, "out_of_memory": 0, "failed": 0, "total": 6}
+    assert first.noise["efficiency"] == {"source": "inferred by the GP"}
+    again = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+    assert again.proposals == first.proposals  # same seed, same history, same proposals
+
+
+def test_failed_and_out_of_memory_trials_do_not_stop_the_search():
+    statuses = ["completed", "failed", "out_of_memory", "completed", "completed", "failed"]
+    _, history = sobol_history(statuses=statuses)
+    result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+    assert len(result.proposals) == 3
+    assert result.history == {"completed": 3, "out_of_memory": 1, "failed": 2, "total": 6}
+    client = load_state_from(result)
+    statuses = [trial.status.name for trial in client._experiment.trials.values()]
+    assert statuses.count("FAILED") == 2 and statuses.count("COMPLETED") == 4
+    data = client._experiment.lookup_data().df
+    oom_efficiency = data[(data.trial_index == 2) & (data.metric_name == "efficiency")]["mean"].item()
+    completed_efficiency = data[(data.trial_index != 2) & (data.metric_name == "efficiency")]["mean"]
+    assert oom_efficiency == pytest.approx(completed_efficiency.min() - 1.0)  # ten times worse than the worst, in log10
+    assert data[data.trial_index == 2].metric_name.tolist() == ["efficiency"]
+
+
+def test_all_failed_falls_back_to_sobol():
+    _, history = sobol_history(statuses=["failed"] * 6)
+    result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+    assert result.generator.startswith("sobol") and len(result.proposals) == 3
+
+
+def load_state_from(result, tmp_path=None):
+    import tempfile
+
+    from ecopt.io import write_json
+
+    folder = tempfile.mkdtemp()
+    path = f"{folder}/experiment.json"
+    write_json(path, result.state)
+    return load_state(path)
+
+
+def test_saved_state_reloads_with_history_and_pending_proposals():
+    _, history = sobol_history()
+    result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+    client = load_state_from(result)
+    trials = client._experiment.trials
+    assert len(trials) == 6 + 3
+    pending = [trials[i].arm.parameters for i in range(6, 9)]
+    assert pending == [{k: v for k, v in p.items() if k != "padding"} for p in result.proposals]
+    assert client._experiment.optimization_config.objective.metric_names == ["performance", "efficiency"]
+
+
+def test_calibrated_noise_becomes_the_standard_error():
+    _, history = sobol_history()
+    result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0, noise_rsd={"efficiency": 0.08})
+    assert result.noise["efficiency"] == {"source": "meter calibration", "relative_sd": 0.08}
+    data = load_state_from(result)._experiment.lookup_data().df
+    sems = data[data.metric_name == "efficiency"]["sem"]
+    assert np.allclose(sems, 0.08 / math.log(10))
+    assert data[data.metric_name == "performance"]["sem"].isna().all()
+
+
+def test_params_outside_the_space_are_a_clear_error():
+    _, history = sobol_history()
+    history[0]["params"]["width"] = 1000
+    history[0]["path"] = "results/s/rounds/000/trials/0.json"
+    with pytest.raises(ValueError, match=r"rounds/000/trials/0.json: params do not fit"):
+        propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+
+
+def test_reference_point_rules():
+    objectives = [Objective("a", "a", threshold=0.5), Objective("b", "b", minimize=True, threshold=10.0)]
+    completed = np.array([[0.9, 5.0], [0.6, 2.0], [0.2, 1.0]])
+    chosen = choose_reference_point(completed, objectives, 0.1)
+    assert chosen == {"values": [0.5, 10.0], "source": "config thresholds"}
+    # Nothing dominates (0.95, 0.5) yet: infer from the front (a: 0.2..0.9, b: 1..5), never feasibility search.
+    strict = [Objective("a", "a", threshold=0.95), Objective("b", "b", minimize=True, threshold=0.5)]
+    chosen = choose_reference_point(completed, strict, 0.1)
+    assert chosen["source"].startswith("inferred: no observation dominates")
+    assert chosen["values"] == pytest.approx([0.2 - 0.07, 5.0 + 0.4])
+    assert choose_reference_point(np.zeros((0, 2)), objectives, 0.1) is None
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [({"batch_size": 0}, "search.batch_size"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q")],
+)
+def test_bad_search_settings_name_the_key(section, key):
+    with pytest.raises(ConfigError) as caught:
+        search_settings(section)
+    assert caught.value.key == key
+
+
+def test_an_all_fixed_space_is_a_config_error():
+    with pytest.raises(ConfigError, match="at least one range or choice"):
+        propose(0, [], {"padding": Fixed("same")}, OBJECTIVES, SETTINGS)
+
+
+def test_optimize_a_plain_function():
+    def fn(params):
+        if params["x"] > 0.95:
+            raise RuntimeError("diverged")
+        return {"f0": params["x"], "f1": 1 - params["x"] ** 2}
+
+    result = optimize(fn, {"x": {"type": "range", "bounds": [0.0, 1.0]}}, ["f0", "f1"], n_init=5, rounds=2, batch_size=2, seed=1,
+                      settings={"num_restarts": 4, "raw_samples": 64})
+    assert len(result.trials) == 9 and len(result.rounds) == 3
+    assert all(t["status"] in ("completed", "failed") for t in result.trials)
+    assert all(t["f1"] == pytest.approx(1 - t["f0"] ** 2) for t in result.trials if t["status"] == "completed")
+    # f0 up, f1 down along x: every completed point is on the frontier.
+    assert len(result.frontier) == sum(t["status"] == "completed" for t in result.trials)
+
+
+def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
+    config = tmp_path / "study.yaml"
+    config.write_text(
+        "adapter: ecopt.adapters.cnn:CNNClassifier\nseed: 3\n"
+        "space:\n  width: {type: range, bounds: [2, 64], value_type: int, log_scale: true}\n"
+        "  depth: {type: range, bounds: [1, 3], value_type: int}\n  padding: {type: fixed, value: same}\n"
+        "search: {initial_trials: 5, batch_size: 2, num_restarts: 4, raw_samples: 64}\n"
+    )
+    run = lambda *args: subprocess.run([sys.executable, "-m", "ecopt.search", "--config", str(config), *args],
+                                       env=python_env, capture_output=True, text=True, timeout=300)
+    result = run("--round", "0", "--out", str(tmp_path / "rounds/000/proposals.json"))
+    assert result.returncode == 0, result.stderr
+    proposals = json.loads((tmp_path / "rounds/000/proposals.json").read_text())
+    assert proposals["generator"] == "sobol" and len(proposals["proposals"]) == 5
+    trials = tmp_path / "rounds/000/trials"
+    trials.mkdir()
+    for entry in proposals["proposals"]:
+        params = entry["params"]
+        record = {"params": params, "status": "completed", "performance": params["depth"] / 3, "samples_per_joule": 1e4 / params["width"] / params["depth"]}
+        (trials / f"{entry['index']}.json").write_text(json.dumps(record))
+    calibration = tmp_path / "summary.json"
+    calibration.write_text(json.dumps({"samples_per_joule_rsd": 0.05}))
+    result = run("--round", "1", "--trials", str(trials), "--out", str(tmp_path / "rounds/001/proposals.json"),
+                 "--state", str(tmp_path / "rounds/001/experiment.json"), "--calibration", str(calibration))
+    assert result.returncode == 0, result.stderr
+    round_one = json.loads((tmp_path / "rounds/001/proposals.json").read_text())
+    assert round_one["generator"] == "qLogNEHVI" and len(round_one["proposals"]) == 2
+    assert round_one["noise"]["efficiency"]["relative_sd"] == 0.05
+    assert round_one["seconds"]["total"] > 0
+    assert len(load_state(tmp_path / "rounds/001/experiment.json")._experiment.trials) == 7
+
+    config.write_text("adapter: ecopt.adapters.cnn:CNNClassifier\nobjectives: {performance: {minimise: true}, efficiency: {}}\nspace: {w: {type: range, bounds: [1, 2]}}\n")
+    result = run("--round", "0", "--out", str(tmp_path / "bad.json"))
+    assert result.returncode == 2 and "objectives.performance.minimise" in result.stderr
+    assert not (tmp_path / "bad.json").exists()
