@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ecopt-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast benchmark-meter constraints clean
+.PHONY: install run test test-fast benchmark-meter benchmark-mobo constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test-fast: $(STAMP)
 
 benchmark-meter: $(STAMP)
 	$(BIN)/python benchmarks/meter.py
+
+benchmark-mobo: $(STAMP)
+	$(BIN)/python benchmarks/mobo.py --timing
 
 constraints: $(STAMP)
 	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ecopt'; } > constraints.new && mv constraints.new constraints.txt

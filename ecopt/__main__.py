@@ -8,6 +8,8 @@ import sys
 STAGES = {
     "data": "ecopt.data",
     "trial": "ecopt.trial",
+    "search": "ecopt.search",
+    "frontier": "ecopt.frontier",
 }
 
 

@@ -49,8 +49,8 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "initial_trials": 10,  # Sobol points of round 0
     "rounds": 3,  # MOBO rounds after round 0
     "batch_size": 2,  # q: candidates per MOBO round, evaluated in parallel where allowed
-    "num_restarts": 10,  # acquisition optimisation: L-BFGS-B restarts
-    "raw_samples": 256,  # acquisition optimisation: raw samples for picking restarts
+    "num_restarts": 20,  # acquisition optimisation: L-BFGS-B restarts (Ax's default; fewer cost batch quality)
+    "raw_samples": 1024,  # acquisition optimisation: raw samples for picking restarts
     "reference_margin": 0.1,  # inferred reference point: nadir minus this fraction of the front's range
     "seed": None,  # null: the study's top-level seed
 }
