@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ecopt-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast benchmark-meter benchmark-mobo constraints clean
+.PHONY: install run report test test-fast benchmark-meter benchmark-workflow benchmark-mobo constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The main job. Until the workflow lands: one metered trial of the default study.
+# The main job: the default study end to end.
 run: $(STAMP)
-	$(BIN)/python -m ecopt.trial --config config/config.yaml \
-		--params '{"width": 16, "depth": 2, "kernel_size": 3, "pooling": true}' \
-		--out results/digits-cnn/single-trial.json
+	$(BIN)/snakemake --cores 2 all
+
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -31,6 +32,9 @@ test-fast: $(STAMP)
 
 benchmark-meter: $(STAMP)
 	$(BIN)/python benchmarks/meter.py
+
+benchmark-workflow: $(STAMP)
+	bash benchmarks/workflow.sh
 
 benchmark-mobo: $(STAMP)
 	$(BIN)/python benchmarks/mobo.py --timing

@@ -102,3 +102,51 @@ def instantiate_adapter(config: Mapping[str, Any], splits_dir: str | Path | None
         return adapter(**options)
     except TypeError as error:
         raise ConfigError("adapter_options", options, f"keyword arguments accepted by {config['adapter']} ({error})") from None
+
+
+def check_study(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Check every section of a study config up front; return each section with its defaults.
+
+    The workflow calls this before it plans any job, so that a typo, a wrong type,
+    a bad range or an unknown adapter fails at once with the key that is wrong,
+    rather than an hour later in the stage that reads it.
+    """
+    from ecopt.calibration import calibration_settings
+    from ecopt.data import data_settings
+    from ecopt.figures import figure_settings
+    from ecopt.meter import meter_settings
+    from ecopt.objectives import parse_objectives
+    from ecopt.proxies import proxies_settings
+    from ecopt.search import search_settings
+    from ecopt.space import parse_space
+    from ecopt.trial import trial_settings
+
+    config = check_top_level(config)
+    study = config.get("study")
+    if not isinstance(study, str) or not study or not all(c.isalnum() or c in "-_." for c in study):
+        raise ConfigError("study", study, "a name of letters, digits, '-', '_' or '.' (it names results/<study>/)")
+    resolve_adapter(config["adapter"])
+    if not config.get("space"):
+        raise ConfigError("space", config.get("space"), "the search space: parameter name -> {type: range|choice|fixed, ...}")
+    parse_space(config["space"])
+    parse_objectives(config.get("objectives"))
+    return {
+        "data": data_settings(config.get("data")),
+        "meter": meter_settings(config.get("meter")),
+        "trial": trial_settings(config.get("trial")),
+        "search": search_settings(config.get("search")),
+        "calibration": calibration_settings(config.get("calibration")),
+        "proxies": proxies_settings(config.get("proxies")),
+        "figures": figure_settings(config.get("figures")),
+    }
+
+
+def write_if_changed(path: str | Path, config: Mapping[str, Any]) -> Path:
+    """Write the effective study config, touching the file only when its content changes."""
+    from ecopt.io import write_text
+
+    path = Path(path)
+    text = yaml.safe_dump(dict(config), sort_keys=False)
+    if path.is_file() and path.read_text() == text:
+        return path
+    return write_text(path, text)

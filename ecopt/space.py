@@ -120,3 +120,31 @@ def validate_params(space: Mapping[str, Hyperparameter], params: Mapping[str, An
         except ValueError as error:
             raise ValueError(f"parameter '{name}': {error}") from None
     return checked
+
+
+def sample_space(space: Mapping[str, Hyperparameter], count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` independent uniform draws (log-uniform on log scales), fixed values kept."""
+    import math
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(count):
+        params: dict[str, Any] = {}
+        for name, hyperparameter in space.items():
+            if isinstance(hyperparameter, Range):
+                low, high = float(hyperparameter.min), float(hyperparameter.max)
+                if hyperparameter.log_scale:
+                    value = math.exp(rng.uniform(math.log(low), math.log(high)))
+                else:
+                    value = rng.uniform(low, high)
+                if hyperparameter.value_type is ValueType.INT:
+                    value = int(min(max(round(value), hyperparameter.min), hyperparameter.max))
+                params[name] = value
+            elif isinstance(hyperparameter, Choice):
+                params[name] = hyperparameter.values[int(rng.integers(len(hyperparameter.values)))]
+            else:
+                params[name] = hyperparameter.value
+        draws.append(params)
+    return draws

@@ -219,17 +219,32 @@ def _parse_params(text: str) -> dict[str, Any]:
     return params
 
 
+def _proposal(path: str, index: int | None) -> dict[str, Any]:
+    from ecopt.io import read_json
+
+    if index is None:
+        raise ValueError("--proposals needs --index")
+    proposals = read_json(path)["proposals"]
+    matching = [entry["params"] for entry in proposals if entry["index"] == index]
+    if not matching:
+        raise ValueError(f"{path} has no proposal {index} (it has {len(proposals)})")
+    return dict(matching[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecopt.trial", description="Evaluate one configuration with metered training and evaluation.")
     parser.add_argument("--config", required=True, help="study config (YAML)")
-    parser.add_argument("--params", required=True, help="hyperparameters as a JSON object, or @FILE holding one")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--params", help="hyperparameters as a JSON object, or @FILE holding one")
+    source.add_argument("--proposals", help="a round's proposals.json; with --index, the proposal to evaluate")
+    parser.add_argument("--index", type=int, default=None, help="proposal index in --proposals")
     parser.add_argument("--out", required=True, help="trial record to write (JSON)")
     parser.add_argument("--splits-dir", default=None, help="prepared dataset splits (from python -m ecopt.data)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     process_started_at = _process_started_at()
     try:
-        params = _parse_params(args.params)
+        params = _parse_params(args.params) if args.params is not None else _proposal(args.proposals, args.index)
         config = load_study_config(args.config)
         record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
     except (ConfigError, AdapterImportError, ValueError) as error:

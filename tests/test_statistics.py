@@ -14,3 +14,26 @@ def test_relative_standard_deviation():
         relative_standard_deviation([1.0])
     with pytest.raises(ValueError):
         relative_standard_deviation([-1.0, 1.0])
+
+
+def test_pearson_with_fisher_interval_matches_scipy():
+    from scipy import stats
+
+    from ecopt.statistics import pearson_with_confidence
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=50)
+    y = 0.5 * x + rng.normal(size=50)
+    result = pearson_with_confidence(x, y)
+    reference = stats.pearsonr(x, y)
+    interval = reference.confidence_interval(0.95)  # scipy's own Fisher-z interval
+    assert result["pearson_r"] == pytest.approx(reference.statistic)
+    assert result["pearson_p"] == pytest.approx(reference.pvalue)
+    assert result["pearson_ci_low"] == pytest.approx(interval.low, abs=1e-9)
+    assert result["pearson_ci_high"] == pytest.approx(interval.high, abs=1e-9)
+    assert result["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert result["pearson_ci_low"] < result["pearson_r"] < result["pearson_ci_high"]
+    with pytest.raises(ValueError):
+        pearson_with_confidence([1, 2, 3], [1, 2, 3])
+    with pytest.raises(ValueError, match="constant"):
+        pearson_with_confidence([1, 1, 1, 1], [1, 2, 3, 4])

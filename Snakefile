@@ -1,0 +1,43 @@
+# ECOpt: a study as a Snakemake workflow. Thin by design: the stages live in
+# workflow/rules/*.smk, the work in the ecopt package.
+import sys
+
+from snakemake.utils import min_version, validate
+
+from ecopt.config import check_study, write_if_changed
+from ecopt.errors import AdapterImportError, ConfigError
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+# Clear errors first (they name the key), then the schema fills defaults.
+try:
+    check_study(config)
+except (ConfigError, AdapterImportError) as error:
+    sys.exit(f"ECOpt config error: {error}")
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+
+STUDY = config["study"]
+OUT = f"results/{STUDY}"
+PYTHON = sys.executable
+# Every stage reads this copy of the effective config; each rule's config slice is
+# one of its params, so editing a section reruns that stage and what follows only.
+STUDY_CONFIG = str(write_if_changed(f"{OUT}/study.yaml", config))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/proxies.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.frontier.output,
+        rules.figures.output,

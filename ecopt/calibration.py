@@ -1,0 +1,200 @@
+"""Meter calibration: repeat one fixed evaluation and report the meter's spread.
+
+Before optimising on measured joules, a user needs to know how much two
+measurements of the same work differ; the seed paper's bar is a relative
+standard deviation below 2 %. This stage meters ``repeats`` evaluation windows
+of one fixed model, measures idle power and the meter's overhead, and compares
+the spread with ``calibration.max_rsd``: it warns, or stops the study with a
+clear message (``calibration.on_fail: stop``). The samples/J spread becomes the
+optimiser's observation noise (``ecopt.search``).
+
+Runnable as ``python -m ecopt.calibration --config FILE --splits-dir DIR --out-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from ecopt.errors import ConfigError
+from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
+
+logger = logging.getLogger(__name__)
+
+CALIBRATION_DEFAULTS: dict[str, Any] = {
+    "repeats": 10,  # metered evaluation windows of the same model
+    "params": None,  # the model to repeat (null: the centre of the search space)
+    "max_rsd": 0.02,  # the seed paper's bar for the relative spread of samples/J
+    "on_fail": "warn",  # "warn": go on and say so; "stop": fail the study before optimising
+    "idle_seconds": 3.0,  # idle-power measurement (0: skip)
+    "overhead_pairs": 3,  # unmetered/metered window pairs for the meter's overhead (0: skip)
+}
+
+
+def calibration_settings(section: Mapping[str, Any] | None, key: str = "calibration") -> dict[str, Any]:
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(CALIBRATION_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(CALIBRATION_DEFAULTS)}")
+    settings = {**CALIBRATION_DEFAULTS, **section}
+    for name, low in (("repeats", 2), ("overhead_pairs", 0)):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}")
+    for name in ("max_rsd", "idle_seconds"):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{key}.{name}", value, "a number >= 0")
+    if settings["on_fail"] not in ("warn", "stop"):
+        raise ConfigError(f"{key}.on_fail", settings["on_fail"], "'warn' or 'stop'")
+    if settings["params"] is not None and not isinstance(settings["params"], Mapping):
+        raise ConfigError(f"{key}.params", settings["params"], "a mapping of hyperparameter values or null")
+    return settings
+
+
+def centre_of(space: Mapping[str, Hyperparameter]) -> dict[str, Any]:
+    """A mid-sized configuration: range midpoints (geometric on log scales), middle choices."""
+    centre: dict[str, Any] = {}
+    for name, hyperparameter in space.items():
+        if isinstance(hyperparameter, Range):
+            low, high = hyperparameter.min, hyperparameter.max
+            middle = (low * high) ** 0.5 if hyperparameter.log_scale else (low + high) / 2
+            centre[name] = int(round(middle)) if hyperparameter.value_type.value == "int" else float(middle)  # type: ignore[union-attr]
+        elif isinstance(hyperparameter, Choice):
+            centre[name] = hyperparameter.values[(len(hyperparameter.values) - 1) // 2]
+        elif isinstance(hyperparameter, Fixed):
+            centre[name] = hyperparameter.value
+    return centre
+
+
+def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows of runs.csv and the summary."""
+    from ecopt.config import instantiate_adapter
+    from ecopt.meter import Meter
+    from ecopt.space import parse_space
+    from ecopt.statistics import relative_standard_deviation
+
+    settings = calibration_settings(config.get("calibration"))
+    meter = meter if meter is not None else Meter(config.get("meter"))
+    meter.warm_up(background=True)
+    model = instantiate_adapter(config, splits_dir=splits_dir)
+    params = dict(settings["params"]) if settings["params"] is not None else centre_of(parse_space(config["space"]) if config.get("space") else model.hyperparameters)
+    model.set_hyperparameters({k: v for k, v in params.items() if k in model.hyperparameters})
+    model.define()
+    model.evaluate()  # first pass: data to the device, caches and thread pools warm
+    meter.warm_up()
+
+    idle_watts = meter.measure_idle(settings["idle_seconds"]) if settings["idle_seconds"] > 0 else None
+    rows = []
+    for repeat in range(settings["repeats"]):
+        window = meter.measure_window(model.evaluate)
+        record = window.record
+        samples = sum(int(n) for _, n in window.results)
+        rows.append({
+            "repeat": repeat,
+            "joules": record.joules,
+            "seconds": record.seconds,
+            "cpu_seconds": record.cpu_seconds,
+            "samples": samples,
+            "passes": window.passes,
+            "samples_per_joule": samples / record.joules,
+            "dynamic_joules": record.dynamic_joules,
+            "energy_source": record.energy_source,
+            "estimated": record.estimated,
+        })
+        logger.info("repeat %d: %.2f J in %.2f s, %.1f samples/J", repeat, record.joules, record.seconds, rows[-1]["samples_per_joule"])
+
+    overheads = []
+    passes = rows[0]["passes"]
+    for pair in range(settings["overhead_pairs"]):
+        # Same number of passes with and without the meter, order alternating.
+        walls = {}
+        for metered in ((False, True) if pair % 2 == 0 else (True, False)):
+            started = time.perf_counter()
+            if metered:
+                meter.measure(lambda: [model.evaluate() for _ in range(passes)])
+            else:
+                for _ in range(passes):
+                    model.evaluate()
+            walls[metered] = time.perf_counter() - started
+        overheads.append(walls[True] / walls[False] - 1)
+
+    joules = [row["joules"] for row in rows]
+    efficiency = [row["samples_per_joule"] for row in rows]
+    rsd = relative_standard_deviation(efficiency)
+    passed = rsd <= settings["max_rsd"]
+    summary = {
+        "params": params,
+        "repeats": settings["repeats"],
+        "window_seconds_min": meter.settings["min_window_seconds"],
+        "joules_mean": statistics.mean(joules),
+        "joules_rsd": relative_standard_deviation(joules),
+        "samples_per_joule_mean": statistics.mean(efficiency),
+        "samples_per_joule_rsd": rsd,
+        "seconds_mean": statistics.mean(row["seconds"] for row in rows),
+        "idle_watts": idle_watts,
+        "meter_overhead": statistics.median(overheads) if overheads else None,
+        "meter_overhead_pairs": overheads,
+        "energy_source": rows[0]["energy_source"],
+        "estimated": rows[0]["estimated"],
+        "tracking_mode": meter.settings["tracking_mode"],
+        "max_rsd": settings["max_rsd"],
+        "passed": passed,
+        "on_fail": settings["on_fail"],
+    }
+    return rows, summary
+
+
+def verdict(summary: Mapping[str, Any]) -> str:
+    estimated = " (an ESTIMATE: time x assumed power, no energy counter)" if summary["estimated"] else ""
+    line = (
+        f"samples/J spread {summary['samples_per_joule_rsd']:.2%} over {summary['repeats']} repeats "
+        f"vs bound {summary['max_rsd']:.2%}; energy source {summary['energy_source']}{estimated}"
+    )
+    return ("PASSED: " if summary["passed"] else "FAILED: ") + line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecopt.calibration", description="Repeat one evaluation and report the meter's spread.")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--splits-dir", default=None)
+    parser.add_argument("--out-dir", required=True, help="folder for runs.csv and summary.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from ecopt.config import load_study_config
+    from ecopt.frontier import to_csv
+    from ecopt.io import write_json, write_text
+
+    try:
+        config = load_study_config(args.config)
+        rows, summary = calibrate(config, splits_dir=args.splits_dir)
+    except ConfigError as error:
+        print(f"ecopt.calibration: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out_dir)
+    write_text(out / "runs.csv", to_csv(rows))
+    write_json(out / "summary.json", summary)
+    message = verdict(summary)
+    if summary["passed"]:
+        logger.info(message)
+        return 0
+    if summary["on_fail"] == "stop":
+        print(
+            f"ecopt.calibration: {message}. The study stops here: measurements this noisy cannot rank "
+            "models by energy. Reduce noise (an idle machine, a longer meter.min_window_seconds, a meter with "
+            "an energy counter) or set calibration.on_fail: warn to go on.",
+            file=sys.stderr,
+        )
+        return 3
+    logger.warning("%s; going on (calibration.on_fail: warn)", message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Figures of a study: numbers first (tested), pictures second (seaborn).
+
+Each ``*_data`` function turns a stage's tables into exactly what its figure
+shows; each ``draw_*`` function only draws that. Every figure states its energy
+source and says ESTIMATED where the joules are time x an assumed power.
+
+Runnable as ``python -m ecopt.figures --config FILE --study-dir DIR --out-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+FIGURE_DEFAULTS: dict[str, Any] = {
+    "format": "png",  # png or svg
+    "dpi": 150,
+    "style": "whitegrid",  # seaborn style
+}
+
+
+def figure_settings(section: Mapping[str, Any] | None, key: str = "figures") -> dict[str, Any]:
+    from ecopt.errors import ConfigError
+
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(FIGURE_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(FIGURE_DEFAULTS)}")
+    settings = {**FIGURE_DEFAULTS, **section}
+    if settings["format"] not in ("png", "svg"):
+        raise ConfigError(f"{key}.format", settings["format"], "'png' or 'svg'")
+    if isinstance(settings["dpi"], bool) or not isinstance(settings["dpi"], int) or not 50 <= settings["dpi"] <= 600:
+        raise ConfigError(f"{key}.dpi", settings["dpi"], "an integer between 50 and 600")
+    if settings["style"] not in ("whitegrid", "darkgrid", "white", "dark", "ticks"):
+        raise ConfigError(f"{key}.style", settings["style"], "a seaborn style: whitegrid, darkgrid, white, dark or ticks")
+    return settings
+
+
+def energy_note(sources: Sequence[Any], estimated: Sequence[Any]) -> str:
+    """'Energy: <source>' plus ESTIMATED when any measurement is an estimate."""
+    names = sorted({str(s) for s in sources if isinstance(s, str) and s})
+    flags = [bool(e) for e in estimated if e is not None and not (isinstance(e, float) and math.isnan(e))]
+    text = "Energy: " + (", ".join(names) if names else "unknown source")
+    if any(flags):
+        text += "  (ESTIMATED: time x assumed power, no energy counter)"
+    return text
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1")
+
+
+# --------------------------------------------------------------------------- data
+def pareto_data(trials: Any, frontier: Any, performance: str = "performance", efficiency: str = "samples_per_joule") -> dict[str, Any]:
+    completed = trials[trials["status"] == "completed"]
+    line = frontier.sort_values(performance)
+    knee = frontier[frontier["knee"].map(_truthy)] if "knee" in frontier else frontier.iloc[:0]
+    return {
+        "points": completed[[performance, efficiency]].to_numpy(dtype=float),
+        "frontier": line[[performance, efficiency]].to_numpy(dtype=float),
+        "knee": knee[[performance, efficiency]].to_numpy(dtype=float),
+        "counts": {status: int((trials["status"] == status).sum()) for status in ("completed", "out_of_memory", "failed")},
+        "note": energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", []))),
+        "performance_label": str(trials["performance_metric"].dropna().iloc[0]) if "performance_metric" in trials and trials["performance_metric"].notna().any() else performance,
+    }
+
+
+def hypervolume_data(hypervolume: Any) -> dict[str, Any]:
+    return {
+        "trial_number": hypervolume["trial_number"].to_numpy(dtype=int),
+        "hypervolume": hypervolume["hypervolume"].to_numpy(dtype=float),
+        "round": hypervolume["round"].to_numpy(),
+        "space": str(hypervolume["space"].iloc[0]) if len(hypervolume) else "",
+        "reference": str(hypervolume["reference_source"].iloc[0]) if len(hypervolume) else "",
+    }
+
+
+def proxy_data(runs: Any, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
+    panels = []
+    for proxy, label in (("parameters", "parameters"), ("flops_per_sample", "FLOPs per sample")):
+        entry = stats[f"{proxy}_vs_{stats['target']}"]
+        panels.append({
+            "x": runs[proxy].to_numpy(dtype=float),
+            "y": runs[stats["target"]].to_numpy(dtype=float),
+            "xlabel": label,
+            "ylabel": "joules per inference",
+            "title": f"Pearson r = {entry['pearson_r']:.2f} [{entry['pearson_ci_low']:.2f}, {entry['pearson_ci_high']:.2f}], "
+            f"p = {entry['pearson_p']:.2g}; Spearman {entry['spearman_rho']:.2f}",
+        })
+    return panels
+
+
+def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "repeat": runs["repeat"].to_numpy(dtype=int),
+        "samples_per_joule": runs["samples_per_joule"].to_numpy(dtype=float),
+        "mean": float(summary["samples_per_joule_mean"]),
+        "rsd": float(summary["samples_per_joule_rsd"]),
+        "bound": float(summary["max_rsd"]),
+        "passed": bool(summary["passed"]),
+        "note": energy_note([summary["energy_source"]], [summary["estimated"]]),
+    }
+
+
+# --------------------------------------------------------------------------- drawing
+def _figure(settings: Mapping[str, Any], width: float = 7.0, height: float = 5.0, columns: int = 1) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style=settings["style"], context="notebook")
+    return plt.subplots(1, columns, figsize=(width * columns, height), squeeze=False)
+
+
+def _save(figure: Any, note: str, path: Path, settings: Mapping[str, Any]) -> Path:
+    import matplotlib.pyplot as plt
+
+    from ecopt.io import write_bytes
+
+    figure.text(0.01, 0.01, note, fontsize=8, color="firebrick" if "ESTIMATED" in note else "dimgray", ha="left", va="bottom")
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=settings["format"], dpi=settings["dpi"])
+    plt.close(figure)
+    return write_bytes(path, buffer.getvalue())
+
+
+def draw_pareto(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]) -> Path:
+    figure, axes = _figure(settings)
+    axis = axes[0][0]
+    points, line, knee = data["points"], data["frontier"], data["knee"]
+    axis.scatter(points[:, 0], points[:, 1], s=28, color="tab:blue", alpha=0.6, label=f"trials ({data['counts']['completed']} completed)")
+    if len(line):
+        axis.step(line[:, 0], line[:, 1], where="post", color="tab:orange", linewidth=2, label=f"Pareto frontier ({len(line)})")
+        axis.scatter(line[:, 0], line[:, 1], s=50, color="tab:orange", zorder=3)
+    if len(knee):
+        axis.scatter(knee[:, 0], knee[:, 1], s=180, marker="*", color="crimson", zorder=4, label="knee")
+    lost = data["counts"]["out_of_memory"] + data["counts"]["failed"]
+    if lost:
+        axis.plot([], [], " ", label=f"not shown: {data['counts']['out_of_memory']} out of memory (efficiency 0), {data['counts']['failed']} failed")
+    if len(points) and np.all(points[:, 1] > 0):
+        axis.set_yscale("log")
+    axis.set_xlabel(data["performance_label"])
+    axis.set_ylabel("samples per joule (evaluation)")
+    axis.set_title("Performance vs energy efficiency")
+    axis.legend(loc="best", fontsize=8)
+    return _save(figure, data["note"], path, settings)
+
+
+def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any], note: str) -> Path:
+    figure, axes = _figure(settings, height=4.0)
+    axis = axes[0][0]
+    axis.step(data["trial_number"], data["hypervolume"], where="post", color="tab:green", linewidth=2)
+    rounds = data["round"]
+    for position in range(1, len(rounds)):
+        if rounds[position] != rounds[position - 1]:
+            axis.axvline(data["trial_number"][position] - 0.5, color="gray", linewidth=0.6, linestyle=":")
+    axis.set_xlabel("trial (dotted lines: round boundaries)")
+    axis.set_ylabel(f"hypervolume ({data['space']})")
+    axis.set_title(f"Hypervolume after each trial; reference: {data['reference']}", fontsize=9)
+    return _save(figure, note, path, settings)
+
+
+def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: Mapping[str, Any], note: str) -> Path:
+    import seaborn as sns
+
+    figure, axes = _figure(settings, width=6.0, height=4.5, columns=len(panels))
+    for axis, panel in zip(axes[0], panels):
+        sns.regplot(x=panel["x"], y=panel["y"], ax=axis, ci=95, scatter_kws={"s": 25, "alpha": 0.7}, line_kws={"color": "tab:red"})
+        axis.set_xlabel(panel["xlabel"])
+        axis.set_ylabel(panel["ylabel"])
+        axis.set_title(panel["title"], fontsize=9)
+    return _save(figure, note, path, settings)
+
+
+def draw_calibration(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]) -> Path:
+    figure, axes = _figure(settings, height=4.0)
+    axis = axes[0][0]
+    axis.plot(data["repeat"], data["samples_per_joule"], marker="o", color="tab:purple")
+    mean, bound = data["mean"], data["bound"]
+    axis.axhline(mean, color="black", linewidth=1)
+    axis.axhspan(mean * (1 - bound), mean * (1 + bound), color="tab:green", alpha=0.15, label=f"±{bound:.0%} (bound)")
+    axis.set_xlabel("repeat of the same evaluation")
+    axis.set_ylabel("samples per joule")
+    verdict = "passed" if data["passed"] else "FAILED"
+    axis.set_title(f"Meter calibration: RSD {data['rsd']:.2%} ({verdict} against {bound:.0%})")
+    axis.legend(loc="best", fontsize=8)
+    return _save(figure, data["note"], path, settings)
+
+
+def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, Any]) -> list[Path]:
+    import pandas as pd
+
+    from ecopt.io import read_json
+
+    study, out = Path(study_dir), Path(out_dir)
+    suffix = settings["format"]
+    trials = pd.read_csv(study / "trials.csv")
+    frontier = pd.read_csv(study / "frontier.csv") if (study / "frontier.csv").stat().st_size > 1 else trials.iloc[:0]
+    note = energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", [])))
+    paths = [
+        draw_pareto(pareto_data(trials, frontier), out / f"pareto.{suffix}", settings),
+        draw_hypervolume(hypervolume_data(pd.read_csv(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note),
+    ]
+    if (study / "proxies" / "stats.json").is_file():
+        stats = read_json(study / "proxies" / "stats.json")
+        paths.append(draw_proxies(proxy_data(pd.read_csv(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
+                                  energy_note([stats["energy_source"]], [stats["estimated"]])))
+    if (study / "calibration" / "summary.json").is_file():
+        paths.append(draw_calibration(calibration_data(pd.read_csv(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
+                                      out / f"calibration.{suffix}", settings))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecopt.figures", description="Figures of a study.")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--study-dir", required=True, help="results/<study>")
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from ecopt.config import load_study_config
+    from ecopt.errors import ConfigError
+
+    try:
+        settings = figure_settings(load_study_config(args.config).get("figures"))
+    except ConfigError as error:
+        print(f"ecopt.figures: {error}", file=sys.stderr)
+        return 2
+    for path in draw_all(args.study_dir, args.out_dir, settings):
+        logger.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Proxy-correlation study: do parameter counts and FLOPs predict measured joules?
+
+The seed paper found they do not (Pearson r = -0.12 for parameters and 0.26 for
+FLOPs against inference energy). This stage draws ``proxies.architectures``
+configurations from the study's search space, builds each (inference only, no
+training), counts parameters and FLOPs per sample, meters an evaluation window,
+and reports Pearson r (p-value, Fisher-z 95 % interval) and Spearman rho of each
+proxy against joules per inference.
+
+On an estimate-only meter (no RAPL/NVML) joules are time x a constant, so the
+correlation measured is really proxy vs run time; ``stats.json`` says so.
+
+Runnable as ``python -m ecopt.proxies --config FILE --splits-dir DIR --out-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from ecopt.errors import ConfigError, InfeasibleArchitecture
+
+logger = logging.getLogger(__name__)
+
+PROXIES_DEFAULTS: dict[str, Any] = {
+    "architectures": 20,  # configurations to measure
+    "seed": None,  # null: the study seed
+    "max_draws": 200,  # give up after this many draws if too many are infeasible
+}
+PROXY_COLUMNS = ("parameters", "flops_per_sample")
+
+
+def proxies_settings(section: Mapping[str, Any] | None, key: str = "proxies") -> dict[str, Any]:
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(PROXIES_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(PROXIES_DEFAULTS)}")
+    settings = {**PROXIES_DEFAULTS, **section}
+    for name, low in (("architectures", 4), ("max_draws", 4)):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key}.{name}", value, f"an integer >= {low} (a confidence interval needs 4 points)")
+    if settings["seed"] is not None and (isinstance(settings["seed"], bool) or not isinstance(settings["seed"], int)):
+        raise ConfigError(f"{key}.seed", settings["seed"], "an integer or null")
+    return settings
+
+
+def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> list[dict[str, Any]]:
+    from ecopt.config import instantiate_adapter
+    from ecopt.cost import count_flops, count_parameters
+    from ecopt.meter import Meter
+    from ecopt.space import parse_space, sample_space
+
+    settings = proxies_settings(config.get("proxies"))
+    seed = settings["seed"] if settings["seed"] is not None else config.get("seed", 0)
+    meter = meter if meter is not None else Meter(config.get("meter"))
+    meter.warm_up(background=True)
+    model = instantiate_adapter(config, splits_dir=splits_dir)
+    space = parse_space(config["space"]) if config.get("space") else model.hyperparameters
+    rows: list[dict[str, Any]] = []
+    for draw, params in enumerate(sample_space(space, settings["max_draws"], seed)):
+        if len(rows) == settings["architectures"]:
+            break
+        try:
+            model.set_hyperparameters({k: v for k, v in params.items() if k in model.hyperparameters})
+            model.define()
+        except InfeasibleArchitecture as error:
+            logger.info("draw %d skipped: %s", draw, error)
+            continue
+        network = model.network()
+        sample = model.single_sample_input()
+        if network is None or sample is None:
+            raise ConfigError("adapter", config["adapter"], "an adapter whose network() and single_sample_input() return a torch module and an input, to count parameters and FLOPs")
+        model.evaluate()  # warm: data on the device, first-call costs outside the window
+        window = meter.measure_window(model.evaluate)
+        samples = sum(int(n) for _, n in window.results)
+        record = window.record
+        rows.append({
+            "architecture": len(rows),
+            **{f"param_{k}": v for k, v in params.items()},
+            "parameters": count_parameters(network),
+            "flops_per_sample": count_flops(network, sample),
+            "joules": record.joules,
+            "seconds": record.seconds,
+            "samples": samples,
+            "joules_per_sample": record.joules / samples,
+            "seconds_per_sample": record.seconds / samples,
+            "samples_per_joule": samples / record.joules,
+            "energy_source": record.energy_source,
+            "estimated": record.estimated,
+        })
+        logger.info("architecture %d: %d parameters, %d FLOPs, %.3g J/sample", len(rows) - 1, rows[-1]["parameters"], rows[-1]["flops_per_sample"], rows[-1]["joules_per_sample"])
+    if len(rows) < 4:
+        raise ConfigError("space", dict(config.get("space") or {}), f"a space with at least 4 feasible architectures in {settings['max_draws']} draws (found {len(rows)})")
+    return rows
+
+
+def correlation_stats(rows: list[Mapping[str, Any]], target: str = "joules_per_sample") -> dict[str, Any]:
+    from ecopt.statistics import pearson_with_confidence
+
+    stats: dict[str, Any] = {"target": target, "architectures": len(rows)}
+    for proxy in PROXY_COLUMNS:
+        stats[f"{proxy}_vs_{target}"] = pearson_with_confidence([r[proxy] for r in rows], [r[target] for r in rows])
+    stats["energy_source"] = rows[0]["energy_source"]
+    stats["estimated"] = bool(rows[0]["estimated"])
+    if stats["estimated"]:
+        stats["note"] = (
+            "energy is an estimate (time x assumed power, no RAPL/NVML counter): these correlations measure "
+            "proxy vs run time, not proxy vs measured energy"
+        )
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecopt.proxies", description="Parameters and FLOPs vs measured inference energy.")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--splits-dir", default=None)
+    parser.add_argument("--out-dir", required=True, help="folder for runs.csv and stats.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    from ecopt.config import load_study_config
+    from ecopt.frontier import to_csv
+    from ecopt.io import write_json, write_text
+
+    try:
+        config = load_study_config(args.config)
+        rows = measure_architectures(config, splits_dir=args.splits_dir)
+        stats = correlation_stats(rows)
+    except (ConfigError, ValueError) as error:
+        print(f"ecopt.proxies: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out_dir)
+    write_text(out / "runs.csv", to_csv(rows))
+    write_json(out / "stats.json", stats)
+    for proxy in PROXY_COLUMNS:
+        entry = stats[f"{proxy}_vs_joules_per_sample"]
+        logger.info("%s vs J/sample: r = %.2f [%.2f, %.2f], p = %.3g; Spearman %.2f", proxy, entry["pearson_r"], entry["pearson_ci_low"], entry["pearson_ci_high"], entry["pearson_p"], entry["spearman_rho"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecopt.errors import ConfigError
+from ecopt.figures import calibration_data, draw_all, energy_note, figure_settings, hypervolume_data, pareto_data, proxy_data
+from ecopt.frontier import write_frontier
+from ecopt.objectives import parse_objectives
+
+
+def records():
+    rows = []
+    for index, (performance, efficiency) in enumerate([(0.9, 10.0), (0.5, 1000.0), (0.4, 100.0), (0.8, 200.0)]):
+        rows.append({"round": 0, "index": index, "status": "completed", "params": {"w": index}, "performance_metric": "accuracy",
+                     "performance": performance, "samples_per_joule": efficiency, "energy_source": "cpu:cpu_load_estimate+ram:ram_power_model", "estimated": True})
+    rows.append({"round": 1, "index": 0, "status": "out_of_memory", "params": {"w": 9}, "performance": None, "samples_per_joule": 0.0})
+    rows.append({"round": 1, "index": 1, "status": "failed", "params": {"w": 8}, "error": "boom"})
+    return rows
+
+
+@pytest.fixture
+def study(tmp_path):
+    write_frontier(records(), parse_objectives(None), tmp_path)
+    return tmp_path
+
+
+def test_energy_note_says_estimated():
+    assert energy_note(["cpu:rapl_counter+ram:ram_power_model"], [False]) == "Energy: cpu:rapl_counter+ram:ram_power_model"
+    assert "ESTIMATED" in energy_note(["cpu:cpu_load_estimate"], [True, np.nan])
+    assert energy_note([np.nan], []) == "Energy: unknown source"
+
+
+def test_pareto_numbers(study):
+    data = pareto_data(pd.read_csv(study / "trials.csv"), pd.read_csv(study / "frontier.csv"))
+    assert data["points"].shape == (4, 2)
+    np.testing.assert_allclose(data["frontier"], [[0.5, 1000.0], [0.8, 200.0], [0.9, 10.0]])
+    assert data["knee"].shape == (1, 2)
+    assert data["counts"] == {"completed": 4, "out_of_memory": 1, "failed": 1}
+    assert data["performance_label"] == "accuracy" and "ESTIMATED" in data["note"]
+
+
+def test_hypervolume_proxy_and_calibration_numbers(study):
+    hv = hypervolume_data(pd.read_csv(study / "hypervolume.csv"))
+    assert len(hv["trial_number"]) == 6 and np.all(np.diff(hv["hypervolume"]) >= 0)
+    assert "log10 samples_per_joule" in hv["space"]
+    runs = pd.DataFrame({"parameters": [1, 2, 3, 4], "flops_per_sample": [4, 3, 2, 1], "joules_per_sample": [1.0, 2.0, 2.5, 4.0]})
+    stats = {"target": "joules_per_sample",
+             "parameters_vs_joules_per_sample": {"pearson_r": 0.98, "pearson_ci_low": 0.5, "pearson_ci_high": 1.0, "pearson_p": 0.02, "spearman_rho": 1.0},
+             "flops_per_sample_vs_joules_per_sample": {"pearson_r": -0.98, "pearson_ci_low": -1.0, "pearson_ci_high": -0.5, "pearson_p": 0.02, "spearman_rho": -1.0}}
+    panels = proxy_data(runs, stats)
+    assert [p["xlabel"] for p in panels] == ["parameters", "FLOPs per sample"] and "r = 0.98 [0.50, 1.00]" in panels[0]["title"]
+    summary = {"samples_per_joule_mean": 100.0, "samples_per_joule_rsd": 0.05, "max_rsd": 0.02, "passed": False, "energy_source": "cpu:x", "estimated": False}
+    calibration = calibration_data(pd.DataFrame({"repeat": [0, 1], "samples_per_joule": [95.0, 105.0]}), summary)
+    assert calibration["rsd"] == 0.05 and calibration["passed"] is False and calibration["note"] == "Energy: cpu:x"
+
+
+def test_draw_all_writes_every_figure(study):
+    (study / "proxies").mkdir()
+    pd.DataFrame({"parameters": [1, 2, 3, 4], "flops_per_sample": [4, 3, 2, 1], "joules_per_sample": [1.0, 2.0, 2.5, 4.0]}).to_csv(study / "proxies/runs.csv")
+    stats = {"target": "joules_per_sample", "energy_source": "cpu:x", "estimated": True}
+    for proxy in ("parameters", "flops_per_sample"):
+        stats[f"{proxy}_vs_joules_per_sample"] = {"pearson_r": 0.1, "pearson_ci_low": -0.5, "pearson_ci_high": 0.6, "pearson_p": 0.5, "spearman_rho": 0.1}
+    (study / "proxies/stats.json").write_text(json.dumps(stats))
+    paths = draw_all(study, study / "figures", figure_settings({"dpi": 60}))
+    assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "proxies.png"]
+    assert all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_bad_figure_settings():
+    with pytest.raises(ConfigError) as caught:
+        figure_settings({"format": "jpg"})
+    assert caught.value.key == "figures.format"

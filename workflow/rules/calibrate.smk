@@ -1,0 +1,24 @@
+rule calibrate:
+    input:
+        splits=rules.prepare_data.output.splits,
+    output:
+        runs=f"{OUT}/calibration/runs.csv",
+        summary=f"{OUT}/calibration/summary.json",
+    params:
+        calibration=config["calibration"],
+        model=trial_slice(),
+        config=STUDY_CONFIG,
+        python=PYTHON,
+        splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
+        out_dir=lambda wildcards, output: os.path.dirname(output.summary),
+    resources:
+        metered=1,
+    conda:
+        "../envs/ecopt.yaml"
+    log:
+        f"{OUT}/logs/calibrate.log",
+    benchmark:
+        f"{OUT}/benchmarks/calibrate.tsv"
+    shell:
+        "{params.python} -m ecopt.calibration --config {params.config} --splits-dir {params.splits_dir} "
+        "--out-dir {params.out_dir} > {log} 2>&1"

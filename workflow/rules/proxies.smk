@@ -1,0 +1,24 @@
+rule proxies:
+    input:
+        splits=rules.prepare_data.output.splits,
+    output:
+        runs=f"{OUT}/proxies/runs.csv",
+        stats=f"{OUT}/proxies/stats.json",
+    params:
+        proxies=config["proxies"],
+        model=trial_slice(),
+        config=STUDY_CONFIG,
+        python=PYTHON,
+        splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
+        out_dir=lambda wildcards, output: os.path.dirname(output.stats),
+    resources:
+        metered=1,
+    conda:
+        "../envs/ecopt.yaml"
+    log:
+        f"{OUT}/logs/proxies.log",
+    benchmark:
+        f"{OUT}/benchmarks/proxies.tsv"
+    shell:
+        "{params.python} -m ecopt.proxies --config {params.config} --splits-dir {params.splits_dir} "
+        "--out-dir {params.out_dir} > {log} 2>&1"
