@@ -39,5 +39,8 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
+        # Every checkpoint is a target, not only the frontier: a deleted trial file is
+        # redone (and the rounds after it), rather than treated as a spent intermediate.
+        all_trials(),
         rules.frontier.output,
         rules.figures.output,

@@ -92,8 +92,8 @@ def proxy_data(runs: Any, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
             "y": runs[stats["target"]].to_numpy(dtype=float),
             "xlabel": label,
             "ylabel": "joules per inference",
-            "title": f"Pearson r = {entry['pearson_r']:.2f} [{entry['pearson_ci_low']:.2f}, {entry['pearson_ci_high']:.2f}], "
-            f"p = {entry['pearson_p']:.2g}; Spearman {entry['spearman_rho']:.2f}",
+            "title": f"Pearson r = {entry['pearson_r']:.2f}, 95% CI [{entry['pearson_ci_low']:.2f}, {entry['pearson_ci_high']:.2f}], "
+            f"p = {entry['pearson_p']:.2g}\nSpearman rho = {entry['spearman_rho']:.2f}, n = {len(runs)}",
         })
     return panels
 
@@ -168,8 +168,8 @@ def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: Mapping[str,
         if rounds[position] != rounds[position - 1]:
             axis.axvline(data["trial_number"][position] - 0.5, color="gray", linewidth=0.6, linestyle=":")
     axis.set_xlabel("trial (dotted lines: round boundaries)")
-    axis.set_ylabel(f"hypervolume ({data['space']})")
-    axis.set_title(f"Hypervolume after each trial; reference: {data['reference']}", fontsize=9)
+    axis.set_ylabel("hypervolume")
+    axis.set_title(f"Hypervolume after each trial, in {data['space']}\nreference point: {data['reference']}", fontsize=9)
     return _save(figure, note, path, settings)
 
 
@@ -178,7 +178,11 @@ def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: Mapp
 
     figure, axes = _figure(settings, width=6.0, height=4.5, columns=len(panels))
     for axis, panel in zip(axes[0], panels):
-        sns.regplot(x=panel["x"], y=panel["y"], ax=axis, ci=95, scatter_kws={"s": 25, "alpha": 0.7}, line_kws={"color": "tab:red"})
+        sns.scatterplot(x=panel["x"], y=panel["y"], ax=axis, s=40, alpha=0.8, color="tab:blue")
+        # Proxies and energies span orders of magnitude: log axes keep every point readable.
+        if np.all(panel["x"] > 0) and np.all(panel["y"] > 0):
+            axis.set_xscale("log")
+            axis.set_yscale("log")
         axis.set_xlabel(panel["xlabel"])
         axis.set_ylabel(panel["ylabel"])
         axis.set_title(panel["title"], fontsize=9)
@@ -192,6 +196,9 @@ def draw_calibration(data: Mapping[str, Any], path: Path, settings: Mapping[str,
     mean, bound = data["mean"], data["bound"]
     axis.axhline(mean, color="black", linewidth=1)
     axis.axhspan(mean * (1 - bound), mean * (1 + bound), color="tab:green", alpha=0.15, label=f"±{bound:.0%} (bound)")
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("repeat of the same evaluation")
     axis.set_ylabel("samples per joule")
     verdict = "passed" if data["passed"] else "FAILED"

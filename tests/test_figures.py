@@ -50,7 +50,7 @@ def test_hypervolume_proxy_and_calibration_numbers(study):
              "parameters_vs_joules_per_sample": {"pearson_r": 0.98, "pearson_ci_low": 0.5, "pearson_ci_high": 1.0, "pearson_p": 0.02, "spearman_rho": 1.0},
              "flops_per_sample_vs_joules_per_sample": {"pearson_r": -0.98, "pearson_ci_low": -1.0, "pearson_ci_high": -0.5, "pearson_p": 0.02, "spearman_rho": -1.0}}
     panels = proxy_data(runs, stats)
-    assert [p["xlabel"] for p in panels] == ["parameters", "FLOPs per sample"] and "r = 0.98 [0.50, 1.00]" in panels[0]["title"]
+    assert [p["xlabel"] for p in panels] == ["parameters", "FLOPs per sample"] and "r = 0.98, 95% CI [0.50, 1.00]" in panels[0]["title"] and "n = 4" in panels[0]["title"]
     summary = {"samples_per_joule_mean": 100.0, "samples_per_joule_rsd": 0.05, "max_rsd": 0.02, "passed": False, "energy_source": "cpu:x", "estimated": False}
     calibration = calibration_data(pd.DataFrame({"repeat": [0, 1], "samples_per_joule": [95.0, 105.0]}), summary)
     assert calibration["rsd"] == 0.05 and calibration["passed"] is False and calibration["note"] == "Energy: cpu:x"
