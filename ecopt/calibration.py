@@ -73,6 +73,39 @@ def centre_of(space: Mapping[str, Hyperparameter]) -> dict[str, Any]:
     return centre
 
 
+def _define_calibration_model(model: Any, config: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """Define the model to repeat: the configured one, else the centre of the space, else a feasible draw."""
+    from ecopt.errors import InfeasibleArchitecture
+    from ecopt.space import parse_space, sample_space
+
+    def define(params: Mapping[str, Any]) -> None:
+        model.set_hyperparameters({k: v for k, v in params.items() if k in model.hyperparameters})
+        model.define()
+
+    space = parse_space(config["space"]) if config.get("space") else model.hyperparameters
+    if settings["params"] is not None:
+        # The space's fixed values hold for the calibration model too, unless overridden.
+        params = {**{name: hp.value for name, hp in space.items() if isinstance(hp, Fixed)}, **settings["params"]}
+        try:
+            define(params)
+        except (InfeasibleArchitecture, ValueError) as error:
+            raise ConfigError("calibration.params", dict(settings["params"]), f"a model that can be built ({error})") from None
+        return params, "config"
+    centre = centre_of(space)
+    try:
+        define(centre)
+        return centre, "centre of the search space"
+    except InfeasibleArchitecture as error:
+        reason = str(error)
+    for params in sample_space(space, 100, seed=int(config.get("seed", 0))):
+        try:
+            define(params)
+            return params, f"first feasible random draw (the centre is infeasible: {reason})"
+        except InfeasibleArchitecture:
+            continue
+    raise ConfigError("space", dict(config.get("space") or {}), "a space with a model that can be built; 100 draws were all infeasible")
+
+
 def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows of runs.csv and the summary."""
     from ecopt.config import instantiate_adapter
@@ -84,9 +117,7 @@ def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, m
     meter = meter if meter is not None else Meter(config.get("meter"))
     meter.warm_up(background=True)
     model = instantiate_adapter(config, splits_dir=splits_dir)
-    params = dict(settings["params"]) if settings["params"] is not None else centre_of(parse_space(config["space"]) if config.get("space") else model.hyperparameters)
-    model.set_hyperparameters({k: v for k, v in params.items() if k in model.hyperparameters})
-    model.define()
+    params, params_source = _define_calibration_model(model, config, settings)
     model.evaluate()  # first pass: data to the device, caches and thread pools warm
     meter.warm_up()
 
@@ -131,6 +162,7 @@ def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, m
     passed = rsd <= settings["max_rsd"]
     summary = {
         "params": params,
+        "params_source": params_source,
         "repeats": settings["repeats"],
         "window_seconds_min": meter.settings["min_window_seconds"],
         "joules_mean": statistics.mean(joules),

@@ -20,6 +20,10 @@ Choices that differ from Ax's defaults, and why:
 * **Noise from the meter.** With a calibration summary, the meter's measured
   relative spread becomes the standard error of every efficiency observation;
   without one, Ax infers the noise level.
+* **Failed trials teach.** A failed trial (an architecture that cannot exist, a
+  crash) is observed as worse than every completed one (``failed_trials:
+  penalize``), so the surrogate steers away from its region; Ax would otherwise
+  learn nothing from it and propose its neighbours again.
 * **Explicit initial design.** Round 0 is ``initial_trials`` scrambled Sobol
   points (seeded), without Ax's centre point.
 """
@@ -53,6 +57,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "raw_samples": 1024,  # acquisition optimisation: raw samples for picking restarts
     "reference_margin": 0.1,  # inferred reference point: nadir minus this fraction of the front's range
     "seed": None,  # null: the study's top-level seed
+    "failed_trials": "penalize",  # "penalize": observed as worse than any completed trial; "ignore": no data
 }
 
 ACQUISITION = "qLogNEHVI"
@@ -75,6 +80,8 @@ def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> d
     seed = settings["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError(f"{key}.seed", seed, "an integer or null")
+    if settings["failed_trials"] not in ("penalize", "ignore"):
+        raise ConfigError(f"{key}.failed_trials", settings["failed_trials"], "'penalize' or 'ignore'")
     return settings
 
 
@@ -220,7 +227,9 @@ class _Observations:
     counts: dict[str, int]
 
 
-def _observations(history: Sequence[Mapping[str, Any]], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective]) -> _Observations:
+def _observations(
+    history: Sequence[Mapping[str, Any]], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], penalize_failed: bool = True
+) -> _Observations:
     counts = {"completed": 0, "out_of_memory": 0, "failed": 0, "total": len(history)}
     completed: list[list[float]] = []
     pending: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
@@ -239,9 +248,18 @@ def _observations(history: Sequence[Mapping[str, Any]], space: Mapping[str, Hype
     # OOM penalty in a log-scale objective: zero efficiency has no logarithm; model it
     # as ten times worse than the worst efficiency observed (a dominated, finite value).
     floors = {}
+    # Failed trials (an architecture that cannot exist, a crash): Ax learns nothing from a
+    # FAILED trial and proposes the same region again. Observing them as worse than every
+    # completed trial (SMAC's treatment of crashes) teaches the surrogate to avoid it.
+    penalties: dict[str, float] = {}
+    signs = _maximisation_signs(objectives)
     for column, objective in enumerate(objectives):
         finite = completed_array[:, column] if len(completed_array) else np.array([0.0])
         floors[objective.name] = (finite.min() - 1.0) if objective.log_scale else None
+        if len(completed_array):
+            oriented = finite * signs[column]
+            spread = max(float(np.ptp(oriented)), 1e-6)
+            penalties[objective.name] = float((oriented.min() - (1.0 if objective.log_scale else 0.1 * spread)) * signs[column])
 
     attached: list[tuple[dict[str, Any], dict[str, float] | None]] = []
     for params, record in pending:
@@ -260,7 +278,7 @@ def _observations(history: Sequence[Mapping[str, Any]], space: Mapping[str, Hype
             attached.append((params, values or None))
         else:
             counts["failed"] += 1
-            attached.append((params, None))
+            attached.append((params, dict(penalties) if penalize_failed and penalties else None))
     return _Observations(attached=attached, completed=completed_array, counts=counts)
 
 
@@ -328,7 +346,7 @@ def propose(
     settings = search_settings(settings)
     round_seed = int(seed) * 1000 + int(round_index)
     imported = time.perf_counter()
-    observations = _observations(history, space, objectives) if round_index > 0 else None
+    observations = _observations(history, space, objectives, settings["failed_trials"] == "penalize") if round_index > 0 else None
 
     if round_index == 0 or observations is None or observations.counts["completed"] < 2:
         kind, count = "sobol", settings["initial_trials"] if round_index == 0 else settings["batch_size"]

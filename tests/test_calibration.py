@@ -28,7 +28,7 @@ def test_calibrate_with_a_known_meter():
     rows, summary = calibrate(config, meter=meter)
     assert len(rows) == 4 and all(row["samples"] == 20 * row["passes"] for row in rows)
     assert summary["idle_watts"] == pytest.approx(15.0)
-    assert summary["params"] == {"x": 0.2, "n": 2}
+    assert summary["params"] == {"x": 0.2, "n": 2} and summary["params_source"] == "config"
     # constant power: the spread of samples/J is the spread of time per pass only
     assert 0 <= summary["samples_per_joule_rsd"] < 0.2
     assert summary["energy_source"] == "cpu:fake_constant+ram:fake_constant" and summary["estimated"] is True
@@ -61,3 +61,17 @@ def test_cli_stops_the_study_when_the_spread_is_above_the_bound(tmp_path, python
     assert "FAILED" in result.stderr and "calibration.on_fail: warn" in result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["passed"] is False and summary["repeats"] == 3
+
+
+def test_an_infeasible_centre_falls_back_to_a_feasible_draw():
+    config = {"adapter": "ecopt.adapters.cnn:CNNClassifier", "data": {"dataset": "digits"},
+              "space": {"depth": {"type": "range", "bounds": [2, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
+              "calibration": {"repeats": 2, "idle_seconds": 0, "overhead_pairs": 0}}
+    meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
+    _, summary = calibrate(config, meter=meter)
+    assert summary["params"]["depth"] <= 3  # 8x8 input: depth 4 (the centre) cannot pool
+    assert summary["params_source"].startswith("first feasible random draw (the centre is infeasible")
+    config["calibration"]["params"] = {"depth": 5}
+    with pytest.raises(ConfigError) as caught:
+        calibrate(config, meter=meter)
+    assert caught.value.key == "calibration.params"

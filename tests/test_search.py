@@ -85,13 +85,22 @@ def test_failed_and_out_of_memory_trials_do_not_stop_the_search():
     assert len(result.proposals) == 3
     assert result.history == {"completed": 3, "out_of_memory": 1, "failed": 2, "total": 6}
     client = load_state_from(result)
-    statuses = [trial.status.name for trial in client._experiment.trials.values()]
-    assert statuses.count("FAILED") == 2 and statuses.count("COMPLETED") == 4
     data = client._experiment.lookup_data().df
-    oom_efficiency = data[(data.trial_index == 2) & (data.metric_name == "efficiency")]["mean"].item()
-    completed_efficiency = data[(data.trial_index != 2) & (data.metric_name == "efficiency")]["mean"]
-    assert oom_efficiency == pytest.approx(completed_efficiency.min() - 1.0)  # ten times worse than the worst, in log10
+    completed = [0, 3, 4]
+    efficiency = data[data.metric_name == "efficiency"].set_index("trial_index")["mean"]
+    performance = data[data.metric_name == "performance"].set_index("trial_index")["mean"]
+    # OOM: efficiency ten times worse than the worst completed (log10), no performance.
+    assert efficiency[2] == pytest.approx(efficiency[completed].min() - 1.0)
     assert data[data.trial_index == 2].metric_name.tolist() == ["efficiency"]
+    # failed: observed as worse than every completed trial in both objectives.
+    for failed in (1, 5):
+        assert efficiency[failed] < efficiency[completed].min() and performance[failed] < performance[completed].min()
+    statuses = [trial.status.name for trial in client._experiment.trials.values()]
+    assert statuses[:6].count("COMPLETED") == 6
+
+    ignoring = propose(1, history, SPACE, OBJECTIVES, search_settings({**SETTINGS, "failed_trials": "ignore"}), seed=0)
+    statuses = [trial.status.name for trial in load_state_from(ignoring)._experiment.trials.values()]
+    assert statuses[:6].count("FAILED") == 2 and statuses[:6].count("COMPLETED") == 4
 
 
 def test_all_failed_falls_back_to_sobol():
@@ -155,7 +164,7 @@ def test_reference_point_rules():
 
 @pytest.mark.parametrize(
     "section, key",
-    [({"batch_size": 0}, "search.batch_size"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q")],
+    [({"batch_size": 0}, "search.batch_size"), ({"failed_trials": "drop"}, "search.failed_trials"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q")],
 )
 def test_bad_search_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
