@@ -38,11 +38,9 @@ CALIBRATION_DEFAULTS: dict[str, Any] = {
 
 
 def calibration_settings(section: Mapping[str, Any] | None, key: str = "calibration") -> dict[str, Any]:
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(CALIBRATION_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(CALIBRATION_DEFAULTS)}")
-    settings = {**CALIBRATION_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, CALIBRATION_DEFAULTS, key)
     for name, low in (("repeats", 2), ("overhead_pairs", 0)):
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -34,6 +34,25 @@ TOP_LEVEL_KEYS = {
 }
 
 
+def section_with_defaults(section: Mapping[str, Any] | None, defaults: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A config section with its defaults filled in; an unknown field is an error naming it."""
+    if section is not None and not isinstance(section, Mapping):
+        raise ConfigError(key, section, f"a mapping with fields among {sorted(defaults)}")
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(defaults)}")
+    return {**defaults, **section}
+
+
+def require_int(settings: Mapping[str, Any], name: str, low: int, key: str, allow_none: bool = False) -> None:
+    value = settings[name]
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}" + (" or null" if allow_none else ""))
+
+
 def load_study_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():

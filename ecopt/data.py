@@ -65,11 +65,9 @@ class DatasetSplits:
 
 def data_settings(section: Mapping[str, Any] | None, key: str = "data") -> dict[str, Any]:
     """Defaults filled in and every field checked; errors name ``data.<field>``."""
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(DATA_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(DATA_DEFAULTS)}")
-    settings = {**DATA_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, DATA_DEFAULTS, key)
     if settings["dataset"] not in DATASETS:
         raise ConfigError(f"{key}.dataset", settings["dataset"], f"one of {list(DATASETS)}")
     for name in ("validation_fraction", "test_fraction"):

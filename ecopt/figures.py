@@ -30,11 +30,9 @@ FIGURE_DEFAULTS: dict[str, Any] = {
 def figure_settings(section: Mapping[str, Any] | None, key: str = "figures") -> dict[str, Any]:
     from ecopt.errors import ConfigError
 
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(FIGURE_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(FIGURE_DEFAULTS)}")
-    settings = {**FIGURE_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, FIGURE_DEFAULTS, key)
     if settings["format"] not in ("png", "svg"):
         raise ConfigError(f"{key}.format", settings["format"], "'png' or 'svg'")
     if isinstance(settings["dpi"], bool) or not isinstance(settings["dpi"], int) or not 50 <= settings["dpi"] <= 600:

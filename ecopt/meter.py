@@ -52,11 +52,9 @@ METER_DEFAULTS: dict[str, Any] = {
 
 def meter_settings(section: Mapping[str, Any] | None, key: str = "meter") -> dict[str, Any]:
     """Defaults filled in and every field checked; errors name ``meter.<field>``."""
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(METER_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(METER_DEFAULTS)}")
-    settings = {**METER_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, METER_DEFAULTS, key)
     if settings["tracking_mode"] not in ("machine", "process"):
         raise ConfigError(f"{key}.tracking_mode", settings["tracking_mode"], "'machine' or 'process'")
     code = settings["country_iso_code"]

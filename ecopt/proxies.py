@@ -34,11 +34,9 @@ PROXY_COLUMNS = ("parameters", "flops_per_sample")
 
 
 def proxies_settings(section: Mapping[str, Any] | None, key: str = "proxies") -> dict[str, Any]:
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(PROXIES_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(PROXIES_DEFAULTS)}")
-    settings = {**PROXIES_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, PROXIES_DEFAULTS, key)
     for name, low in (("architectures", 4), ("max_draws", 4)):
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -64,11 +64,9 @@ ACQUISITION = "qLogNEHVI"
 
 
 def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(SEARCH_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(SEARCH_DEFAULTS)}")
-    settings = {**SEARCH_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
     minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1}
     for name, low in minimums.items():
         value = settings[name]

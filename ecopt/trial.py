@@ -44,11 +44,9 @@ _OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memo
 
 
 def trial_settings(section: Mapping[str, Any] | None, key: str = "trial") -> dict[str, Any]:
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(TRIAL_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", section[unknown[0]], f"one of the known fields {sorted(TRIAL_DEFAULTS)}")
-    settings = {**TRIAL_DEFAULTS, **section}
+    from ecopt.config import section_with_defaults
+
+    settings = section_with_defaults(section, TRIAL_DEFAULTS, key)
     if not isinstance(settings["skip_train"], bool):
         raise ConfigError(f"{key}.skip_train", settings["skip_train"], "true or false")
     threads = settings["threads"]
