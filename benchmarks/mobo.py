@@ -169,7 +169,7 @@ def timing(repeats: int = 2) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--problems", nargs="+", default=["branin_currin", "dtlz2"])
+    parser.add_argument("--problems", nargs="*", default=["branin_currin", "dtlz2"], help="none: only --timing")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--noise", type=float, default=0.0, help="relative noise on the second objective")
