@@ -176,3 +176,13 @@ def test_invalid_config_fails_before_any_job(tmp_path, change, key):
     assert result.returncode != 0
     assert f"'{key}'" in result.stderr
     assert not (study / "results").exists()
+
+
+def test_html_report_has_every_figure_with_its_caption(finished_study, tmp_path):
+    report = tmp_path / "report.html"
+    result = snakemake(finished_study, "--report", str(report), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = report.read_text(errors="replace")
+    for figure in ("pareto.png", "hypervolume.png", "proxies.png", "calibration.png"):
+        assert figure in text
+    assert "Pareto frontier" in text and "relative standard deviation" in text
