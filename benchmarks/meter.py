@@ -67,17 +67,9 @@ def main() -> None:
     print(f"meter CPU cost: {meter_cpu / idle.seconds * 1000:.1f} ms per second of metered window ({meter_cpu / idle.seconds:.2%} of one core)")
 
     overheads = []
-    for pair in range(args.pairs):
-        walls = {}
-        for metered in ((False, True) if pair % 2 == 0 else (True, False)):
-            started = time.perf_counter()
-            if metered:
-                meter.measure(workload)
-            else:
-                workload()
-            walls[metered] = time.perf_counter() - started
-        overheads.append(walls[True] / walls[False] - 1)
-        print(f"  pair {pair + 1}: unmetered {walls[False]:.3f} s, metered {walls[True]:.3f} s, overhead {overheads[-1]:+.2%}")
+    for pair, (unmetered, metered) in enumerate(meter.overhead_pairs(workload, args.pairs), start=1):
+        overheads.append(metered / unmetered - 1)
+        print(f"  pair {pair}: unmetered {unmetered:.3f} s, metered {metered:.3f} s, overhead {overheads[-1]:+.2%}")
     print(f"meter overhead: median {statistics.median(overheads):+.2%} over {args.pairs} pairs (min {min(overheads):+.2%}, max {max(overheads):+.2%})")
 
     joules, efficiency, source, estimated = [], [], "", False

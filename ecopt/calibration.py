@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -108,7 +106,6 @@ def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, m
     """Rows of runs.csv and the summary."""
     from ecopt.config import instantiate_adapter
     from ecopt.meter import Meter
-    from ecopt.space import parse_space
     from ecopt.statistics import relative_standard_deviation
 
     settings = calibration_settings(config.get("calibration"))
@@ -139,20 +136,9 @@ def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, m
         })
         logger.info("repeat %d: %.2f J in %.2f s, %.1f samples/J", repeat, record.joules, record.seconds, rows[-1]["samples_per_joule"])
 
-    overheads = []
-    passes = rows[0]["passes"]
-    for pair in range(settings["overhead_pairs"]):
-        # Same number of passes with and without the meter, order alternating.
-        walls = {}
-        for metered in ((False, True) if pair % 2 == 0 else (True, False)):
-            started = time.perf_counter()
-            if metered:
-                meter.measure(lambda: [model.evaluate() for _ in range(passes)])
-            else:
-                for _ in range(passes):
-                    model.evaluate()
-            walls[metered] = time.perf_counter() - started
-        overheads.append(walls[True] / walls[False] - 1)
+    passes = rows[0]["passes"]  # the same work with and without the meter
+    walls = meter.overhead_pairs(lambda: [model.evaluate() for _ in range(passes)], settings["overhead_pairs"])
+    overheads = [metered / unmetered - 1 for unmetered, metered in walls]
 
     joules = [row["joules"] for row in rows]
     efficiency = [row["samples_per_joule"] for row in rows]

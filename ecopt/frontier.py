@@ -142,10 +142,8 @@ def frontier_tables(records: Sequence[Mapping[str, Any]], objectives: Sequence[O
     """Rows of trials.csv, frontier.csv and hypervolume.csv."""
     minimize = [o.minimize for o in objectives]
     rows = trial_rows(records)
-    values = np.array(
-        [objective_values(r, objectives) if r.get("status") == "completed" and objective_values(r, objectives) else [np.nan] * len(objectives) for r in records],
-        dtype=float,
-    ).reshape(-1, len(objectives))
+    observed_values = [objective_values(r, objectives) if r.get("status") == "completed" else None for r in records]
+    values = np.array([v if v is not None else [np.nan] * len(objectives) for v in observed_values], dtype=float).reshape(-1, len(objectives))
     observed = np.flatnonzero(np.all(np.isfinite(values), axis=1))
     reference, source = reference_point(values[observed], objectives)
     frontier_rows: list[dict[str, Any]] = []

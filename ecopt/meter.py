@@ -221,6 +221,26 @@ class Meter:
         _, record = self.measure(repeat)
         return WindowMeasurement(record=record, passes=len(results), results=results)
 
+    def overhead_pairs(self, work: Callable[[], Any], pairs: int) -> list[tuple[float, float]]:
+        """(unmetered, metered) wall seconds of ``work``, pairs interleaved with alternating order.
+
+        Alternating which side runs first spreads slow drift (a neighbour's load,
+        thermal state) over both sides; ``metered / unmetered - 1`` is the overhead.
+        """
+        self.warm_up()
+        walls: list[tuple[float, float]] = []
+        for pair in range(pairs):
+            seconds = {}
+            for metered in ((False, True) if pair % 2 == 0 else (True, False)):
+                started = time.perf_counter()
+                if metered:
+                    self.measure(work)
+                else:
+                    work()
+                seconds[metered] = time.perf_counter() - started
+            walls.append((seconds[False], seconds[True]))
+        return walls
+
     def measure_idle(self, seconds: float | None = None) -> float:
         """Measure idle power (W) for ``seconds``; later records report dynamic energy."""
         duration = self.settings["idle_seconds"] if seconds is None else seconds

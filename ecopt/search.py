@@ -211,11 +211,7 @@ def _ax_params(space: Mapping[str, Hyperparameter], params: Mapping[str, Any]) -
 
 
 def _with_fixed(space: Mapping[str, Hyperparameter], params: Mapping[str, Any]) -> dict[str, Any]:
-    full = {}
-    for name, hyperparameter in space.items():
-        value = hyperparameter.value if isinstance(hyperparameter, Fixed) else params[name]
-        full[name] = hyperparameter._validate(value) if not isinstance(hyperparameter, Fixed) else value
-    return full
+    return {name: hp.value if isinstance(hp, Fixed) else hp._validate(params[name]) for name, hp in space.items()}
 
 
 @dataclass
@@ -230,18 +226,18 @@ def _observations(
 ) -> _Observations:
     counts = {"completed": 0, "out_of_memory": 0, "failed": 0, "total": len(history)}
     completed: list[list[float]] = []
-    pending: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
+    # (params, record, its objective values if it completed with all of them)
+    pending: list[tuple[dict[str, Any], Mapping[str, Any], list[float] | None]] = []
     for record in history:
         where = record.get("path", f"trial {record.get('index')}")
         try:
             params = _ax_params(space, record["params"])
         except ValueError as error:
             raise ValueError(f"{where}: params do not fit the configured space ({error}); was the space edited after this trial ran?") from None
-        pending.append((params, record))
-        if record.get("status") == "completed":
-            values = objective_values(record, objectives)
-            if values is not None:
-                completed.append(values)
+        values = objective_values(record, objectives) if record.get("status") == "completed" else None
+        pending.append((params, record, values))
+        if values is not None:
+            completed.append(values)
     completed_array = np.asarray(completed, dtype=float).reshape(-1, len(objectives))
     # OOM penalty in a log-scale objective: zero efficiency has no logarithm; model it
     # as ten times worse than the worst efficiency observed (a dominated, finite value).
@@ -260,20 +256,20 @@ def _observations(
             penalties[objective.name] = float((oriented.min() - (1.0 if objective.log_scale else 0.1 * spread)) * signs[column])
 
     attached: list[tuple[dict[str, Any], dict[str, float] | None]] = []
-    for params, record in pending:
+    for params, record, completed_values in pending:
         status = record.get("status")
-        if status == "completed" and objective_values(record, objectives) is not None:
+        if completed_values is not None:
             counts["completed"] += 1
-            attached.append((params, {o.name: v for o, v in zip(objectives, objective_values(record, objectives))}))  # type: ignore[arg-type]
+            attached.append((params, {o.name: v for o, v in zip(objectives, completed_values)}))
         elif status == "out_of_memory":
             counts["out_of_memory"] += 1
-            values: dict[str, float] = {}
+            observed: dict[str, float] = {}
             for objective in objectives:
                 raw = record.get(objective.metric)
                 if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
                     value = objective.transform(raw)
-                    values[objective.name] = value if math.isfinite(value) else float(floors[objective.name])
-            attached.append((params, values or None))
+                    observed[objective.name] = value if math.isfinite(value) else float(floors[objective.name])
+            attached.append((params, observed or None))
         else:
             counts["failed"] += 1
             attached.append((params, dict(penalties) if penalize_failed and penalties else None))
@@ -284,25 +280,16 @@ def _maximisation_signs(objectives: Sequence[Objective]) -> np.ndarray:
     return np.array([-1.0 if o.minimize else 1.0 for o in objectives])
 
 
-def _pareto_front(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """Non-dominated rows of ``values`` (signs turn every objective into maximisation)."""
-    oriented = values * signs
-    keep = []
-    for i, row in enumerate(oriented):
-        dominated = np.any(np.all(oriented >= row, axis=1) & np.any(oriented > row, axis=1))
-        if not dominated:
-            keep.append(i)
-    return values[keep]
-
-
 def choose_reference_point(
     completed: np.ndarray, objectives: Sequence[Objective], margin: float
 ) -> dict[str, Any] | None:
     """The acquisition's reference point, in the optimiser's space, and where it came from."""
     if len(completed) == 0:
         return None
+    from ecopt.frontier import pareto_mask
+
     signs = _maximisation_signs(objectives)
-    front = _pareto_front(completed, signs) * signs
+    front = completed[pareto_mask(completed, [o.minimize for o in objectives])] * signs
     nadir, best = front.min(axis=0), front.max(axis=0)
     spread = np.where(best - nadir > 0, best - nadir, np.maximum(np.abs(nadir), 1.0) * 0.1)
     inferred = (nadir - margin * spread) * signs

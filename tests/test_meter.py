@@ -143,3 +143,12 @@ def test_idle_needs_a_positive_duration():
     with pytest.raises(ValueError):
         meter.measure_idle(0)
     assert not math.isnan(meter.measure_idle(0.1))
+
+
+def test_overhead_pairs_interleave_metered_and_unmetered_runs():
+    backend = ConstantPowerBackend()
+    meter = Meter(backend=backend)
+    walls = meter.overhead_pairs(lambda: time.sleep(0.05), 3)
+    assert len(walls) == 3
+    assert all(unmetered >= 0.05 and metered >= 0.05 for unmetered, metered in walls)
+    assert backend.warm_ups == 1
