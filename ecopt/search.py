@@ -55,9 +55,11 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "batch_size": 2,  # q: candidates per MOBO round, evaluated in parallel where allowed
     "num_restarts": 20,  # acquisition optimisation: L-BFGS-B restarts (Ax's default; fewer cost batch quality)
     "raw_samples": 1024,  # acquisition optimisation: raw samples for picking restarts
+    "mc_samples": 64,  # quasi-Monte Carlo posterior samples inside qLogNEHVI (BoTorch: 128; 64 halves its cost)
     "reference_margin": 0.1,  # inferred reference point: nadir minus this fraction of the front's range
     "seed": None,  # null: the study's top-level seed
     "failed_trials": "penalize",  # "penalize": observed as worse than any completed trial; "ignore": no data
+    "baseline": [],  # configurations evaluated first in round 0 (e.g. batch size 1), counted in initial_trials
 }
 
 ACQUISITION = "qLogNEHVI"
@@ -67,7 +69,7 @@ def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> d
     from ecopt.config import section_with_defaults
 
     settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
-    minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1}
+    minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1, "mc_samples": 1}
     for name, low in minimums.items():
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -80,7 +82,23 @@ def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> d
         raise ConfigError(f"{key}.seed", seed, "an integer or null")
     if settings["failed_trials"] not in ("penalize", "ignore"):
         raise ConfigError(f"{key}.failed_trials", settings["failed_trials"], "'penalize' or 'ignore'")
+    baseline = settings["baseline"]
+    if not isinstance(baseline, list) or not all(isinstance(point, Mapping) for point in baseline):
+        raise ConfigError(f"{key}.baseline", baseline, "a list of configurations (parameter name: value)")
+    if len(baseline) > settings["initial_trials"]:
+        raise ConfigError(f"{key}.baseline", baseline, f"at most initial_trials ({settings['initial_trials']}) configurations: they are part of round 0")
     return settings
+
+
+def baseline_points(settings: Mapping[str, Any], space: Mapping[str, Hyperparameter], key: str = "search") -> list[dict[str, Any]]:
+    """``search.baseline`` checked against the space; fixed parameters may be left out."""
+    points = []
+    for position, point in enumerate(settings.get("baseline") or []):
+        try:
+            points.append(_with_fixed(space, _ax_params(space, point)))
+        except ValueError as error:
+            raise ConfigError(f"{key}.baseline[{position}]", dict(point), f"a configuration inside the search space ({error})") from None
+    return points
 
 
 @dataclass
@@ -182,11 +200,19 @@ def _generation_strategy(kind: str, settings: Mapping[str, Any], seed: int) -> A
     if kind == "sobol":
         spec = GeneratorSpec(generator_enum=Generators.SOBOL, generator_kwargs={"seed": seed, "deduplicate": True})
     else:
+        from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
         from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 
         spec = GeneratorSpec(
             generator_enum=Generators.BOTORCH_MODULAR,
-            generator_kwargs={"botorch_acqf_class": qLogNoisyExpectedHypervolumeImprovement},
+            generator_kwargs={
+                "botorch_acqf_class": qLogNoisyExpectedHypervolumeImprovement,
+                "botorch_acqf_options": {"mc_samples": settings["mc_samples"]},
+                # One GP per objective (a ModelListGP) instead of Ax's batched multi-output
+                # GP: the same model, but each objective's hyperparameters converge on
+                # their own; the joint fit took 3-4x as long at 200 trials.
+                "surrogate_spec": SurrogateSpec(allow_batched_models=False),
+            },
             generator_gen_kwargs={
                 "model_gen_options": {
                     "optimizer_kwargs": {"num_restarts": settings["num_restarts"], "raw_samples": settings["raw_samples"]}
@@ -306,6 +332,44 @@ def choose_reference_point(
     }
 
 
+def _attach_history(
+    client: Any, attached: Sequence[tuple[dict[str, Any], dict[str, float] | None]], objectives: Sequence[Objective], noise_rsd: Mapping[str, float]
+) -> None:
+    """Attach every stored trial and its data to the client's experiment.
+
+    All data goes in as one ``Data`` frame: ``Client.complete_trial`` validates
+    each trial against the whole data frame, which made rebuilding state
+    quadratic in the number of trials (2-3 s at 200 trials, now ~0.2 s).
+    """
+    import pandas as pd
+    from ax.core.data import Data
+
+    experiment = client._experiment
+    signatures = {name: metric.signature for name, metric in experiment.metrics.items()}
+    rows: list[dict[str, Any]] = []
+    outcomes: list[tuple[Any, bool]] = []
+    for params, values in attached:
+        trial = experiment.trials[client.attach_trial(parameters=params)]
+        outcomes.append((trial, values is not None))
+        for objective in objectives:
+            if values is None or objective.name not in values:
+                continue
+            value = values[objective.name]
+            rsd = noise_rsd.get(objective.name)
+            # Relative spread r of the raw value: SEM r*|v| in linear units, r/ln(10)
+            # in log10 units (delta method). NaN: Ax infers the noise level.
+            sem = float("nan") if rsd is None else (rsd / math.log(10) if objective.log_scale else rsd * abs(value))
+            rows.append({"trial_index": trial.index, "arm_name": trial.arm.name, "metric_name": objective.name,
+                         "metric_signature": signatures[objective.name], "mean": float(value), "sem": sem})
+    if rows:
+        experiment.attach_data(Data(df=pd.DataFrame(rows)))
+    for trial, completed in outcomes:
+        if completed:
+            trial.mark_completed()
+        else:
+            trial.mark_failed()
+
+
 # --------------------------------------------------------------------------- propose
 def propose(
     round_index: int,
@@ -357,32 +421,20 @@ def propose(
                 if rsd is not None
                 else {"source": "inferred by the GP"}
             )
-        for params, values in observations.attached:
-            index = client.attach_trial(parameters=params)
-            if values is None:
-                client.mark_trial_failed(index)
-                continue
-            raw_data: dict[str, Any] = {}
-            for objective in objectives:
-                if objective.name not in values:
-                    continue
-                value = values[objective.name]
-                rsd = (noise_rsd or {}).get(objective.name)
-                if rsd is None:
-                    raw_data[objective.name] = value
-                else:
-                    # Relative spread r of the raw value: SEM r*|v| in linear units,
-                    # r/ln(10) in log10 units (delta method).
-                    raw_data[objective.name] = (value, rsd / math.log(10) if objective.log_scale else rsd * abs(value))
-            client.complete_trial(index, raw_data=raw_data)
+        _attach_history(client, observations.attached, objectives, noise_rsd or {})
     rebuilt = time.perf_counter()
 
-    with with_rng_seed(round_seed):
-        runs = strategy.gen(experiment=client._experiment, n=count, num_trials=1)  # one joint batch: see module notes
-    arms = [arm for run in runs for generator_run in run for arm in generator_run.arms]
-    proposals = [_with_fixed(space, arm.parameters) for arm in arms]
-    for arm in arms:  # pending in the saved state, so a reload sees the round as it was proposed
-        client.attach_trial(parameters=dict(arm.parameters))
+    # Baseline configurations lead round 0 (the Sobol design fills the rest of it).
+    baseline = baseline_points(settings, space) if round_index == 0 else []
+    count -= len(baseline)
+    arms: list[Any] = []
+    if count > 0:
+        with with_rng_seed(round_seed):
+            runs = strategy.gen(experiment=client._experiment, n=count, num_trials=1)  # one joint batch: see module notes
+        arms = [arm for run in runs for generator_run in run for arm in generator_run.arms]
+    proposals = baseline + [_with_fixed(space, arm.parameters) for arm in arms]
+    for params in proposals:  # pending in the saved state, so a reload sees the round as it was proposed
+        client.attach_trial(parameters=_ax_params(space, params))
     generated = time.perf_counter()
 
     state = client._to_json_snapshot() if keep_state else None

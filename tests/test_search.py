@@ -65,6 +65,20 @@ def test_round_zero_is_a_seeded_sobol_design_inside_the_space():
     assert again.proposals == design.proposals and other.proposals != design.proposals
 
 
+def test_baseline_configurations_lead_round_zero_and_count_in_it():
+    settings = search_settings({**SETTINGS, "baseline": [{"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True}]})
+    design = propose(0, [], SPACE, OBJECTIVES, settings, seed=7)
+    assert len(design.proposals) == 6  # initial_trials, baseline included
+    assert design.proposals[0] == {"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True, "padding": "same"}
+    for params in design.proposals[1:]:
+        check_in_space(params)
+    with pytest.raises(ConfigError) as caught:
+        propose(0, [], SPACE, OBJECTIVES, search_settings({**SETTINGS, "baseline": [{"width": 1000}]}))
+    assert caught.value.key == "search.baseline[0]"
+    with pytest.raises(ConfigError, match="at most initial_trials"):
+        search_settings({"initial_trials": 1, "baseline": [{"width": 2}, {"width": 4}]})
+
+
 def test_mobo_round_proposes_a_batch_deterministically():
     _, history = sobol_history()
     first = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
@@ -164,7 +178,8 @@ def test_reference_point_rules():
 
 @pytest.mark.parametrize(
     "section, key",
-    [({"batch_size": 0}, "search.batch_size"), ({"failed_trials": "drop"}, "search.failed_trials"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q")],
+    [({"batch_size": 0}, "search.batch_size"), ({"failed_trials": "drop"}, "search.failed_trials"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q"),
+     ({"baseline": {"width": 2}}, "search.baseline"), ({"mc_samples": 0}, "search.mc_samples")],
 )
 def test_bad_search_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
