@@ -26,7 +26,9 @@ from ecopt.io import read_json, write_bytes, write_json
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "python_docs", "none")
+# Token-stream datasets: x_* hold 1-D token ids (bytes), y_* are empty (targets are x shifted).
+TEXT_DATASETS = ("python_docs",)
 SPLITS_FILE = "splits.npz"
 MANIFEST_FILE = "manifest.json"
 
@@ -60,7 +62,8 @@ class DatasetSplits:
         return tuple(self.x_train.shape[1:])
 
     def counts(self) -> dict[str, int]:
-        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+        """Samples per split: images for image datasets, tokens for text."""
+        return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
 
 
 def data_settings(section: Mapping[str, Any] | None, key: str = "data") -> dict[str, Any]:
@@ -169,9 +172,50 @@ def _cifar10_without_checksums() -> type:
     return CIFAR10
 
 
+def python_docs_corpus() -> dict[str, str]:
+    """Python's reference documentation by topic, as bundled with CPython (``pydoc_data``): real English and code text, no download."""
+    from pydoc_data.topics import topics
+
+    return dict(topics)
+
+
+def _text_splits(settings: Mapping[str, Any], rng: np.random.Generator) -> DatasetSplits:
+    """Whole documents (topics) to train/validation/test, shuffled by the seed; tokens are UTF-8 bytes.
+
+    Splitting by document, not by position, keeps held-out text unseen in training.
+    """
+    corpus = python_docs_corpus()
+    names = [sorted(corpus)[i] for i in rng.permutation(len(corpus))]
+    total = sum(len(corpus[n]) for n in names)
+    targets = {"test": settings["test_fraction"] * total, "val": settings["validation_fraction"] * total}
+    parts: dict[str, list[str]] = {"test": [], "val": [], "train": []}
+    filled = {"test": 0, "val": 0}
+    for name in names:
+        split = next((s for s in ("test", "val") if filled[s] < targets[s]), "train")
+        parts[split].append(corpus[name])
+        if split in filled:
+            filled[split] += len(corpus[name])
+    streams = {k: np.frombuffer("\n\n".join(v).encode("utf-8"), dtype=np.uint8).copy() for k, v in parts.items()}
+    if settings["max_train_samples"] is not None:
+        streams["train"] = streams["train"][: settings["max_train_samples"]]
+    empty = np.zeros(0, dtype=np.int64)
+    return DatasetSplits(
+        name=settings["dataset"],
+        source="CPython pydoc_data.topics (Python's reference documentation, bundled with the interpreter); byte tokens",
+        x_train=streams["train"], y_train=empty, x_val=streams["val"], y_val=empty, x_test=streams["test"], y_test=empty,
+        num_classes=256,
+    )
+
+
 def build_splits(settings: Mapping[str, Any]) -> DatasetSplits:
     settings = data_settings(settings)
     rng = np.random.default_rng(settings["seed"])
+    if settings["dataset"] in TEXT_DATASETS:
+        return _text_splits(settings, rng)
+    if settings["dataset"] == "none":  # the adapter brings its own inputs (inference-only studies)
+        empty_x, empty_y = np.zeros((0,), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return DatasetSplits(name="none", source="none: the adapter generates its own inputs", x_train=empty_x, y_train=empty_y,
+                             x_val=empty_x, y_val=empty_y, x_test=empty_x, y_test=empty_y, num_classes=0)
     x, y, x_test, y_test, source = _load_raw(settings)
     if x_test is None or y_test is None:
         rest, test_index = _stratified_split(y, settings["test_fraction"], None, rng)

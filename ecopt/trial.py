@@ -19,6 +19,7 @@ import os
 import platform
 import socket
 import sys
+import statistics
 import time
 import traceback
 from datetime import datetime, timezone
@@ -166,9 +167,11 @@ def run_trial(
         eval_energy = window.record
         performances = [float(performance) for performance, _ in window.results]
         samples = int(sum(int(count) for _, count in window.results))
+        # A measured performance (latency) varies from pass to pass: report the median pass.
+        varies = bool(getattr(model, "performance_varies", False))
         record.update(
             status=COMPLETED,
-            performance=performances[0],
+            performance=statistics.median(performances) if varies else performances[0],
             samples=samples,
             samples_per_joule=samples / eval_energy.joules if eval_energy.joules > 0 else None,
             eval_joules=eval_energy.joules,
@@ -177,8 +180,8 @@ def run_trial(
         )
         if eval_energy.dynamic_joules is not None and eval_energy.dynamic_joules > 0:
             record["dynamic_samples_per_joule"] = samples / eval_energy.dynamic_joules
-        if max(performances) - min(performances) > 1e-9:
-            # Evaluation should be deterministic; say so if it is not rather than hide it.
+        if varies or max(performances) - min(performances) > 1e-9:
+            # Accuracy should be deterministic; say so if it is not rather than hide it.
             record["performance_spread"] = [min(performances), max(performances)]
     except Exception as error:  # a trial records, it does not crash
         if is_out_of_memory(error):

@@ -98,3 +98,27 @@ def test_bad_data_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
         data_settings(section)
     assert caught.value.key == key
+
+
+def test_python_docs_corpus_splits_whole_documents_into_byte_streams(tmp_path):
+    from ecopt.data import python_docs_corpus
+
+    settings = {"dataset": "python_docs", "validation_fraction": 0.1, "test_fraction": 0.1, "seed": 3}
+    splits = build_splits(settings)
+    assert splits.num_classes == 256 and splits.x_train.dtype == np.uint8 and splits.x_train.ndim == 1
+    total = sum(len(text.encode("utf-8")) for text in python_docs_corpus().values())
+    counts = splits.counts()
+    assert counts["train"] > 0.6 * total and counts["val"] > 0.05 * total and counts["test"] > 0.05 * total
+    text = {name: bytes(getattr(splits, f"x_{name}")).decode("utf-8") for name in ("train", "val", "test")}
+    for document in python_docs_corpus().values():  # each document sits in exactly one split
+        assert sum(document in part for part in text.values()) == 1
+    assert build_splits(settings).x_test.tobytes() == splits.x_test.tobytes()
+    assert build_splits({**settings, "seed": 4}).x_test.tobytes() != splits.x_test.tobytes()
+    save_splits(splits, tmp_path, settings)
+    assert load_splits(tmp_path).x_val.tobytes() == splits.x_val.tobytes()
+
+
+def test_no_dataset_for_adapters_with_their_own_inputs(tmp_path):
+    splits = build_splits({"dataset": "none"})
+    assert splits.counts() == {"train": 0, "val": 0, "test": 0}
+    assert save_splits(splits, tmp_path)["dataset"] == "none"
