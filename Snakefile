@@ -10,7 +10,11 @@ from ecopt.errors import AdapterImportError, ConfigError
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default study, unless the user names a study with --configfile: a study
+# replaces it whole (Snakemake would otherwise merge the two, mixing their spaces).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # Clear errors first (they name the key), then the schema fills defaults.
@@ -21,6 +25,7 @@ except (ConfigError, AdapterImportError) as error:
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 STUDY = config["study"]
+STAGES = config["stages"]
 OUT = f"results/{STUDY}"
 PYTHON = sys.executable
 # Every stage reads this copy of the effective config; each rule's config slice is
@@ -41,6 +46,10 @@ rule all:
     input:
         # Every checkpoint is a target, not only the frontier: a deleted trial file is
         # redone (and the rounds after it), rather than treated as a spent intermediate.
-        all_trials(),
-        rules.frontier.output,
-        rules.figures.output,
+        all_trials() if "search" in STAGES else [],
+        rules.frontier.output if "search" in STAGES else [],
+        rules.figures.output if "search" in STAGES else [],
+        rules.proxies.output if "proxies" in STAGES else [],
+        rules.proxies_figure.output if "proxies" in STAGES else [],
+        rules.calibrate.output if "calibrate" in STAGES else [],
+        rules.calibration_figure.output if "calibrate" in STAGES else [],

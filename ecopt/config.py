@@ -31,6 +31,7 @@ TOP_LEVEL_KEYS = {
     "calibration": "meter calibration stage",
     "proxies": "proxy-correlation stage",
     "figures": "figure settings",
+    "stages": "what 'snakemake all' runs: any of calibrate, proxies, search (default: all three)",
 }
 
 
@@ -64,6 +65,11 @@ def load_study_config(path: str | Path) -> dict[str, Any]:
     return check_top_level(config)
 
 
+# What `snakemake all` produces: the meter's calibration, the proxy-correlation
+# study, the search (trials, frontier). Data preparation runs when any needs it.
+STAGES = ("calibrate", "proxies", "search")
+
+
 def check_top_level(config: Any) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise ConfigError("<top level>", config, "a mapping of sections")
@@ -80,6 +86,9 @@ def check_top_level(config: Any) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise ConfigError("adapter_options", options, "a mapping of constructor keyword arguments")
     config["adapter_options"] = dict(options)
+    stages = config.setdefault("stages", list(STAGES))
+    if not isinstance(stages, list) or not stages or any(stage not in STAGES for stage in stages):
+        raise ConfigError("stages", stages, f"a non-empty list of stages from {list(STAGES)}")
     return config
 
 
@@ -136,7 +145,7 @@ def check_study(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     from ecopt.meter import meter_settings
     from ecopt.objectives import parse_objectives
     from ecopt.proxies import proxies_settings
-    from ecopt.search import search_settings
+    from ecopt.search import baseline_points, search_settings
     from ecopt.space import parse_space
     from ecopt.trial import trial_settings
 
@@ -147,13 +156,15 @@ def check_study(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     resolve_adapter(config["adapter"])
     if not config.get("space"):
         raise ConfigError("space", config.get("space"), "the search space: parameter name -> {type: range|choice|fixed, ...}")
-    parse_space(config["space"])
+    space = parse_space(config["space"])
     parse_objectives(config.get("objectives"))
+    search = search_settings(config.get("search"))
+    baseline_points(search, space)
     return {
         "data": data_settings(config.get("data")),
         "meter": meter_settings(config.get("meter")),
         "trial": trial_settings(config.get("trial")),
-        "search": search_settings(config.get("search")),
+        "search": search,
         "calibration": calibration_settings(config.get("calibration")),
         "proxies": proxies_settings(config.get("proxies")),
         "figures": figure_settings(config.get("figures")),

@@ -108,6 +108,25 @@ def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def scaling_data(trials: Any, summary: Mapping[str, Any], efficiency: str = "samples_per_joule") -> dict[str, Any]:
+    """Efficiency against parameter count of completed trials, and the fitted power law (if any)."""
+    completed = trials[(trials["status"] == "completed")] if "status" in trials else trials
+    columns = [c for c in ("parameters", efficiency) if c in completed]
+    points = completed[columns].dropna().to_numpy(dtype=float) if len(columns) == 2 else np.zeros((0, 2))
+    points = points[(points[:, 0] > 0) & (points[:, 1] > 0)] if len(points) else points.reshape(0, 2)
+    fit = summary.get("power_law_vs_parameters") or {}
+    line = np.zeros((0, 2))
+    if "exponent" in fit and len(points):
+        xs = np.geomspace(points[:, 0].min(), points[:, 0].max(), 50)
+        line = np.column_stack([xs, fit["prefactor"] * xs ** fit["exponent"]])
+    if "exponent" in fit:
+        title = (f"efficiency = {fit['prefactor']:.3g} x parameters^{fit['exponent']:.3f}  "
+                 f"(95% CI [{fit['exponent_ci_low']:.3f}, {fit['exponent_ci_high']:.3f}], R^2 = {fit['r_squared']:.2f}, n = {fit['n']})")
+    else:
+        title = f"no power-law fit: {fit.get('reason', 'no trial with a parameter count')}"
+    return {"points": points, "line": line, "title": title}
+
+
 # --------------------------------------------------------------------------- drawing
 def _figure(settings: Mapping[str, Any], width: float = 7.0, height: float = 5.0, columns: int = 1) -> tuple[Any, Any]:
     import matplotlib
@@ -205,25 +224,51 @@ def draw_calibration(data: Mapping[str, Any], path: Path, settings: Mapping[str,
     return _save(figure, data["note"], path, settings)
 
 
-def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, Any]) -> list[Path]:
+def draw_scaling(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any], note: str) -> Path:
+    figure, axes = _figure(settings, height=4.5)
+    axis = axes[0][0]
+    points, line = data["points"], data["line"]
+    axis.scatter(points[:, 0], points[:, 1], s=30, alpha=0.7, color="tab:blue", label=f"completed trials ({len(points)})")
+    if len(line):
+        axis.plot(line[:, 0], line[:, 1], color="tab:red", linewidth=2, label="power-law fit")
+    if len(points):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.legend(loc="best", fontsize=8)
+    axis.set_xlabel("parameters")
+    axis.set_ylabel("samples (tokens) per joule")
+    axis.set_title(data["title"], fontsize=9)
+    return _save(figure, note, path, settings)
+
+
+FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
+
+
+def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, Any], only: Sequence[str] = FIGURES) -> list[Path]:
+    """Draw the figures named in ``only`` whose stage outputs exist in the study folder."""
     import pandas as pd
 
     from ecopt.io import read_json
 
     study, out = Path(study_dir), Path(out_dir)
     suffix = settings["format"]
-    trials = pd.read_csv(study / "trials.csv")
-    frontier = pd.read_csv(study / "frontier.csv") if (study / "frontier.csv").stat().st_size > 1 else trials.iloc[:0]
-    note = energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", [])))
-    paths = [
-        draw_pareto(pareto_data(trials, frontier), out / f"pareto.{suffix}", settings),
-        draw_hypervolume(hypervolume_data(pd.read_csv(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note),
-    ]
-    if (study / "proxies" / "stats.json").is_file():
+    paths = []
+    if (study / "trials.csv").is_file() and {"pareto", "hypervolume", "scaling"} & set(only):
+        trials = pd.read_csv(study / "trials.csv")
+        frontier = pd.read_csv(study / "frontier.csv") if (study / "frontier.csv").stat().st_size > 1 else trials.iloc[:0]
+        note = energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", [])))
+        if "pareto" in only:
+            paths.append(draw_pareto(pareto_data(trials, frontier), out / f"pareto.{suffix}", settings))
+        if "hypervolume" in only:
+            paths.append(draw_hypervolume(hypervolume_data(pd.read_csv(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note))
+        if "scaling" in only:
+            summary = read_json(study / "summary.json") if (study / "summary.json").is_file() else {}
+            paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
+    if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")
         paths.append(draw_proxies(proxy_data(pd.read_csv(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
                                   energy_note([stats["energy_source"]], [stats["estimated"]])))
-    if (study / "calibration" / "summary.json").is_file():
+    if "calibration" in only and (study / "calibration" / "summary.json").is_file():
         paths.append(draw_calibration(calibration_data(pd.read_csv(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
                                       out / f"calibration.{suffix}", settings))
     return paths
@@ -234,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--study-dir", required=True, help="results/<study>")
     parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES), help="figures to draw (default: every one whose inputs exist)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.config import load_study_config
@@ -244,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"ecopt.figures: {error}", file=sys.stderr)
         return 2
-    for path in draw_all(args.study_dir, args.out_dir, settings):
+    for path in draw_all(args.study_dir, args.out_dir, settings, args.only):
         logger.info("wrote %s", path)
     return 0
 

@@ -171,12 +171,51 @@ def frontier_tables(records: Sequence[Mapping[str, Any]], objectives: Sequence[O
     return {"trials": rows, "frontier": frontier_rows, "hypervolume": hypervolume_rows}
 
 
-def write_frontier(records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective], out_dir: str | Path) -> dict[str, Path]:
-    from ecopt.io import write_text
+def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(key in a and a[key] == value for key, value in b.items())
+
+
+def study_summary(
+    records: Sequence[Mapping[str, Any]], baseline: Sequence[Mapping[str, Any]] = (), efficiency: str = "samples_per_joule"
+) -> dict[str, Any]:
+    """Headline figures of a study: the most efficient trial, its gain over the baseline
+    configurations (``search.baseline``, e.g. batch size 1), and the power law of
+    efficiency against parameter count."""
+    from ecopt.statistics import power_law_fit
+
+    completed = [r for r in records if r.get("status") == "completed" and isinstance(r.get(efficiency), (int, float)) and r[efficiency] > 0]
+    summary: dict[str, Any] = {"efficiency_metric": efficiency, "completed": len(completed), "trials": len(records)}
+    if not completed:
+        return summary
+    best = max(completed, key=lambda r: r[efficiency])
+    summary["most_efficient"] = {"params": best.get("params"), efficiency: best[efficiency], "performance": best.get("performance"), "round": best.get("round"), "index": best.get("index")}
+    gains = []
+    for point in baseline:
+        matches = [r for r in completed if _same_params(r.get("params") or {}, point)]
+        if matches:
+            reference = float(np.median([r[efficiency] for r in matches]))
+            gains.append({"baseline": dict(point), efficiency: reference, "trials": len(matches), "gain": best[efficiency] / reference})
+        else:
+            gains.append({"baseline": dict(point), "gain": None, "reason": "no completed trial with these parameters"})
+    summary["gain_over_baseline"] = gains
+    sized = [r for r in completed if isinstance(r.get("parameters"), (int, float)) and r["parameters"] > 0]
+    try:
+        summary["power_law_vs_parameters"] = power_law_fit([r["parameters"] for r in sized], [r[efficiency] for r in sized])
+    except ValueError as error:
+        summary["power_law_vs_parameters"] = {"reason": str(error)}
+    return summary
+
+
+def write_frontier(
+    records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective], out_dir: str | Path, baseline: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Path]:
+    from ecopt.io import write_json, write_text
 
     tables = frontier_tables(records, objectives)
     out = Path(out_dir)
-    return {name: write_text(out / f"{name}.csv", to_csv(rows)) for name, rows in tables.items()}
+    paths = {name: write_text(out / f"{name}.csv", to_csv(rows)) for name, rows in tables.items()}
+    paths["summary"] = write_json(out / "summary.json", study_summary(records, baseline))
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,10 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         config = load_study_config(args.config)
         objectives = parse_objectives(config.get("objectives"))
         records = load_trial_records(args.trials)
+        from ecopt.search import search_settings
+
+        baseline = search_settings(config.get("search"))["baseline"]
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.frontier: {error}", file=sys.stderr)
         return 2
-    paths = write_frontier(records, objectives, args.out_dir)
+    paths = write_frontier(records, objectives, args.out_dir, baseline)
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     return 0
 

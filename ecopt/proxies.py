@@ -59,9 +59,15 @@ def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | No
     model = instantiate_adapter(config, splits_dir=splits_dir)
     space = parse_space(config["space"]) if config.get("space") else model.hyperparameters
     rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for draw, params in enumerate(sample_space(space, settings["max_draws"], seed)):
         if len(rows) == settings["architectures"]:
             break
+        # Measuring one architecture twice would weigh it double in the correlation.
+        key = repr(sorted(params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
         try:
             model.set_hyperparameters({k: v for k, v in params.items() if k in model.hyperparameters})
             model.define()
@@ -92,7 +98,7 @@ def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | No
         })
         logger.info("architecture %d: %d parameters, %d FLOPs, %.3g J/sample", len(rows) - 1, rows[-1]["parameters"], rows[-1]["flops_per_sample"], rows[-1]["joules_per_sample"])
     if len(rows) < 4:
-        raise ConfigError("space", dict(config.get("space") or {}), f"a space with at least 4 feasible architectures in {settings['max_draws']} draws (found {len(rows)})")
+        raise ConfigError("space", dict(config.get("space") or {}), f"a space with at least 4 distinct feasible architectures in {settings['max_draws']} draws (found {len(rows)})")
     return rows
 
 

@@ -43,3 +43,33 @@ def pearson_with_confidence(x: Sequence[float], y: Sequence[float], confidence: 
         "spearman_rho": float(spearman.statistic),
         "spearman_p": float(spearman.pvalue),
     }
+
+
+def power_law_fit(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
+    """Least-squares fit of y = a * x**b on log-log axes: exponent b with a t-interval, prefactor a, R^2.
+
+    Used for efficiency against parameter count (the paper: transformer efficiency
+    scales predictably with size). Needs at least 3 points with positive x and y.
+    """
+    from scipy import stats
+
+    x_array, y_array = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x_array) & np.isfinite(y_array) & (x_array > 0) & (y_array > 0)
+    log_x, log_y = np.log10(x_array[keep]), np.log10(y_array[keep])
+    n = int(keep.sum())
+    if n < 3:
+        raise ValueError(f"a power-law fit with an interval needs at least 3 positive pairs, got {n}")
+    if np.ptp(log_x) == 0:
+        raise ValueError("a power-law fit needs x values that vary")
+    fit = stats.linregress(log_x, log_y)
+    half_width = float(stats.t.ppf(0.5 + confidence / 2, n - 2) * fit.stderr)
+    return {
+        "n": n,
+        "exponent": float(fit.slope),
+        "exponent_ci_low": float(fit.slope - half_width),
+        "exponent_ci_high": float(fit.slope + half_width),
+        "prefactor": float(10**fit.intercept),
+        "r_squared": float(fit.rvalue**2),
+        "p_value": float(fit.pvalue),
+        "confidence": confidence,
+    }

@@ -35,6 +35,18 @@ def test_top_level_types():
         check_top_level({"adapter": "a:B", "adapter_options": [1]})
 
 
+@pytest.mark.parametrize("stages", [[], ["search", "train"], "proxies"])
+def test_stages_must_be_a_list_of_known_stages(stages):
+    with pytest.raises(ConfigError) as caught:
+        check_top_level({"adapter": "a:B", "stages": stages})
+    assert caught.value.key == "stages"
+
+
+def test_stages_default_to_every_stage():
+    assert check_top_level({"adapter": "a:B"})["stages"] == ["calibrate", "proxies", "search"]
+    assert check_top_level({"adapter": "a:B", "stages": ["proxies"]})["stages"] == ["proxies"]
+
+
 @pytest.mark.parametrize(
     "path, fragment",
     [

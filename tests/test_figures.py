@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from ecopt.errors import ConfigError
-from ecopt.figures import calibration_data, draw_all, energy_note, figure_settings, hypervolume_data, pareto_data, proxy_data
+from ecopt.figures import calibration_data, draw_all, energy_note, figure_settings, hypervolume_data, pareto_data, proxy_data, scaling_data
 from ecopt.frontier import write_frontier
 from ecopt.objectives import parse_objectives
 
@@ -64,8 +64,21 @@ def test_draw_all_writes_every_figure(study):
         stats[f"{proxy}_vs_joules_per_sample"] = {"pearson_r": 0.1, "pearson_ci_low": -0.5, "pearson_ci_high": 0.6, "pearson_p": 0.5, "spearman_rho": 0.1}
     (study / "proxies/stats.json").write_text(json.dumps(stats))
     paths = draw_all(study, study / "figures", figure_settings({"dpi": 60}))
-    assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "proxies.png"]
+    assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "proxies.png", "scaling.png"]
     assert all(p.stat().st_size > 5000 for p in paths)
+    only = draw_all(study, study / "only", figure_settings({"dpi": 60}), only=["proxies"])
+    assert [p.name for p in only] == ["proxies.png"]
+
+
+def test_scaling_numbers_follow_the_fit():
+    trials = pd.DataFrame({"status": ["completed", "completed", "completed", "failed"], "parameters": [1e3, 1e4, 1e5, 1e6],
+                           "samples_per_joule": [100.0, 50.0, 25.0, None]})
+    fit = {"n": 3, "exponent": -0.301, "exponent_ci_low": -0.4, "exponent_ci_high": -0.2, "prefactor": 800.0, "r_squared": 1.0}
+    data = scaling_data(trials, {"power_law_vs_parameters": fit})
+    assert data["points"].shape == (3, 2) and data["line"][0, 0] == 1e3 and data["line"][-1, 0] == pytest.approx(1e5)
+    assert data["line"][0, 1] == pytest.approx(800.0 * 1e3**-0.301)
+    assert "parameters^-0.301" in data["title"] and "[-0.400, -0.200]" in data["title"]
+    assert "no power-law fit: too few" in scaling_data(trials, {"power_law_vs_parameters": {"reason": "too few"}})["title"]
 
 
 def test_bad_figure_settings():

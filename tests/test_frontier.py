@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ecopt.frontier import (
+    study_summary,
     frontier_tables,
     hypervolume,
     hypervolume_trace,
@@ -115,10 +116,33 @@ def test_frontier_tables_and_files(tmp_path):
     with open(paths["trials"]) as stream:
         rows = list(csv.DictReader(stream))
     assert rows[0]["param_w"] == "0" and rows[0]["slurm_job_id"] == "42"
-    assert {p.name for p in tmp_path.iterdir()} == {"trials.csv", "frontier.csv", "hypervolume.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {"trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"}
 
 
 def test_tables_with_no_completed_trial():
     objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
     tables = frontier_tables([_record(0, 0, "failed")], objectives)
     assert tables["frontier"] == [] and tables["hypervolume"][0]["hypervolume"] == 0.0
+
+
+def test_summary_gain_over_baseline_and_power_law():
+    records = []
+    for index, batch in enumerate([1, 4, 16, 64]):
+        record = _record(0, index, "completed", 0.5, 10.0 * batch**0.5, batch_size=batch)
+        record["parameters"] = 1000 * batch  # efficiency = 10 x (params/1000)^0.5 exactly
+        records.append(record)
+    records.append(_record(1, 0, "out_of_memory", None, 0.0, batch_size=256))
+    summary = study_summary(records, baseline=[{"batch_size": 1}, {"batch_size": 2}])
+    assert summary["completed"] == 4 and summary["trials"] == 5
+    assert summary["most_efficient"]["params"] == {"batch_size": 64}
+    assert summary["gain_over_baseline"][0]["gain"] == pytest.approx(8.0)  # sqrt(64) / sqrt(1)
+    assert summary["gain_over_baseline"][1]["gain"] is None and "no completed trial" in summary["gain_over_baseline"][1]["reason"]
+    fit = summary["power_law_vs_parameters"]
+    assert fit["exponent"] == pytest.approx(0.5) and fit["r_squared"] == pytest.approx(1.0)
+    assert fit["prefactor"] == pytest.approx(10 / 1000**0.5)
+
+
+def test_summary_without_parameter_counts_says_why():
+    summary = study_summary([_record(0, 0, "completed", 0.5, 10.0), _record(0, 1, "completed", 0.6, 5.0)])
+    assert "at least 3" in summary["power_law_vs_parameters"]["reason"]
+    assert summary["gain_over_baseline"] == []

@@ -44,7 +44,7 @@ def test_too_few_feasible_architectures_is_a_clear_error():
     config = dict(CONFIG, space={"depth": {"type": "range", "bounds": [4, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
                   proxies={"architectures": 4, "max_draws": 10})
     meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
-    with pytest.raises(ConfigError, match="at least 4 feasible architectures"):
+    with pytest.raises(ConfigError, match="at least 4 distinct feasible architectures"):
         measure_architectures(config, meter=meter)
 
 
@@ -53,3 +53,14 @@ def test_bad_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
         proxies_settings(section)
     assert caught.value.key == key
+
+
+def test_each_architecture_is_measured_once():
+    config = {**CONFIG, "space": {"depth": {"type": "range", "bounds": [1, 2], "value_type": "int"},
+                                  "pooling": {"type": "choice", "values": [False, True]}, "width": {"type": "fixed", "value": 4}},
+              "proxies": {"architectures": 4, "max_draws": 100}}
+    meter = Meter({"min_window_seconds": 0.05}, backend=ConstantPowerBackend())
+    rows = measure_architectures(config, meter=meter)
+    assert sorted((r["param_depth"], r["param_pooling"]) for r in rows) == [(1, False), (1, True), (2, False), (2, True)]
+    with pytest.raises(ConfigError, match="at least 4 distinct"):
+        measure_architectures({**config, "space": {**config["space"], "depth": {"type": "fixed", "value": 1}}}, meter=meter)

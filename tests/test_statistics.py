@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ecopt.statistics import relative_standard_deviation
+from ecopt.statistics import power_law_fit, relative_standard_deviation
 
 
 def test_relative_standard_deviation():
@@ -37,3 +37,23 @@ def test_pearson_with_fisher_interval_matches_scipy():
         pearson_with_confidence([1, 2, 3], [1, 2, 3])
     with pytest.raises(ValueError, match="constant"):
         pearson_with_confidence([1, 1, 1, 1], [1, 2, 3, 4])
+
+
+def test_power_law_fit_recovers_the_exponent_with_an_interval():
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e3, 1e7, 40)
+    y = 5.0 * x**-0.7 * np.exp(rng.normal(0, 0.1, size=x.size))
+    fit = power_law_fit(x, y)
+    assert fit["n"] == 40 and fit["exponent_ci_low"] < -0.7 < fit["exponent_ci_high"]
+    assert fit["exponent"] == pytest.approx(-0.7, abs=0.03) and fit["r_squared"] > 0.95
+    exact = power_law_fit([1, 10, 100], [2, 20, 200])
+    assert exact["exponent"] == pytest.approx(1.0) and exact["prefactor"] == pytest.approx(2.0)
+
+
+def test_power_law_fit_skips_non_positive_points_and_refuses_too_few():
+    fit = power_law_fit([1, 10, 100, 0, 5], [1, 10, 100, 3, -1])
+    assert fit["n"] == 3
+    with pytest.raises(ValueError, match="at least 3"):
+        power_law_fit([1, 2], [1, 2])
+    with pytest.raises(ValueError, match="vary"):
+        power_law_fit([3, 3, 3], [1, 2, 3])

@@ -30,7 +30,10 @@ def proposal_inputs(wildcards):
     """Round 0 needs nothing; later rounds need every earlier trial and the meter's spread."""
     if int(wildcards.round) == 0:
         return {}
-    return {"trials": trials_before(wildcards), "calibration": f"{OUT}/calibration/summary.json"}
+    inputs = {"trials": trials_before(wildcards)}
+    if "calibrate" in STAGES:  # the meter's measured spread becomes observation noise
+        inputs["calibration"] = f"{OUT}/calibration/summary.json"
+    return inputs
 
 
 def search_slice():

@@ -1,15 +1,19 @@
 FIGURE_FORMAT = config["figures"]["format"]
 
 
+def figure_shell(names):
+    return (
+        "{params.python} -m ecopt.figures --config {params.config} --study-dir {params.study_dir} "
+        f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
+    )
+
+
 rule figures:
     input:
         trials=rules.frontier.output.trials,
         frontier=rules.frontier.output.frontier,
         hypervolume=rules.frontier.output.hypervolume,
-        calibration=rules.calibrate.output.summary,
-        calibration_runs=rules.calibrate.output.runs,
-        proxies=rules.proxies.output.stats,
-        proxy_runs=rules.proxies.output.runs,
+        summary=rules.frontier.output.summary,
     output:
         pareto=report(
             f"{OUT}/figures/pareto.{FIGURE_FORMAT}",
@@ -21,11 +25,58 @@ rule figures:
             caption="../report/hypervolume.rst",
             category="Frontier",
         ),
+        scaling=report(
+            f"{OUT}/figures/scaling.{FIGURE_FORMAT}",
+            caption="../report/scaling.rst",
+            category="Frontier",
+        ),
+    params:
+        figures=config["figures"],
+        config=STUDY_CONFIG,
+        python=PYTHON,
+        study_dir=OUT,
+        out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
+    conda:
+        "../envs/ecopt.yaml"
+    log:
+        f"{OUT}/logs/figures.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures.tsv"
+    shell:
+        figure_shell(["pareto", "hypervolume", "scaling"])
+
+
+rule proxies_figure:
+    input:
+        proxies=rules.proxies.output.stats,
+        proxy_runs=rules.proxies.output.runs,
+    output:
         proxies=report(
             f"{OUT}/figures/proxies.{FIGURE_FORMAT}",
             caption="../report/proxies.rst",
             category="Proxies",
         ),
+    params:
+        figures=config["figures"],
+        config=STUDY_CONFIG,
+        python=PYTHON,
+        study_dir=OUT,
+        out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
+    conda:
+        "../envs/ecopt.yaml"
+    log:
+        f"{OUT}/logs/proxies_figure.log",
+    benchmark:
+        f"{OUT}/benchmarks/proxies_figure.tsv"
+    shell:
+        figure_shell(["proxies"])
+
+
+rule calibration_figure:
+    input:
+        calibration=rules.calibrate.output.summary,
+        calibration_runs=rules.calibrate.output.runs,
+    output:
         calibration=report(
             f"{OUT}/figures/calibration.{FIGURE_FORMAT}",
             caption="../report/calibration.rst",
@@ -35,14 +86,13 @@ rule figures:
         figures=config["figures"],
         config=STUDY_CONFIG,
         python=PYTHON,
-        study_dir=lambda wildcards, input: os.path.dirname(input.trials),
-        out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
+        study_dir=OUT,
+        out_dir=lambda wildcards, output: os.path.dirname(output.calibration),
     conda:
         "../envs/ecopt.yaml"
     log:
-        f"{OUT}/logs/figures.log",
+        f"{OUT}/logs/calibration_figure.log",
     benchmark:
-        f"{OUT}/benchmarks/figures.tsv"
+        f"{OUT}/benchmarks/calibration_figure.tsv"
     shell:
-        "{params.python} -m ecopt.figures --config {params.config} --study-dir {params.study_dir} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        figure_shell(["calibration"])

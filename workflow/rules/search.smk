@@ -55,8 +55,10 @@ rule frontier:
         trials=f"{OUT}/trials.csv",
         frontier=f"{OUT}/frontier.csv",
         hypervolume=f"{OUT}/hypervolume.csv",
+        summary=f"{OUT}/summary.json",
     params:
         objectives=config.get("objectives"),
+        baseline=config["search"]["baseline"],
         config=STUDY_CONFIG,
         python=PYTHON,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
