@@ -98,8 +98,10 @@ def test_full_dag_completes(finished_study):
     stats = json.loads((out / "proxies/stats.json").read_text())
     assert stats["architectures"] == 4 and -1 <= stats["parameters_vs_joules_per_sample"]["pearson_r"] <= 1
     assert (out / "frontier.csv").read_text().count("\n") >= 2
-    for name in ("pareto", "hypervolume", "proxies", "calibration"):
+    for name in ("pareto", "hypervolume", "scaling", "proxies", "calibration"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+    fit = json.loads((out / "summary.json").read_text())["power_law_vs_parameters"]
+    assert fit["n"] >= 3 and fit["exponent_ci_low"] <= fit["exponent"] <= fit["exponent_ci_high"]
     for log in ("prepare_data", "calibrate", "proxies", "frontier", "figures"):
         assert (out / "logs" / f"{log}.log").is_file()
 
@@ -112,7 +114,7 @@ def test_editing_figures_reruns_only_figures(finished_study, tmp_path):
     study = copy_of(finished_study, tmp_path)
     config = dict(TINY, figures={"dpi": 90})
     make_study(study, config)
-    assert planned_jobs(study) == {"figures": 1, "all": 1}
+    assert planned_jobs(study) == {"figures": 1, "proxies_figure": 1, "calibration_figure": 1, "all": 1}
     before = (study / "results/tiny/frontier.csv").stat().st_mtime
     assert snakemake(study, "all").returncode == 0
     assert (study / "results/tiny/frontier.csv").stat().st_mtime == before
@@ -128,7 +130,7 @@ def test_sigkill_mid_round_then_restart_completes_without_redoing_finished_trial
     study = copy_of(finished_study, tmp_path)
     out = study / "results/tiny"
     shutil.rmtree(out / "rounds/002")
-    for name in ("trials.csv", "frontier.csv", "hypervolume.csv"):
+    for name in ("trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"):
         (out / name).unlink()
     finished = {path: path.stat().st_mtime for path in out.glob("rounds/*/trials/*.json")}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -183,6 +185,6 @@ def test_html_report_has_every_figure_with_its_caption(finished_study, tmp_path)
     result = snakemake(finished_study, "--report", str(report), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     text = report.read_text(errors="replace")
-    for figure in ("pareto.png", "hypervolume.png", "proxies.png", "calibration.png"):
+    for figure in ("pareto.png", "hypervolume.png", "scaling.png", "proxies.png", "calibration.png"):
         assert figure in text
-    assert "Pareto frontier" in text and "relative standard deviation" in text
+    assert "Pareto frontier" in text and "relative standard deviation" in text and "power law" in text

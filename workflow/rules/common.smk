@@ -43,3 +43,10 @@ def search_slice():
 
 def trial_slice():
     return {key: config.get(key) for key in ("adapter", "adapter_options", "data", "meter", "trial", "space", "seed")}
+
+
+def figure_shell(names):
+    return (
+        "{params.python} -m ecopt.figures --config {params.config} --study-dir {params.study_dir} "
+        f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
+    )

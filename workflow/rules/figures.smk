@@ -1,13 +1,6 @@
 FIGURE_FORMAT = config["figures"]["format"]
 
 
-def figure_shell(names):
-    return (
-        "{params.python} -m ecopt.figures --config {params.config} --study-dir {params.study_dir} "
-        f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
-    )
-
-
 rule figures:
     input:
         trials=rules.frontier.output.trials,
@@ -34,7 +27,7 @@ rule figures:
         figures=config["figures"],
         config=STUDY_CONFIG,
         python=PYTHON,
-        study_dir=OUT,
+        study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
     conda:
         "../envs/ecopt.yaml"
@@ -60,7 +53,7 @@ rule proxies_figure:
         figures=config["figures"],
         config=STUDY_CONFIG,
         python=PYTHON,
-        study_dir=OUT,
+        study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
     conda:
         "../envs/ecopt.yaml"
@@ -86,7 +79,7 @@ rule calibration_figure:
         figures=config["figures"],
         config=STUDY_CONFIG,
         python=PYTHON,
-        study_dir=OUT,
+        study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.calibration),
     conda:
         "../envs/ecopt.yaml"
