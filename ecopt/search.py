@@ -25,7 +25,11 @@ Choices that differ from Ax's defaults, and why:
   penalize``), so the surrogate steers away from its region; Ax would otherwise
   learn nothing from it and propose its neighbours again.
 * **Explicit initial design.** Round 0 is ``initial_trials`` scrambled Sobol
-  points (seeded), without Ax's centre point.
+  points (seeded), without Ax's centre point, after any ``baseline``
+  configurations the study wants measured for reference.
+* **Fast rounds.** One GP per objective instead of Ax's batched multi-output GP
+  (the same model; the joint fit took 3-4x as long at 200 trials), 64 QMC
+  samples in qLogNEHVI, and the history attached as one data frame.
 """
 
 from __future__ import annotations
