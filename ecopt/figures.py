@@ -169,6 +169,9 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]
         axis.plot([], [], " ", label=f"not shown: {data['counts']['out_of_memory']} out of memory (efficiency 0), {data['counts']['failed']} failed")
     if len(points) and np.all(points[:, 1] > 0):
         axis.set_yscale("log")
+    # Latency-like performance spans orders of magnitude too (batch size 1 vs 500).
+    if len(points) and np.all(points[:, 0] > 0) and points[:, 0].max() > 20 * points[:, 0].min():
+        axis.set_xscale("log")
     axis.set_xlabel(data["performance_label"])
     axis.set_ylabel("samples per joule (evaluation)")
     axis.set_title("Performance vs energy efficiency")
