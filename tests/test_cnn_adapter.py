@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from ecopt.adapters.cnn import CNNClassifier, feature_map_sizes

@@ -12,12 +12,12 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from ecopt.data import DatasetSplits, build_splits, data_settings, load_splits
+from ecopt.adapters.common import check_device, check_positive_int, check_positive_number, load_or_build_splits, resolve_device
+from ecopt.data import DatasetSplits, data_settings
 from ecopt.errors import ConfigError, InfeasibleArchitecture
 from ecopt.hyperparameter import Choice, Range, ValueType
 from ecopt.metrics import PERFORMANCE_METRICS, performance_function
@@ -70,14 +70,10 @@ class CNNClassifier(Model):
         if performance_metric not in PERFORMANCE_METRICS:
             raise ConfigError("adapter_options.performance_metric", performance_metric, f"one of {list(PERFORMANCE_METRICS)}")
         for name, value in (("batch_size", batch_size), ("max_epochs", max_epochs), ("eval_batch_size", eval_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"adapter_options.{name}", value, "a positive integer")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ConfigError("adapter_options.patience", patience, "a non-negative integer")
-        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-            raise ConfigError("adapter_options.learning_rate", learning_rate, "a positive number")
-        if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-            raise ConfigError("adapter_options.device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+            check_positive_int(name, value)
+        check_positive_int("patience", patience, minimum=0)
+        check_positive_number("learning_rate", learning_rate)
+        check_device(device)
         self.data_config = data_settings(data)
         self.splits_dir = splits_dir
         self.performance_metric = performance_metric
@@ -107,19 +103,12 @@ class CNNClassifier(Model):
     @property
     def splits(self) -> DatasetSplits:
         if self._splits is None:
-            if self.splits_dir is not None and (Path(self.splits_dir) / "splits.npz").is_file():
-                self._splits = load_splits(self.splits_dir)
-            else:
-                self._splits = build_splits(self.data_config)
+            self._splits = load_or_build_splits(self.splits_dir, self.data_config)
         return self._splits
 
     @property
     def device(self) -> Any:
-        import torch
-
-        if self.device_name == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device_name)
+        return resolve_device(self.device_name)
 
     # -- the Model interface ---------------------------------------------
     def define(self) -> None:

@@ -25,37 +25,16 @@ import copy
 import logging
 import math
 import time
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from ecopt.adapters.common import check_device, check_positive_int, check_positive_number, load_or_build_splits, resolve_device
 from ecopt.errors import ConfigError, InfeasibleArchitecture
 from ecopt.hyperparameter import Range, ValueType
 from ecopt.model import Model
 
 logger = logging.getLogger(__name__)
-
-
-def _positive_int(key: str, value: Any, allow_zero: bool = False) -> int:
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"adapter_options.{key}", value, f"an integer >= {low}")
-    return value
-
-
-def _device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _check_device(device: str) -> str:
-    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise ConfigError("adapter_options.device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
-    return device
 
 
 def build_causal_lm(hidden_size: int, layers: int, heads: int, context_length: int, vocab_size: int, seed: int = 0) -> Any:
@@ -96,14 +75,14 @@ class CausalLMInference(Model):
         super().__init__()
         for key, value in (("hidden_size", hidden_size), ("layers", layers), ("heads", heads), ("vocab_size", vocab_size),
                            ("prompt_length", prompt_length), ("max_batch_size", max_batch_size)):
-            _positive_int(key, value)
-        _positive_int("new_tokens", new_tokens, allow_zero=True)
+            check_positive_int(key, value)
+        check_positive_int("new_tokens", new_tokens, minimum=0)
         if dtype not in ("float32", "float16", "bfloat16"):
             raise ConfigError("adapter_options.dtype", dtype, "'float32', 'float16' or 'bfloat16'")
         self.model_name = model_name
         self.hidden_size, self.layers, self.heads, self.vocab_size = hidden_size, layers, heads, vocab_size
         self.prompt_length, self.new_tokens = prompt_length, new_tokens
-        self.dtype_name, self.device_name, self.seed = dtype, _check_device(device), seed
+        self.dtype_name, self.device_name, self.seed = dtype, check_device(device), seed
         self.performance_metric = "batch_latency_seconds"
         self.batch_size = Range(1, 1, max_batch_size, log_scale=True, value_type=ValueType.INT)
         self._network: Any = None
@@ -117,7 +96,7 @@ class CausalLMInference(Model):
     def define(self) -> None:
         import torch
 
-        device, dtype = _device(self.device_name), getattr(torch, self.dtype_name)
+        device, dtype = resolve_device(self.device_name), getattr(torch, self.dtype_name)
         if self.model_name:
             from transformers import AutoModelForCausalLM
 
@@ -187,10 +166,9 @@ class CausalLMTrainer(Model):
         super().__init__()
         for key, value in (("batch_size", batch_size), ("max_steps", max_steps), ("eval_interval", eval_interval),
                            ("validation_tokens", validation_tokens), ("test_tokens", test_tokens), ("eval_batch_size", eval_batch_size)):
-            _positive_int(key, value)
-        _positive_int("patience", patience, allow_zero=True)
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-            raise ConfigError("adapter_options.learning_rate", learning_rate, "a positive number")
+            check_positive_int(key, value)
+        check_positive_int("patience", patience, minimum=0)
+        check_positive_number("learning_rate", learning_rate)
         from ecopt.data import TEXT_DATASETS, data_settings
 
         self.data_config = data_settings(data if data is not None else {"dataset": "python_docs"})
@@ -200,7 +178,7 @@ class CausalLMTrainer(Model):
         self.learning_rate, self.batch_size, self.max_steps = float(learning_rate), batch_size, max_steps
         self.eval_interval, self.patience, self.min_delta = eval_interval, patience, float(min_delta)
         self.validation_tokens, self.test_tokens, self.eval_batch_size = validation_tokens, test_tokens, eval_batch_size
-        self.device_name, self.seed = _check_device(device), seed
+        self.device_name, self.seed = check_device(device), seed
         self.performance_metric = "next_token_accuracy"
 
         # Wide domains: a study's space (ranges or choices) picks inside them.
@@ -217,13 +195,8 @@ class CausalLMTrainer(Model):
 
     @property
     def splits(self) -> Any:
-        from ecopt.data import build_splits, load_splits
-
         if self._splits is None:
-            if self.splits_dir is not None and (Path(self.splits_dir) / "splits.npz").is_file():
-                self._splits = load_splits(self.splits_dir)
-            else:
-                self._splits = build_splits(self.data_config)
+            self._splits = load_or_build_splits(self.splits_dir, self.data_config)
             if self._splits.x_train.ndim != 1:
                 raise ConfigError("data.dataset", self._splits.name, "a token-stream dataset (the prepared splits hold images)")
         return self._splits
@@ -231,7 +204,7 @@ class CausalLMTrainer(Model):
     def define(self) -> None:
         self._network = build_causal_lm(
             self.hidden_size.value, self.layers.value, self.heads.value, self.context_length.value, self.splits.num_classes, self.seed
-        ).to(_device(self.device_name))
+        ).to(resolve_device(self.device_name))
         self._test_windows = None
 
     def _windows(self, stream: np.ndarray, limit: int) -> Any:
@@ -243,12 +216,12 @@ class CausalLMTrainer(Model):
         if len(stream) < span:
             raise ConfigError("data", self.splits.name, f"held-out text longer than one {span}-token window")
         windows = np.asarray(stream[: count * span], dtype=np.int64).reshape(count, span)
-        return torch.from_numpy(windows).to(_device(self.device_name))
+        return torch.from_numpy(windows).to(resolve_device(self.device_name))
 
     def train(self) -> None:
         import torch
 
-        network, device = self._require(), _device(self.device_name)
+        network, device = self._require(), resolve_device(self.device_name)
         train = torch.from_numpy(np.asarray(self.splits.x_train, dtype=np.int64))
         span = self.context_length.value + 1
         if len(train) <= span:
@@ -304,7 +277,7 @@ class CausalLMTrainer(Model):
     def single_sample_input(self) -> tuple[Any, ...]:
         import torch
 
-        return (torch.zeros((1, self.context_length.value), dtype=torch.long, device=_device(self.device_name)),)
+        return (torch.zeros((1, self.context_length.value), dtype=torch.long, device=resolve_device(self.device_name)),)
 
     def _loss(self, windows: Any) -> float:
         import torch

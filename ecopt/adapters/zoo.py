@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ecopt.adapters.common import check_device, check_positive_int, resolve_device
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, ValueType
 from ecopt.model import Model
@@ -50,10 +51,8 @@ class TorchvisionClassifier(Model):
         if not names or unknown:
             raise ConfigError("adapter_options.architectures", architectures, f"torchvision classification model names (unknown: {unknown})")
         for key, value in (("image_size", image_size), ("batch_size", batch_size), ("num_classes", num_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"adapter_options.{key}", value, "a positive integer")
-        if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-            raise ConfigError("adapter_options.device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+            check_positive_int(key, value)
+        check_device(device)
         self.image_size, self.eval_batch_size, self.num_classes = image_size, batch_size, num_classes
         self.device_name, self.seed = device, seed
         self.performance_metric = "none (random weights)"
@@ -63,11 +62,7 @@ class TorchvisionClassifier(Model):
 
     @property
     def device(self) -> Any:
-        import torch
-
-        if self.device_name == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device_name)
+        return resolve_device(self.device_name)
 
     def define(self) -> None:
         import torch
