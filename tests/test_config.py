@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 
 from ecopt.adapters.cnn import CNNClassifier
-from ecopt.config import check_top_level, instantiate_adapter, load_study_config, resolve_adapter
+from ecopt.config import check_study, check_top_level, instantiate_adapter, load_study_config, resolve_adapter
 from ecopt.errors import AdapterImportError, ConfigError
 
 
@@ -70,3 +72,9 @@ def test_unknown_adapter_option_is_a_config_error():
     with pytest.raises(ConfigError) as caught:
         instantiate_adapter({"adapter": "ecopt.adapters.cnn:CNNClassifier", "adapter_options": {"widht": 3}})
     assert caught.value.key == "adapter_options"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "config" / "studies").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_study_passes_the_config_checks(path):
+    sections = check_study(load_study_config(path))
+    assert sections["search"]["initial_trials"] >= len(sections["search"]["baseline"])
