@@ -187,4 +187,4 @@ def test_html_report_has_every_figure_with_its_caption(finished_study, tmp_path)
     text = report.read_text(errors="replace")
     for figure in ("pareto.png", "hypervolume.png", "scaling.png", "proxies.png", "calibration.png"):
         assert figure in text
-    assert "Pareto frontier" in text and "relative standard deviation" in text and "power law" in text
+    assert "Pareto frontier" in text and "relative standard deviation" in text and "parameter count" in text
