@@ -36,13 +36,11 @@ CALIBRATION_DEFAULTS: dict[str, Any] = {
 
 
 def calibration_settings(section: Mapping[str, Any] | None, key: str = "calibration") -> dict[str, Any]:
-    from ecopt.config import section_with_defaults
+    from ecopt.config import require_int, section_with_defaults
 
     settings = section_with_defaults(section, CALIBRATION_DEFAULTS, key)
     for name, low in (("repeats", 2), ("overhead_pairs", 0)):
-        value = settings[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}")
+        require_int(settings, name, low, key)
     for name in ("max_rsd", "idle_seconds"):
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

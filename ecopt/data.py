@@ -185,7 +185,8 @@ def _text_splits(settings: Mapping[str, Any], rng: np.random.Generator) -> Datas
     Splitting by document, not by position, keeps held-out text unseen in training.
     """
     corpus = python_docs_corpus()
-    names = [sorted(corpus)[i] for i in rng.permutation(len(corpus))]
+    ordered = sorted(corpus)
+    names = [ordered[i] for i in rng.permutation(len(ordered))]
     total = sum(len(corpus[n]) for n in names)
     targets = {"test": settings["test_fraction"] * total, "val": settings["validation_fraction"] * total}
     parts: dict[str, list[str]] = {"test": [], "val": [], "train": []}

@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # torch is heavy; only type checkers need it here
 class Model:
     """Base class of model adapters."""
 
+    # True when evaluate()'s performance is itself a measurement (latency) that varies
+    # from pass to pass: the trial then records the median pass and the spread.
+    performance_varies: bool = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if type(self) is Model:
             raise NotImplementedError("Model is abstract: subclass it and implement define(), train() and evaluate()")

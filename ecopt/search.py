@@ -70,14 +70,12 @@ ACQUISITION = "qLogNEHVI"
 
 
 def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
-    from ecopt.config import section_with_defaults
+    from ecopt.config import require_int, section_with_defaults
 
     settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
     minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1, "mc_samples": 1}
     for name, low in minimums.items():
-        value = settings[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}")
+        require_int(settings, name, low, key)
     margin = settings["reference_margin"]
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
         raise ConfigError(f"{key}.reference_margin", margin, "a number between 0 and 1")

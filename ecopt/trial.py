@@ -168,7 +168,7 @@ def run_trial(
         performances = [float(performance) for performance, _ in window.results]
         samples = int(sum(int(count) for _, count in window.results))
         # A measured performance (latency) varies from pass to pass: report the median pass.
-        varies = bool(getattr(model, "performance_varies", False))
+        varies = model.performance_varies
         record.update(
             status=COMPLETED,
             performance=statistics.median(performances) if varies else performances[0],

@@ -31,8 +31,6 @@ DEFAULT_ARCHITECTURES = (
 class TorchvisionClassifier(Model):
     """One torchvision classification model, chosen by name; inference on random images."""
 
-    performance_varies = False
-
     def __init__(
         self,
         architectures: list[str] | None = None,
