@@ -82,7 +82,8 @@ def test_baseline_configurations_lead_round_zero_and_count_in_it():
 def test_mobo_round_proposes_a_batch_deterministically():
     _, history = sobol_history()
     first = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
-    assert first.generator == "qLogNEHVI" and len(first.proposals) == 3
+    assert first.generator == "qLogNEHVI (candidate 1), posterior-mean hypervolume improvement (candidates 2-3)"
+    assert len(first.proposals) == 3 and len({json.dumps(p, sort_keys=True) for p in first.proposals}) == 3
     for params in first.proposals:
         check_in_space(params)
     assert first.reference_point["source"].startswith("inferred")
@@ -179,7 +180,8 @@ def test_reference_point_rules():
 @pytest.mark.parametrize(
     "section, key",
     [({"batch_size": 0}, "search.batch_size"), ({"failed_trials": "drop"}, "search.failed_trials"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q"),
-     ({"baseline": {"width": 2}}, "search.baseline"), ({"mc_samples": 0}, "search.mc_samples")],
+     ({"baseline": {"width": 2}}, "search.baseline"), ({"mc_samples": 0}, "search.mc_samples"),
+     ({"lengthscale_prior": "short"}, "search.lengthscale_prior"), ({"batch_fill": "greedy"}, "search.batch_fill")],
 )
 def test_bad_search_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
@@ -233,7 +235,7 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
                  "--state", str(tmp_path / "rounds/001/experiment.json"), "--calibration", str(calibration))
     assert result.returncode == 0, result.stderr
     round_one = json.loads((tmp_path / "rounds/001/proposals.json").read_text())
-    assert round_one["generator"] == "qLogNEHVI" and len(round_one["proposals"]) == 2
+    assert round_one["generator"] == "qLogNEHVI (candidate 1), posterior-mean hypervolume improvement (candidate 2)" and len(round_one["proposals"]) == 2
     assert round_one["noise"]["efficiency"]["relative_sd"] == 0.05
     assert round_one["seconds"]["total"] > 0
     assert len(load_state(tmp_path / "rounds/001/experiment.json")._experiment.trials) == 7
@@ -242,3 +244,47 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
     result = run("--round", "0", "--out", str(tmp_path / "bad.json"))
     assert result.returncode == 2 and "objectives.performance.minimise" in result.stderr
     assert not (tmp_path / "bad.json").exists()
+
+
+@pytest.mark.parametrize("prior, kernel, prior_class", [("gamma", "MaternKernel", "GammaPrior"), ("dimension_scaled", "RBFKernel", "LogNormalPrior")])
+def test_the_round_reports_the_fitted_surrogate_and_its_configured_prior(prior, kernel, prior_class):
+    _, history = sobol_history()
+    settings = search_settings({**SETTINGS, "lengthscale_prior": prior})
+    result = propose(1, history, SPACE, OBJECTIVES, settings, seed=0)
+    model = result.to_dict()["model"]
+    assert (model["kernel"], model["lengthscale_prior"]) == (kernel, prior_class)
+    assert set(model["lengthscales"]) == {"performance", "efficiency"}
+    # Every searched parameter has a lengthscale (one per one-hot column for the unordered choice).
+    features = model["lengthscales"]["efficiency"]
+    assert {"width", "rate", "depth", "kernel", "pooling"} <= set(features) and len(features) == 5 + 3
+    assert all(value > 0 for value in features.values())
+
+
+def test_batch_fill_qlognehvi_is_one_sequential_greedy_batch():
+    _, history = sobol_history()
+    result = propose(1, history, SPACE, OBJECTIVES, search_settings({**SETTINGS, "batch_fill": "qlognehvi"}), seed=0)
+    assert result.generator == "qLogNEHVI" and len(result.proposals) == 3
+    for params in result.proposals:
+        check_in_space(params)
+
+
+def test_posterior_mean_hvi_is_the_hypervolume_improvement_of_the_model_mean():
+    import torch
+    from botorch.models import ModelListGP, SingleTaskGP
+
+    from ecopt.frontier import hypervolume
+    from ecopt.search import _posterior_mean_hvi_class
+
+    generator = torch.Generator().manual_seed(0)
+    train_x = torch.rand(12, 2, generator=generator, dtype=torch.double)
+    train_y = torch.stack([train_x.sum(-1), (1 - train_x).prod(-1)], -1)
+    model = ModelListGP(*[SingleTaskGP(train_x, train_y[:, j : j + 1]) for j in range(2)]).eval()
+    reference = [0.0, 0.0]
+    acquisition = _posterior_mean_hvi_class()(model=model, ref_point=reference, X_baseline=train_x)
+    with torch.no_grad():
+        mean_front = model.posterior(train_x).mean.numpy()
+        for _ in range(3):
+            candidates = torch.rand(2, 2, generator=generator, dtype=torch.double)  # a batch of q = 2
+            expected = hypervolume(np.vstack([mean_front, model.posterior(candidates).mean.numpy()]), reference, [False, False]) - hypervolume(mean_front, reference, [False, False])
+            got = math.exp(acquisition(candidates[None]).item())
+            assert got == pytest.approx(expected, rel=0.02, abs=1e-5)
