@@ -3,8 +3,9 @@
 Problems (maximised, BoTorch's definitions, known maximum hypervolume):
   * BraninCurrin (2-D), reference point from BoTorch;
   * DTLZ2 with 6 inputs and 2 objectives, reference point (1.1, 1.1) (negated).
-Methods: ECOpt q=1 and q=4 (10 Sobol points, then qLogNEHVI rounds, state rebuilt
-from the trials every round, as in the workflow), Optuna's TPE, NSGA-II
+Methods: ECOpt q=1 and q=4 (10 Sobol points, then model-based rounds, state rebuilt
+from the trials every round, as in the workflow; ``--search batch_fill=qlognehvi
+lengthscale_prior=dimension_scaled`` runs it with Ax's choices), Optuna's TPE, NSGA-II
 (population 10) and GP samplers (10 start-up trials), and Sobol alone.
 ECOpt is given the problem's reference point as objective thresholds.
 ``--methods botorch_q1 botorch_q4`` adds a plain BoTorch loop (no Ax) from the same
@@ -18,7 +19,7 @@ the points chosen. ``--timing`` prints the optimiser's seconds per candidate at
 ~50 and ~200 observations on the 6-D problem, rebuild from stored trials included.
 
 Usage: python benchmarks/mobo.py [--problems branin_currin dtlz2] [--seeds 5] [--methods ...]
-                                 [--noise 0.08] [--timing] [--json results.json]
+                                 [--noise 0.08] [--timing] [--json results.json] [--search KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def evaluator(problem: Any, noise: float, rng: np.random.Generator) -> tuple[Cal
     return evaluate, truth
 
 
+SEARCH_SETTINGS: dict[str, Any] = {}  # --search KEY=VALUE: ECOpt's search settings
+
+
 def run_ecopt(problem: Any, dim: int, seed: int, q: int, noise: float) -> list[np.ndarray]:
     from ecopt.hyperparameter import Range
     from ecopt.search import optimize
@@ -83,7 +87,7 @@ def run_ecopt(problem: Any, dim: int, seed: int, q: int, noise: float) -> list[n
         return {"f0": float(observed[0]), "f1": float(observed[1])}
 
     optimize(fn, space, objectives, n_init=N_INIT, rounds=(BUDGET - N_INIT) // q, batch_size=q, seed=seed,
-             noise_rsd={"f1": noise} if noise > 0 else None)
+             noise_rsd={"f1": noise} if noise > 0 else None, settings=SEARCH_SETTINGS)
     return truth
 
 
@@ -203,7 +207,7 @@ def timing(repeats: int = 2) -> list[dict[str, Any]]:
             history.append({"params": {f"x{i}": float(row[i]) for i in range(dim)}, "status": "completed", "f0": float(true[0]), "f1": float(true[1]), "index": index})
         for q in (1, 4):
             for repeat in range(repeats):
-                result = propose(1, history, space, objectives, search_settings({"batch_size": q}), seed=repeat, keep_state=False)
+                result = propose(1, history, space, objectives, search_settings({**SEARCH_SETTINGS, "batch_size": q}), seed=repeat, keep_state=False)
                 rows.append({"observations": observations, "q": q, "repeat": repeat, **result.seconds, "per_candidate": result.seconds["total"] / q})
                 print(f"  {observations} observations, q={q}: {result.seconds['total']:.2f} s total "
                       f"(rebuild {result.seconds['rebuild']:.2f} s, generate {result.seconds['generate']:.2f} s) "
@@ -219,7 +223,13 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.0, help="relative noise on the second objective")
     parser.add_argument("--timing", action="store_true", help="also time the optimiser at ~50 and ~200 observations")
     parser.add_argument("--json", default=None, help="write every run's figures here")
+    parser.add_argument("--search", nargs="*", default=[], metavar="KEY=VALUE", help="ECOpt search settings, e.g. batch_fill=qlognehvi")
     args = parser.parse_args()
+    for item in args.search:
+        key, _, value = item.partition("=")
+        if not value:
+            parser.error(f"--search {item!r}: expected KEY=VALUE")
+        SEARCH_SETTINGS[key] = int(value) if value.isdigit() else value
 
     results: list[dict[str, Any]] = []
     for problem_name in args.problems:

@@ -464,24 +464,40 @@ _POSTERIOR_MEAN_HVI: Any = None
 
 
 def _posterior_mean_hvi_class() -> Any:
-    """qLogNEHVI of the GP's posterior mean: the hypervolume improvement the model predicts.
+    """The hypervolume improvement of the GP's posterior mean over the mean front of the observed and pending points.
 
-    A subclass of BoTorch's qLogNEHVI that evaluates it on ``PosteriorMeanModel(model)``
-    with one (index) sample, registered with qLogNEHVI's input constructor so that Ax
-    builds it with the same reference point, objective and pending points.
+    qLogEHVI on ``PosteriorMeanModel(model)`` with one (index) sample and a box
+    partitioning of the posterior means at the observed and pending points, built
+    once: the deterministic counterpart of qLogNEHVI, without re-evaluating the
+    baseline at every step of the optimiser (qLogNEHVI on the mean model took 16-19 s
+    for 3 candidates at 200 trials, this well under a second per candidate).
+    Registered with qLogNEHVI's input constructor, so that Ax builds it with the same
+    reference point, objective and pending points.
     """
     global _POSTERIOR_MEAN_HVI
     if _POSTERIOR_MEAN_HVI is None:
         import torch
         from botorch.acquisition.input_constructors import acqf_input_constructor, construct_inputs_qLogNEHVI
-        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+        from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
         from botorch.models.deterministic import PosteriorMeanModel
         from botorch.sampling.index_sampler import IndexSampler
+        from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
 
-        class qLogPosteriorMeanHVI(qLogNoisyExpectedHypervolumeImprovement):
-            def __init__(self, model: Any, ref_point: Any, X_baseline: Any, **options: Any) -> None:
-                options.update(sampler=IndexSampler(torch.Size([1])), prune_baseline=False, cache_root=False)
-                super().__init__(model=PosteriorMeanModel(model), ref_point=ref_point, X_baseline=X_baseline, **options)
+        class qLogPosteriorMeanHVI(qLogExpectedHypervolumeImprovement):
+            def __init__(
+                self, model: Any, ref_point: Any, X_baseline: Any, objective: Any = None, constraints: Any = None,
+                X_pending: Any = None, eta: Any = 1e-3, fat: bool = True, **_: Any,
+            ) -> None:
+                mean_model = PosteriorMeanModel(model)
+                known = X_baseline if X_pending is None else torch.cat([X_baseline, X_pending], dim=-2)
+                with torch.no_grad():
+                    means = mean_model.posterior(known).mean
+                    values = objective(means.unsqueeze(0), X=known).squeeze(0) if objective is not None else means
+                ref = torch.as_tensor(ref_point, dtype=values.dtype, device=values.device)
+                super().__init__(
+                    model=mean_model, ref_point=ref, partitioning=FastNondominatedPartitioning(ref_point=ref, Y=values),
+                    sampler=IndexSampler(torch.Size([1])), objective=objective, constraints=constraints, eta=eta, fat=fat,
+                )
 
         acqf_input_constructor(qLogPosteriorMeanHVI)(construct_inputs_qLogNEHVI)
         _POSTERIOR_MEAN_HVI = qLogPosteriorMeanHVI
