@@ -36,7 +36,7 @@ CALIBRATION_DEFAULTS: dict[str, Any] = {
 
 
 def calibration_settings(section: Mapping[str, Any] | None, key: str = "calibration") -> dict[str, Any]:
-    from ecopt.config import require_int, section_with_defaults
+    from ecopt.config import require_int, require_one_of, section_with_defaults
 
     settings = section_with_defaults(section, CALIBRATION_DEFAULTS, key)
     for name, low in (("repeats", 2), ("overhead_pairs", 0)):
@@ -45,8 +45,7 @@ def calibration_settings(section: Mapping[str, Any] | None, key: str = "calibrat
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ConfigError(f"{key}.{name}", value, "a number >= 0")
-    if settings["on_fail"] not in ("warn", "stop"):
-        raise ConfigError(f"{key}.on_fail", settings["on_fail"], "'warn' or 'stop'")
+    require_one_of(settings, "on_fail", ("warn", "stop"), key)
     if settings["params"] is not None and not isinstance(settings["params"], Mapping):
         raise ConfigError(f"{key}.params", settings["params"], "a mapping of hyperparameter values or null")
     return settings

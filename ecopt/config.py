@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -52,6 +52,15 @@ def require_int(settings: Mapping[str, Any], name: str, low: int, key: str, allo
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}" + (" or null" if allow_none else ""))
+
+
+def require_one_of(settings: Mapping[str, Any], name: str, allowed: Sequence[Any], key: str, what: str = "") -> None:
+    """``settings[name]`` must be one of ``allowed``; the error names the key, the value and the choices."""
+    value = settings[name]
+    if value not in allowed:
+        choices = [repr(option) for option in allowed]
+        listed = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
+        raise ConfigError(f"{key}.{name}", value, f"{what}{listed}")
 
 
 def load_study_config(path: str | Path) -> dict[str, Any]:

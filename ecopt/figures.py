@@ -30,15 +30,13 @@ FIGURE_DEFAULTS: dict[str, Any] = {
 def figure_settings(section: Mapping[str, Any] | None, key: str = "figures") -> dict[str, Any]:
     from ecopt.errors import ConfigError
 
-    from ecopt.config import section_with_defaults
+    from ecopt.config import require_one_of, section_with_defaults
 
     settings = section_with_defaults(section, FIGURE_DEFAULTS, key)
-    if settings["format"] not in ("png", "svg"):
-        raise ConfigError(f"{key}.format", settings["format"], "'png' or 'svg'")
+    require_one_of(settings, "format", ("png", "svg"), key)
     if isinstance(settings["dpi"], bool) or not isinstance(settings["dpi"], int) or not 50 <= settings["dpi"] <= 600:
         raise ConfigError(f"{key}.dpi", settings["dpi"], "an integer between 50 and 600")
-    if settings["style"] not in ("whitegrid", "darkgrid", "white", "dark", "ticks"):
-        raise ConfigError(f"{key}.style", settings["style"], "a seaborn style: whitegrid, darkgrid, white, dark or ticks")
+    require_one_of(settings, "style", ("whitegrid", "darkgrid", "white", "dark", "ticks"), key, what="a seaborn style: ")
     return settings
 
 

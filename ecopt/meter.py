@@ -52,11 +52,10 @@ METER_DEFAULTS: dict[str, Any] = {
 
 def meter_settings(section: Mapping[str, Any] | None, key: str = "meter") -> dict[str, Any]:
     """Defaults filled in and every field checked; errors name ``meter.<field>``."""
-    from ecopt.config import section_with_defaults
+    from ecopt.config import require_one_of, section_with_defaults
 
     settings = section_with_defaults(section, METER_DEFAULTS, key)
-    if settings["tracking_mode"] not in ("machine", "process"):
-        raise ConfigError(f"{key}.tracking_mode", settings["tracking_mode"], "'machine' or 'process'")
+    require_one_of(settings, "tracking_mode", ("machine", "process"), key)
     code = settings["country_iso_code"]
     if not (isinstance(code, str) and len(code) == 3 and code.isalpha()):
         raise ConfigError(f"{key}.country_iso_code", code, "a three-letter ISO 3166-1 alpha-3 code such as 'GBR'")

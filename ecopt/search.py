@@ -87,7 +87,7 @@ BATCH_FILLS = ("posterior_mean", "qlognehvi")
 
 
 def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
-    from ecopt.config import require_int, section_with_defaults
+    from ecopt.config import require_int, require_one_of, section_with_defaults
 
     settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
     minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1, "mc_samples": 1}
@@ -99,12 +99,9 @@ def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> d
     seed = settings["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError(f"{key}.seed", seed, "an integer or null")
-    if settings["batch_fill"] not in BATCH_FILLS:
-        raise ConfigError(f"{key}.batch_fill", settings["batch_fill"], " or ".join(repr(name) for name in BATCH_FILLS))
-    if settings["lengthscale_prior"] not in LENGTHSCALE_PRIORS:
-        raise ConfigError(f"{key}.lengthscale_prior", settings["lengthscale_prior"], " or ".join(repr(name) for name in LENGTHSCALE_PRIORS))
-    if settings["failed_trials"] not in ("penalize", "ignore"):
-        raise ConfigError(f"{key}.failed_trials", settings["failed_trials"], "'penalize' or 'ignore'")
+    require_one_of(settings, "batch_fill", BATCH_FILLS, key)
+    require_one_of(settings, "lengthscale_prior", LENGTHSCALE_PRIORS, key)
+    require_one_of(settings, "failed_trials", ("penalize", "ignore"), key)
     baseline = settings["baseline"]
     if not isinstance(baseline, list) or not all(isinstance(point, Mapping) for point in baseline):
         raise ConfigError(f"{key}.baseline", baseline, "a list of configurations (parameter name: value)")
