@@ -31,6 +31,7 @@ import time
 from typing import Any, Callable
 
 import numpy as np
+import yaml
 
 BUDGET, N_INIT, CHECKPOINTS = 50, 10, (20, 40, 50)
 METHODS = ("ecopt_q1", "ecopt_q4", "optuna_tpe", "optuna_nsga2", "optuna_gp", "sobol")
@@ -229,7 +230,7 @@ def main() -> None:
         key, _, value = item.partition("=")
         if not value:
             parser.error(f"--search {item!r}: expected KEY=VALUE")
-        SEARCH_SETTINGS[key] = int(value) if value.isdigit() else value
+        SEARCH_SETTINGS[key] = yaml.safe_load(value)  # as in a config file: 128 -> int, 0.2 -> float, names stay strings
 
     results: list[dict[str, Any]] = []
     for problem_name in args.problems:
