@@ -177,11 +177,69 @@ def test_reference_point_rules():
     assert choose_reference_point(np.zeros((0, 2)), objectives, 0.1) is None
 
 
+def test_winsorization_levels_lie_beyond_the_reference_point():
+    from ecopt.search import winsorization_levels
+
+    objectives = [Objective("a", "a"), Objective("b", "b", minimize=True)]
+    completed = np.array([[0.9, 5.0], [0.6, 2.0], [0.2, 1.0], [-40.0, 900.0]])
+    # a: best 0.9, reference 0.5 -> 0.5 - 5 * 0.4; b (minimised): best 1, reference 10 -> 10 + 5 * 9.
+    levels = winsorization_levels(completed, objectives, [0.5, 10.0], 5.0)
+    assert levels == pytest.approx({"a": -1.5, "b": 55.0})
+    assert winsorization_levels(completed, objectives, [0.5, 10.0], 0.0) == {}
+    # Only one observation reaches a's level: clipping would flatten every other one, so none.
+    assert set(winsorization_levels(completed, objectives, [0.85, 10.0], 0.5)) == {"b"}
+
+
+def test_a_round_clips_outliers_before_the_gp_sees_them(monkeypatch):
+    import ecopt.search as search
+
+    _, history = sobol_history()
+    history[0]["samples_per_joule"] = 1e-30  # 30+ decades below the rest: a broken measurement
+    strategies = []
+    original = search._generate
+    monkeypatch.setattr(search, "_generate", lambda strategy, *args: strategies.append(strategy) or original(strategy, *args))
+    result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
+    clipped = result.to_dict()["winsorized"]
+    assert clipped["efficiency"]["clipped"] == 1 and clipped["efficiency"]["level"] > -30
+    assert "performance" not in clipped or clipped["performance"]["clipped"] == 0
+    # Ax's Winsorize transform clips at exactly that level (a quantile setting makes its boundary the cutoff).
+    cutoffs = strategies[0].adapter.transforms["Winsorize"].cutoffs
+    assert cutoffs[next(iter(k for k in cutoffs if k.startswith("efficiency")))][0] == pytest.approx(clipped["efficiency"]["level"])
+    for params in result.proposals:
+        check_in_space(params)
+    off = propose(1, history, SPACE, OBJECTIVES, search_settings({**SETTINGS, "winsorize": 0}), seed=0)
+    assert off.winsorized == {}
+
+
+def test_the_gp_fit_stops_at_the_iteration_cap():
+    import torch
+    from ax.generators.torch.botorch_modular.utils import fit_botorch_model
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from ecopt.search import _capped_fit_gp_class
+
+    generator = torch.Generator().manual_seed(0)
+    train_x = torch.rand(30, 3, generator=generator, dtype=torch.double)
+    train_y = (torch.sin(6 * train_x).sum(-1, keepdim=True) + 0.05 * torch.randn(30, 1, generator=generator, dtype=torch.double))
+
+    def fitted_mll(iterations):
+        model = _capped_fit_gp_class()(train_x, train_y)
+        fit_botorch_model(model, mll_class=ExactMarginalLogLikelihood, mll_options={"fit_max_iterations": iterations})
+        mll = ExactMarginalLogLikelihood(model.likelihood, model).train()
+        with torch.no_grad():
+            return mll(model(train_x), model.train_targets).item()
+
+    converged = fitted_mll(500)
+    assert fitted_mll(1) < converged - 0.02  # one step is not enough: the cap reached the optimiser
+    assert fitted_mll(50) == pytest.approx(converged, abs=1e-3)
+
+
 @pytest.mark.parametrize(
     "section, key",
     [({"batch_size": 0}, "search.batch_size"), ({"failed_trials": "drop"}, "search.failed_trials"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q"),
      ({"baseline": {"width": 2}}, "search.baseline"), ({"mc_samples": 0}, "search.mc_samples"),
-     ({"lengthscale_prior": "short"}, "search.lengthscale_prior"), ({"batch_fill": "greedy"}, "search.batch_fill")],
+     ({"lengthscale_prior": "short"}, "search.lengthscale_prior"), ({"batch_fill": "greedy"}, "search.batch_fill"),
+     ({"winsorize": -1}, "search.winsorize"), ({"winsorize": "yes"}, "search.winsorize"), ({"fit_max_iterations": -5}, "search.fit_max_iterations")],
 )
 def test_bad_search_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
@@ -258,6 +316,9 @@ def test_the_round_reports_the_fitted_surrogate_and_its_configured_prior(prior, 
     features = model["lengthscales"]["efficiency"]
     assert {"width", "rate", "depth", "kernel", "pooling"} <= set(features) and len(features) == 5 + 3
     assert all(value > 0 for value in features.values())
+    assert (model["model_class"], model["fit_max_iterations"]) == ("SingleTaskGPCappedFit", 60)
+    uncapped = propose(1, history, SPACE, OBJECTIVES, search_settings({**settings, "fit_max_iterations": 0}), seed=0).model
+    assert (uncapped["model_class"], uncapped["fit_max_iterations"]) == ("SingleTaskGP", None)
 
 
 def test_batch_fill_qlognehvi_is_one_sequential_greedy_batch():
