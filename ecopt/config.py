@@ -54,6 +54,13 @@ def require_int(settings: Mapping[str, Any], name: str, low: int, key: str, allo
         raise ConfigError(f"{key}.{name}", value, f"an integer >= {low}" + (" or null" if allow_none else ""))
 
 
+def require_number(settings: Mapping[str, Any], name: str, low: float, high: float, key: str, expected: str) -> None:
+    """``settings[name]`` must be a number (not a bool) with ``low <= value <= high``; NaN never is."""
+    value = settings[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(f"{key}.{name}", value, expected)
+
+
 def require_one_of(settings: Mapping[str, Any], name: str, allowed: Sequence[Any], key: str, what: str = "") -> None:
     """``settings[name]`` must be one of ``allowed``; the error names the key, the value and the choices."""
     value = settings[name]

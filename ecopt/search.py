@@ -96,18 +96,14 @@ BATCH_FILLS = ("posterior_mean", "qlognehvi")
 
 
 def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
-    from ecopt.config import require_int, require_one_of, section_with_defaults
+    from ecopt.config import require_int, require_number, require_one_of, section_with_defaults
 
     settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
     minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1, "mc_samples": 1, "fit_max_iterations": 0}
     for name, low in minimums.items():
         require_int(settings, name, low, key)
-    margin = settings["reference_margin"]
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
-        raise ConfigError(f"{key}.reference_margin", margin, "a number between 0 and 1")
-    factor = settings["winsorize"]
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 <= factor < math.inf:
-        raise ConfigError(f"{key}.winsorize", factor, "a number >= 0 (0 turns clipping off)")
+    require_number(settings, "reference_margin", 0, 1, key, "a number between 0 and 1")
+    require_number(settings, "winsorize", 0, sys.float_info.max, key, "a number >= 0 (0 turns clipping off)")
     seed = settings["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError(f"{key}.seed", seed, "an integer or null")
@@ -562,10 +558,10 @@ def _attach_history(
             trial.mark_failed()
 
 
-def _count_clipped(attached: Sequence[tuple[dict[str, Any], dict[str, float] | None]], objectives: Sequence[Objective], name: str, level: float) -> int:
-    minimize = next(o.minimize for o in objectives if o.name == name)
-    values = [v[name] for _, v in attached if v is not None and name in v]
-    return sum(1 for v in values if (v > level if minimize else v < level))
+def _count_clipped(attached: Sequence[tuple[dict[str, Any], dict[str, float] | None]], objective: Objective, level: float) -> int:
+    """How many attached observations (failure penalties included) lie beyond ``level``."""
+    values = [v[objective.name] for _, v in attached if v is not None and objective.name in v]
+    return sum(1 for v in values if (v > level if objective.minimize else v < level))
 
 
 def _generate(strategy: Any, experiment: Any, space: Mapping[str, Hyperparameter], count: int) -> list[dict[str, Any]]:
@@ -635,7 +631,6 @@ def _use_posterior_mean_hvi(strategy: Any) -> None:
 
 
 # --------------------------------------------------------------------------- propose
-# --------------------------------------------------------------------------- propose
 def propose(
     round_index: int,
     history: Sequence[Mapping[str, Any]],
@@ -678,7 +673,11 @@ def propose(
         client = _new_client(space, objectives, reference["values"] if reference else None, round_seed)
         if reference is not None:
             levels = winsorization_levels(observations.completed, objectives, reference["values"], settings["winsorize"])
-            winsorized = {name: {"level": level, "clipped": _count_clipped(observations.attached, objectives, name, level)} for name, level in levels.items()}
+            winsorized = {
+                o.name: {"level": levels[o.name], "clipped": _count_clipped(observations.attached, o, levels[o.name])}
+                for o in objectives
+                if o.name in levels
+            }
         strategy = _generation_strategy(kind, settings, round_seed, _winsorize_transform_config(client, objectives, levels))
     client.set_generation_strategy(strategy)
 
