@@ -2,32 +2,35 @@
 
 ``depth`` blocks of Conv2d -> ReLU (-> 2x2 max-pool), then a linear classifier.
 Trained with Adam (lr 0.001, batch 64) and early stopping on validation loss, as
-in the paper. Architectures that cannot exist for the input (a feature map that
+in the paper (the rule is ``ecopt.adapters.torch_base.EarlyStopping``'s). Architectures that cannot exist for the input (a feature map that
 shrinks below 1x1) raise ``InfeasibleArchitecture`` from ``define()``; the trial
 records them as failed with that reason.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from typing import Any, Mapping
 
 import numpy as np
 
-from ecopt.adapters.common import check_device, check_positive_int, check_positive_number, load_or_build_splits, resolve_device
+from ecopt.adapters.common import check_positive_int, load_or_build_splits
+from ecopt.adapters.torch_base import TorchModel
 from ecopt.data import DatasetSplits, data_settings
 from ecopt.errors import ConfigError, InfeasibleArchitecture
 from ecopt.hyperparameter import Choice, Range, ValueType
 from ecopt.metrics import PERFORMANCE_METRICS, performance_function
-from ecopt.model import Model
 
 logger = logging.getLogger(__name__)
 
 
 def feature_map_sizes(input_size: int, depth: int, kernel_size: int, stride: int, padding: str, pooling: bool) -> list[int]:
-    """Side length after each block; raises if the map would vanish."""
+    """Side length (pixels) of the square feature map after each of ``depth`` blocks, for a square input of ``input_size``.
+
+    Raises ``InfeasibleArchitecture`` naming the layer when a convolution does not fit
+    or 2x2 max-pooling would leave nothing.
+    """
     pad = kernel_size // 2 if padding == "same" else 0
     sizes, size = [], input_size
     for layer in range(1, depth + 1):
@@ -49,8 +52,14 @@ def feature_map_sizes(input_size: int, depth: int, kernel_size: int, stride: int
     return sizes
 
 
-class CNNClassifier(Model):
-    """Image classifier over ``ecopt.data`` splits (digits, MNIST, Fashion-MNIST, CIFAR-10)."""
+class CNNClassifier(TorchModel):
+    """Image classifier over ``ecopt.data`` splits (digits, MNIST, Fashion-MNIST, CIFAR-10).
+
+    Constructor arguments are the study's ``adapter_options`` (``data`` and
+    ``splits_dir`` come from the workflow); bad values raise ``ConfigError`` naming
+    ``adapter_options.<key>``. ``evaluate()`` returns ``(performance, test images)``
+    with performance in [0, 1] (accuracy or weighted F1, ``ecopt.metrics``).
+    """
 
     def __init__(
         self,
@@ -66,25 +75,18 @@ class CNNClassifier(Model):
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        super().__init__()
         if performance_metric not in PERFORMANCE_METRICS:
             raise ConfigError("adapter_options.performance_metric", performance_metric, f"one of {list(PERFORMANCE_METRICS)}")
         for name, value in (("batch_size", batch_size), ("max_epochs", max_epochs), ("eval_batch_size", eval_batch_size)):
             check_positive_int(name, value)
-        check_positive_int("patience", patience, minimum=0)
-        check_positive_number("learning_rate", learning_rate)
-        check_device(device)
+        super().__init__(device=device, seed=seed)
+        self.set_training_options(learning_rate, patience, min_delta)
         self.data_config = data_settings(data)
         self.splits_dir = splits_dir
         self.performance_metric = performance_metric
-        self.learning_rate = float(learning_rate)
         self.batch_size = batch_size
         self.max_epochs = max_epochs
-        self.patience = patience
-        self.min_delta = float(min_delta)
         self.eval_batch_size = eval_batch_size
-        self.device_name = device
-        self.seed = seed
 
         self.width = Range(32, 1, 128, log_scale=True, value_type=ValueType.INT)
         self.depth = Range(2, 1, 6, value_type=ValueType.INT)
@@ -94,7 +96,6 @@ class CNNClassifier(Model):
         self.pooling = Choice(False, [False, True], value_type=ValueType.BOOL)
 
         self._splits: DatasetSplits | None = None
-        self._network: Any = None
         self._test_tensor: Any = None
         self.epochs_trained = 0
         self.best_validation_loss = math.nan
@@ -102,16 +103,14 @@ class CNNClassifier(Model):
     # -- data -------------------------------------------------------------
     @property
     def splits(self) -> DatasetSplits:
+        """The prepared splits (loaded once): images (N, C, H, W) float32, labels (N,) int64."""
         if self._splits is None:
             self._splits = load_or_build_splits(self.splits_dir, self.data_config)
         return self._splits
 
-    @property
-    def device(self) -> Any:
-        return resolve_device(self.device_name)
-
     # -- the Model interface ---------------------------------------------
     def define(self) -> None:
+        """Build the network for the current hyperparameters; ``InfeasibleArchitecture`` when the feature map would vanish."""
         import torch
         from torch import nn
 
@@ -132,10 +131,11 @@ class CNNClassifier(Model):
         self._network = nn.Sequential(*layers).to(self.device)
 
     def train(self) -> None:
+        """Adam on shuffled mini-batches, one validation check per epoch, early stopping (``EarlyStopping``), best weights restored."""
         import torch
         from torch import nn
 
-        network, device, splits = self._require_network(), self.device, self.splits
+        network, device, splits = self.require_network(), self.device, self.splits
         x_train = torch.from_numpy(splits.x_train).to(device)
         y_train = torch.from_numpy(splits.y_train).to(device)
         x_val = torch.from_numpy(splits.x_val).to(device)
@@ -143,7 +143,7 @@ class CNNClassifier(Model):
         optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
         loss_function = nn.CrossEntropyLoss()
         generator = torch.Generator().manual_seed(self.seed)
-        best_loss, best_state, epochs_without_improvement = math.inf, None, 0
+        stopper = self.early_stopping()
         # Progress every ~10 % of the epoch budget, not every epoch: logs stay short.
         report_every = max(1, self.max_epochs // 10)
         for epoch in range(1, self.max_epochs + 1):
@@ -157,30 +157,25 @@ class CNNClassifier(Model):
                 loss.backward()
                 optimiser.step()
                 total_loss += loss.detach().item() * len(batch)
-            validation_loss = self._loss(x_val, y_val, loss_function)
-            improved = validation_loss < best_loss - self.min_delta
-            if improved:
-                best_loss, best_state, epochs_without_improvement = validation_loss, copy.deepcopy(network.state_dict()), 0
-            else:
-                epochs_without_improvement += 1
-            stopping = epochs_without_improvement >= max(1, self.patience)
+            validation_loss = self.mean_over_batches(len(y_val), self.eval_batch_size, lambda b: loss_function(network(x_val[b]), y_val[b]))
+            stopping = stopper.step(validation_loss, network)
             if epoch == 1 or epoch % report_every == 0 or stopping or epoch == self.max_epochs:
                 logger.info(
                     "epoch %d/%d: train loss %.4f, validation loss %.4f (best %.4f)%s",
-                    epoch, self.max_epochs, total_loss / len(order), validation_loss, best_loss,
+                    epoch, self.max_epochs, total_loss / len(order), validation_loss, stopper.best,
                     " - early stop" if stopping else "",
                 )
             self.epochs_trained = epoch
             if stopping:
                 break
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        self.best_validation_loss = best_loss
+        stopper.restore_best(network)
+        self.best_validation_loss = stopper.best
 
     def evaluate(self) -> tuple[float, int]:
+        """One pass over the test split: ``(accuracy or weighted F1 in [0, 1], number of test images)``."""
         import torch
 
-        network, splits = self._require_network(), self.splits
+        network, splits = self.require_network(), self.splits
         network.eval()
         inputs = self._test_inputs()
         predictions = []
@@ -190,18 +185,11 @@ class CNNClassifier(Model):
         predicted = torch.cat(predictions).cpu().numpy()
         return performance_function(self.performance_metric)(splits.y_test, predicted), int(len(predicted))
 
-    def network(self) -> Any:
-        return self._network
-
     def single_sample_input(self) -> tuple[Any, ...]:
+        """One test image, shape (1, C, H, W), on the model's device (for FLOP counting)."""
         return (self._test_inputs()[:1],)
 
     # -- helpers ------------------------------------------------------------
-    def _require_network(self) -> Any:
-        if self._network is None:
-            raise RuntimeError("define() must run before train() or evaluate()")
-        return self._network
-
     def _test_inputs(self) -> Any:
         # Moved to the device once, outside the metered evaluation passes.
         import torch
@@ -209,15 +197,3 @@ class CNNClassifier(Model):
         if self._test_tensor is None:
             self._test_tensor = torch.from_numpy(np.ascontiguousarray(self.splits.x_test)).to(self.device)
         return self._test_tensor
-
-    def _loss(self, inputs: Any, labels: Any, loss_function: Any) -> float:
-        import torch
-
-        network = self._require_network()
-        network.eval()
-        total = 0.0
-        with torch.inference_mode():
-            for start in range(0, len(labels), self.eval_batch_size):
-                batch = slice(start, start + self.eval_batch_size)
-                total += float(loss_function(network(inputs[batch]), labels[batch])) * len(labels[batch])
-        return total / len(labels)

@@ -21,7 +21,6 @@ then that model's weights and tokenizer vocabulary size are used.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -29,16 +28,21 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ecopt.adapters.common import check_device, check_positive_int, check_positive_number, load_or_build_splits, resolve_device
+from ecopt.adapters.common import check_positive_int, load_or_build_splits
+from ecopt.adapters.torch_base import TorchModel
 from ecopt.errors import ConfigError, InfeasibleArchitecture
 from ecopt.hyperparameter import Range, ValueType
-from ecopt.model import Model
 
 logger = logging.getLogger(__name__)
 
 
 def build_causal_lm(hidden_size: int, layers: int, heads: int, context_length: int, vocab_size: int, seed: int = 0) -> Any:
-    """A GPT-2-architecture causal LM with random weights, built from a config (no download)."""
+    """A GPT-2-architecture causal LM (``transformers.GPT2LMHeadModel``) with random weights, built from a config (no download).
+
+    ``context_length`` is the number of positions (tokens); the feed-forward width is
+    ``4 * hidden_size`` and dropout is off. Raises ``InfeasibleArchitecture`` when
+    ``heads`` does not divide ``hidden_size``.
+    """
     if hidden_size % heads:
         raise InfeasibleArchitecture(f"hidden size {hidden_size} is not divisible by {heads} attention heads")
     import torch
@@ -53,8 +57,13 @@ def build_causal_lm(hidden_size: int, layers: int, heads: int, context_length: i
     return GPT2LMHeadModel(config)
 
 
-class CausalLMInference(Model):
-    """Inference efficiency of a causal LM against batch size (tokens/J vs batch latency)."""
+class CausalLMInference(TorchModel):
+    """Inference efficiency of a causal LM against batch size (tokens/J vs batch latency).
+
+    ``evaluate()`` returns ``(seconds for one batch, tokens processed)``. Bad options
+    raise ``ConfigError`` naming ``adapter_options.<key>``; ``train()`` always raises
+    (set ``trial.skip_train: true``).
+    """
 
     performance_varies = True  # latency: the trial records the median pass, and the spread
 
@@ -72,31 +81,32 @@ class CausalLMInference(Model):
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        super().__init__()
         for key, value in (("hidden_size", hidden_size), ("layers", layers), ("heads", heads), ("vocab_size", vocab_size),
                            ("prompt_length", prompt_length), ("max_batch_size", max_batch_size)):
             check_positive_int(key, value)
         check_positive_int("new_tokens", new_tokens, minimum=0)
         if dtype not in ("float32", "float16", "bfloat16"):
             raise ConfigError("adapter_options.dtype", dtype, "'float32', 'float16' or 'bfloat16'")
+        super().__init__(device=device, seed=seed)
         self.model_name = model_name
         self.hidden_size, self.layers, self.heads, self.vocab_size = hidden_size, layers, heads, vocab_size
         self.prompt_length, self.new_tokens = prompt_length, new_tokens
-        self.dtype_name, self.device_name, self.seed = dtype, check_device(device), seed
+        self.dtype_name = dtype
         self.performance_metric = "batch_latency_seconds"
         self.batch_size = Range(1, 1, max_batch_size, log_scale=True, value_type=ValueType.INT)
-        self._network: Any = None
         self._prompts: Any = None
 
     @property
     def tokens_per_sequence(self) -> int:
+        """Tokens one sequence contributes to a pass: the prompt plus the generated tokens."""
         # Prefill scores every prompt token; each decoding step adds one per sequence.
         return self.prompt_length + self.new_tokens
 
     def define(self) -> None:
+        """Build (or load ``model_name``) in ``dtype`` on the device, and ``batch_size`` fixed random prompts of ``prompt_length`` tokens."""
         import torch
 
-        device, dtype = resolve_device(self.device_name), getattr(torch, self.dtype_name)
+        device, dtype = self.device, getattr(torch, self.dtype_name)
         if self.model_name:
             from transformers import AutoModelForCausalLM
 
@@ -111,12 +121,14 @@ class CausalLMInference(Model):
         self._prompts = torch.randint(1, vocab_size, (self.batch_size.value, self.prompt_length), generator=generator).to(device)
 
     def train(self) -> None:
-        raise ConfigError("trial.skip_train", False, "true: CausalLMInference measures inference only")
+        """Always raises ``ConfigError`` naming ``trial.skip_train``: this adapter measures inference only."""
+        self.refuse_training("measures inference only")
 
     def evaluate(self) -> tuple[float, int]:
+        """One batch through the model (prefill, then greedy decoding with the KV cache): ``(seconds, tokens)``."""
         import torch
 
-        network, prompts = self._require(), self._prompts
+        network, prompts = self.require_network(), self._prompts
         started = time.perf_counter()
         with torch.inference_mode():
             if self.new_tokens == 0:
@@ -127,25 +139,22 @@ class CausalLMInference(Model):
                     input_ids=prompts, attention_mask=attention, max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens,
                     do_sample=False, use_cache=True, pad_token_id=0,
                 )
-            if prompts.device.type == "cuda":
-                torch.cuda.synchronize(prompts.device)
+            self.synchronize(prompts.device)
         latency = time.perf_counter() - started
         return latency, int(prompts.shape[0]) * self.tokens_per_sequence
 
-    def network(self) -> Any:
-        return self._network
-
     def single_sample_input(self) -> tuple[Any, ...]:
+        """One prompt, shape (1, prompt_length) token ids, on the model's device (for FLOP counting)."""
         return (self._prompts[:1],)
 
-    def _require(self) -> Any:
-        if self._network is None:
-            raise RuntimeError("define() must run before evaluate()")
-        return self._network
 
+class CausalLMTrainer(TorchModel):
+    """A small causal LM trained on a token-stream dataset; next-token accuracy vs tokens/J.
 
-class CausalLMTrainer(Model):
-    """A small causal LM trained on a token-stream dataset; next-token accuracy vs tokens/J."""
+    ``evaluate()`` returns ``(next-token accuracy in [0, 1], predicted tokens)``. Bad
+    options raise ``ConfigError`` naming ``adapter_options.<key>``, a dataset that is
+    not a token stream one naming ``data.dataset``.
+    """
 
     def __init__(
         self,
@@ -163,22 +172,19 @@ class CausalLMTrainer(Model):
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        super().__init__()
         for key, value in (("batch_size", batch_size), ("max_steps", max_steps), ("eval_interval", eval_interval),
                            ("validation_tokens", validation_tokens), ("test_tokens", test_tokens), ("eval_batch_size", eval_batch_size)):
             check_positive_int(key, value)
-        check_positive_int("patience", patience, minimum=0)
-        check_positive_number("learning_rate", learning_rate)
+        super().__init__(device=device, seed=seed)
+        self.set_training_options(learning_rate, patience, min_delta)
         from ecopt.data import TEXT_DATASETS, data_settings
 
         self.data_config = data_settings(data if data is not None else {"dataset": "python_docs"})
         if self.data_config["dataset"] not in TEXT_DATASETS:
             raise ConfigError("data.dataset", self.data_config["dataset"], f"a token-stream dataset for CausalLMTrainer: one of {list(TEXT_DATASETS)}")
         self.splits_dir = splits_dir
-        self.learning_rate, self.batch_size, self.max_steps = float(learning_rate), batch_size, max_steps
-        self.eval_interval, self.patience, self.min_delta = eval_interval, patience, float(min_delta)
+        self.batch_size, self.max_steps, self.eval_interval = batch_size, max_steps, eval_interval
         self.validation_tokens, self.test_tokens, self.eval_batch_size = validation_tokens, test_tokens, eval_batch_size
-        self.device_name, self.seed = check_device(device), seed
         self.performance_metric = "next_token_accuracy"
 
         # Wide domains: a study's space (ranges or choices) picks inside them.
@@ -188,13 +194,13 @@ class CausalLMTrainer(Model):
         self.context_length = Range(64, 8, 8192, log_scale=True, value_type=ValueType.INT)
 
         self._splits: Any = None
-        self._network: Any = None
         self._test_windows: Any = None
         self.steps_trained = 0
         self.best_validation_loss = math.nan
 
     @property
     def splits(self) -> Any:
+        """The prepared token-stream splits (loaded once): x_* are 1-D uint8 byte tokens; ``ConfigError`` for image splits."""
         if self._splits is None:
             self._splits = load_or_build_splits(self.splits_dir, self.data_config)
             if self._splits.x_train.ndim != 1:
@@ -202,9 +208,10 @@ class CausalLMTrainer(Model):
         return self._splits
 
     def define(self) -> None:
+        """Build the GPT-2-style model for the current hyperparameters (``build_causal_lm``) on the device."""
         self._network = build_causal_lm(
             self.hidden_size.value, self.layers.value, self.heads.value, self.context_length.value, self.splits.num_classes, self.seed
-        ).to(resolve_device(self.device_name))
+        ).to(self.device)
         self._test_windows = None
 
     def _windows(self, stream: np.ndarray, limit: int) -> Any:
@@ -216,12 +223,13 @@ class CausalLMTrainer(Model):
         if len(stream) < span:
             raise ConfigError("data", self.splits.name, f"held-out text longer than one {span}-token window")
         windows = np.asarray(stream[: count * span], dtype=np.int64).reshape(count, span)
-        return torch.from_numpy(windows).to(resolve_device(self.device_name))
+        return torch.from_numpy(windows).to(self.device)
 
     def train(self) -> None:
+        """AdamW on random windows of the training stream; a validation check every ``eval_interval`` steps, early stopping (``EarlyStopping``)."""
         import torch
 
-        network, device = self._require(), resolve_device(self.device_name)
+        network, device = self.require_network(), self.device
         train = torch.from_numpy(np.asarray(self.splits.x_train, dtype=np.int64))
         span = self.context_length.value + 1
         if len(train) <= span:
@@ -229,7 +237,7 @@ class CausalLMTrainer(Model):
         validation = self._windows(self.splits.x_val, self.validation_tokens)
         optimiser = torch.optim.AdamW(network.parameters(), lr=self.learning_rate)
         generator = torch.Generator().manual_seed(self.seed)
-        best_loss, best_state, stale = math.inf, None, 0
+        stopper = self.early_stopping()
         for step in range(1, self.max_steps + 1):
             network.train()
             starts = torch.randint(0, len(train) - span, (self.batch_size,), generator=generator)
@@ -242,23 +250,19 @@ class CausalLMTrainer(Model):
             if step % self.eval_interval and step != self.max_steps:
                 continue
             validation_loss = self._loss(validation)
-            if validation_loss < best_loss - self.min_delta:
-                best_loss, best_state, stale = validation_loss, copy.deepcopy(network.state_dict()), 0
-            else:
-                stale += 1
-            logger.info("step %d/%d: train loss %.4f, validation loss %.4f (best %.4f)", step, self.max_steps, loss.item(), validation_loss, best_loss)
-            if stale >= max(1, self.patience):
+            stopping = stopper.step(validation_loss, network)
+            logger.info("step %d/%d: train loss %.4f, validation loss %.4f (best %.4f)", step, self.max_steps, loss.item(), validation_loss, stopper.best)
+            if stopping:
                 logger.info("early stop at step %d", step)
                 break
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        self.best_validation_loss = best_loss
+        stopper.restore_best(network)
+        self.best_validation_loss = stopper.best
 
     def evaluate(self) -> tuple[float, int]:
         """Next-token accuracy over held-out windows; samples are predicted tokens."""
         import torch
 
-        network = self._require()
+        network = self.require_network()
         if self._test_windows is None:  # built once, outside the metered passes
             self._test_windows = self._windows(self.splits.x_test, self.test_tokens)
         network.eval()
@@ -271,28 +275,15 @@ class CausalLMTrainer(Model):
                 total += int(batch[:, 1:].numel())
         return correct / total, total
 
-    def network(self) -> Any:
-        return self._network
-
     def single_sample_input(self) -> tuple[Any, ...]:
+        """One all-zero sequence, shape (1, context_length) token ids, on the model's device (for FLOP counting)."""
         import torch
 
-        return (torch.zeros((1, self.context_length.value), dtype=torch.long, device=resolve_device(self.device_name)),)
+        return (torch.zeros((1, self.context_length.value), dtype=torch.long, device=self.device),)
 
     def _loss(self, windows: Any) -> float:
-        import torch
-
-        network = self._require()
-        network.eval()
-        total, count = 0.0, 0
-        with torch.inference_mode():
-            for start in range(0, len(windows), self.eval_batch_size):
-                batch = windows[start : start + self.eval_batch_size]
-                total += float(network(input_ids=batch[:, :-1], labels=batch[:, :-1]).loss) * len(batch)
-                count += len(batch)
-        return total / count
-
-    def _require(self) -> Any:
-        if self._network is None:
-            raise RuntimeError("define() must run before train() or evaluate()")
-        return self._network
+        """Mean next-token cross-entropy (nats) over (count, context+1) windows."""
+        network = self.require_network()
+        return self.mean_over_batches(
+            len(windows), self.eval_batch_size, lambda batch: network(input_ids=windows[batch][:, :-1], labels=windows[batch][:, :-1]).loss
+        )

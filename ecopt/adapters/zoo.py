@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ecopt.adapters.common import check_device, check_positive_int, resolve_device
+from ecopt.adapters.common import check_positive_int
+from ecopt.adapters.torch_base import TorchModel
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, ValueType
-from ecopt.model import Model
 
 # Small to mid-size ImageNet classifiers of distinct families (convolutional,
 # depthwise-separable, grouped, attention): wide spreads of parameters and FLOPs.
@@ -28,8 +28,12 @@ DEFAULT_ARCHITECTURES = (
 )
 
 
-class TorchvisionClassifier(Model):
-    """One torchvision classification model, chosen by name; inference on random images."""
+class TorchvisionClassifier(TorchModel):
+    """One torchvision classification model, chosen by name; inference on random images.
+
+    ``evaluate()`` returns ``(nan, images processed)``. Bad options raise ``ConfigError``
+    naming ``adapter_options.<key>``; ``train()`` always raises (set ``trial.skip_train: true``).
+    """
 
     def __init__(
         self,
@@ -40,7 +44,6 @@ class TorchvisionClassifier(Model):
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        super().__init__()
         import torchvision
 
         available = set(torchvision.models.list_models(module=torchvision.models))
@@ -50,19 +53,14 @@ class TorchvisionClassifier(Model):
             raise ConfigError("adapter_options.architectures", architectures, f"torchvision classification model names (unknown: {unknown})")
         for key, value in (("image_size", image_size), ("batch_size", batch_size), ("num_classes", num_classes)):
             check_positive_int(key, value)
-        check_device(device)
+        super().__init__(device=device, seed=seed)
         self.image_size, self.eval_batch_size, self.num_classes = image_size, batch_size, num_classes
-        self.device_name, self.seed = device, seed
         self.performance_metric = "none (random weights)"
         self.architecture = Choice(names[0], names, is_ordered=False, value_type=ValueType.STR)
-        self._network: Any = None
         self._images: Any = None
 
-    @property
-    def device(self) -> Any:
-        return resolve_device(self.device_name)
-
     def define(self) -> None:
+        """Build the chosen architecture untrained (``weights=None``) and a fixed batch of seeded random images (B, 3, S, S)."""
         import torch
         import torchvision
 
@@ -73,21 +71,19 @@ class TorchvisionClassifier(Model):
         self._images = torch.randn((self.eval_batch_size, 3, self.image_size, self.image_size), generator=generator).to(self.device)
 
     def train(self) -> None:
-        raise ConfigError("trial.skip_train", False, "true: TorchvisionClassifier measures inference of untrained models")
+        """Always raises ``ConfigError`` naming ``trial.skip_train``: this adapter measures inference of untrained models."""
+        self.refuse_training("measures inference of untrained models")
 
     def evaluate(self) -> tuple[float, int]:
+        """One forward pass over the image batch: ``(nan, batch size)`` (random weights have no performance)."""
         import torch
 
-        if self._network is None:
-            raise RuntimeError("define() must run before evaluate()")
+        network = self.require_network()
         with torch.inference_mode():
-            self._network(self._images)
-            if self._images.device.type == "cuda":
-                torch.cuda.synchronize(self._images.device)
+            network(self._images)
+            self.synchronize(self._images.device)
         return math.nan, int(self._images.shape[0])
 
-    def network(self) -> Any:
-        return self._network
-
     def single_sample_input(self) -> tuple[Any, ...]:
+        """One random image, shape (1, 3, image_size, image_size), on the model's device (for FLOP counting)."""
         return (self._images[:1],)
