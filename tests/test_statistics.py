@@ -7,6 +7,7 @@ from ecopt.statistics import power_law_fit, relative_standard_deviation
 def test_relative_standard_deviation():
     assert relative_standard_deviation([9.0, 10.0, 11.0]) == pytest.approx(0.1)
     assert relative_standard_deviation([5.0, 5.0]) == 0.0
+    assert relative_standard_deviation([-9.0, -10.0, -11.0]) == pytest.approx(0.1)  # a spread is never negative
     rng = np.random.default_rng(0)
     values = rng.normal(100, 7, size=20000)
     assert relative_standard_deviation(values) == pytest.approx(0.07, rel=0.03)
@@ -33,6 +34,8 @@ def test_pearson_with_fisher_interval_matches_scipy():
     assert result["pearson_ci_high"] == pytest.approx(interval.high, abs=1e-9)
     assert result["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
     assert result["pearson_ci_low"] < result["pearson_r"] < result["pearson_ci_high"]
+    perfect = pearson_with_confidence([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])
+    assert perfect["pearson_ci_low"] == perfect["pearson_ci_high"] == pytest.approx(1.0)  # scipy: [r, r] at |r| = 1
     with pytest.raises(ValueError):
         pearson_with_confidence([1, 2, 3], [1, 2, 3])
     with pytest.raises(ValueError, match="constant"):
