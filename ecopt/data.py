@@ -3,7 +3,8 @@
 ``digits`` (scikit-learn's bundled 8x8 digits) needs no download and is the
 embedded default. ``mnist``, ``fashion_mnist`` and ``cifar10`` go through
 torchvision's own loaders and on-disk formats, so a user's existing download is
-found where torchvision would find it. Splits are standardised with the training
+found where torchvision would find it. Splits are stratified by scikit-learn
+(``train_test_split(stratify=...)``) and standardised with the training
 split's per-channel statistics and stored as one ``splits.npz`` plus a
 ``manifest.json`` (counts, shapes, checksum, source): the dataset-prep checkpoint.
 """
@@ -90,23 +91,30 @@ def data_settings(section: Mapping[str, Any] | None, key: str = "data") -> dict[
 
 
 def _stratified_split(labels: np.ndarray, fraction: float | None, size: int | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (kept, held_out) with every class represented in proportion."""
+    """Sorted indices ``(kept, held_out)`` into ``labels`` (shape (N,)), with every class held out in proportion.
+
+    The held-out count is ``size`` when given, else ``round(N * fraction)``. scikit-learn
+    does the work (``train_test_split(stratify=labels)``, i.e. ``StratifiedShuffleSplit``:
+    per-class quotas by its approximate-mode rounding, so the total is exact); its
+    ``random_state`` is drawn from ``rng``, so a seed still fixes the split. Raises
+    ``ValueError`` when the held-out count is not between 1 and N-1, or when it (or
+    what is kept) is smaller than the number of classes, or a class has one member
+    (scikit-learn cannot stratify those; the old hand-written split silently left
+    classes out).
+    """
+    from sklearn.model_selection import train_test_split
+
     n = len(labels)
     held_out_total = size if size is not None else int(round(n * float(fraction)))  # type: ignore[arg-type]
     if not 0 < held_out_total < n:
         raise ValueError(f"cannot hold out {held_out_total} of {n} samples")
-    held_out: list[np.ndarray] = []
-    classes, class_counts = np.unique(labels, return_counts=True)
-    quotas = np.floor(class_counts / n * held_out_total).astype(int)
-    # Hand out the rounding remainder to the largest classes so the total is exact.
-    for index in np.argsort(-class_counts)[: held_out_total - quotas.sum()]:
-        quotas[index] += 1
-    for cls, quota in zip(classes, quotas):
-        members = np.flatnonzero(labels == cls)
-        held_out.append(rng.permutation(members)[:quota])
-    held = np.sort(np.concatenate(held_out))
-    kept = np.setdiff1d(np.arange(n), held)
-    return kept, held
+    try:
+        kept, held = train_test_split(
+            np.arange(n), test_size=held_out_total, stratify=labels, random_state=int(rng.integers(np.iinfo(np.int32).max))
+        )
+    except ValueError as error:
+        raise ValueError(f"cannot hold out {held_out_total} of {n} samples stratified by {len(np.unique(labels))} classes: {error}") from None
+    return np.sort(kept), np.sort(held)
 
 
 def _load_raw(settings: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, str]:

@@ -35,6 +35,10 @@ def test_stratified_split_is_a_disjoint_cover_with_exact_size():
     assert len(held) == 40 and set(range(6)) <= set(labels[held])  # every class with a quota >= 1
     with pytest.raises(ValueError):
         _stratified_split(labels, None, len(labels), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="7 classes"):  # fewer held out than classes: cannot stratify
+        _stratified_split(labels, None, 5, np.random.default_rng(0))
+    again_kept, again_held = _stratified_split(labels, None, 40, np.random.default_rng(0))
+    np.testing.assert_array_equal(again_held, held)  # the generator's seed fixes the split
 
 
 def test_mnist_and_fashion_fixtures_load_through_torchvision(tmp_path):
