@@ -22,7 +22,9 @@ t2=$EPOCHREALTIME
 jobs=$(grep -c "^rule \|^localrule " noop.log || true)
 
 "$python" - "$t0" "$t1" "$t2" "$jobs" <<'PY'
-import csv, glob, json, statistics, sys
+import glob, json, statistics, sys
+
+import pandas as pd
 t0, t1, t2, jobs = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 full, noop = t1 - t0, t2 - t1
 study = glob.glob("results/*/study.yaml")[0].rsplit("/", 1)[0]
@@ -33,8 +35,7 @@ for path in sorted(glob.glob(f"{study}/rounds/*/trials/*.json")):
     record = json.load(open(path))
     round_index = path.split("/")[-3]
     index = path.split("/")[-1].split(".")[0]
-    with open(f"{study}/benchmarks/trials/{round_index}-{index}.tsv") as stream:
-        job_wall = float(next(csv.DictReader(stream, delimiter="\t"))["s"])
+    job_wall = float(pd.read_csv(f"{study}/benchmarks/trials/{round_index}-{index}.tsv", sep="\t")["s"].iloc[0])
     metered = (record.get("train_seconds") or 0) + (record.get("eval_seconds") or 0)
     overheads.append(job_wall - metered)
     walls.append(job_wall)

@@ -1,10 +1,10 @@
 """The Pareto frontier of a study: dominance, hypervolume, knee, and its tables.
 
-Pure functions on arrays (any mix of maximised and minimised objectives) plus
-writers for ``trials.csv``, ``frontier.csv`` and ``hypervolume.csv``. Dominance
-and hypervolume come from BoTorch (``is_non_dominated``, ``Hypervolume``); values
-are in the optimiser's space (log10 for log-scale objectives, see
-``ecopt.objectives``).
+The stage around the frontier core (``ecopt.pareto``: dominance, hypervolume and
+knee as pure functions, by BoTorch): it turns trial records into the rows of
+``trials.csv``, ``frontier.csv`` and ``hypervolume.csv`` and writes them (pandas
+writes the CSV); values are in the optimiser's space (log10 for log-scale
+objectives, see ``ecopt.objectives``).
 
 Runnable as ``python -m ecopt.frontier --config FILE --trials DIR... --out-dir DIR``.
 """
@@ -12,8 +12,6 @@ Runnable as ``python -m ecopt.frontier --config FILE --trials DIR... --out-dir D
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import sys
 from pathlib import Path
@@ -22,73 +20,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ecopt.objectives import Objective, objective_values, parse_objectives
+from ecopt.pareto import hypervolume, hypervolume_trace, knee_index, as_maximised, pareto_mask  # noqa: F401 - hypervolume re-exported for callers of ecopt.frontier
 
 logger = logging.getLogger(__name__)
 
 
-def _oriented(values: np.ndarray, minimize: Sequence[bool]) -> np.ndarray:
-    """Flip minimised columns so that larger is better everywhere."""
-    signs = np.array([-1.0 if flag else 1.0 for flag in minimize])
-    return np.asarray(values, dtype=float).reshape(-1, len(signs)) * signs
-
-
-def pareto_mask(values: np.ndarray, minimize: Sequence[bool]) -> np.ndarray:
-    """True for rows no other row dominates (ties are all kept)."""
-    import torch
-    from botorch.utils.multi_objective.pareto import is_non_dominated
-
-    oriented = _oriented(values, minimize)
-    if len(oriented) == 0:
-        return np.zeros(0, dtype=bool)
-    return is_non_dominated(torch.from_numpy(oriented), deduplicate=False).numpy()
-
-
-def hypervolume(values: np.ndarray, reference: Sequence[float], minimize: Sequence[bool]) -> float:
-    """Volume dominated by ``values`` and bounded by the reference point (points not beating it add nothing)."""
-    import torch
-    from botorch.utils.multi_objective.hypervolume import Hypervolume
-
-    oriented = _oriented(values, minimize)
-    reference_oriented = _oriented(np.asarray(reference, dtype=float), minimize)[0]
-    if len(oriented) == 0:
-        return 0.0
-    front = oriented[pareto_mask(oriented, [False] * oriented.shape[1])]
-    return float(Hypervolume(torch.from_numpy(reference_oriented)).compute(torch.from_numpy(front)))
-
-
-def hypervolume_trace(values: np.ndarray, reference: Sequence[float], minimize: Sequence[bool]) -> np.ndarray:
-    """Hypervolume after each trial in order; NaN rows (failed trials) add nothing."""
-    values = np.asarray(values, dtype=float).reshape(-1, len(minimize))
-    trace = np.zeros(len(values))
-    current = 0.0
-    for step in range(len(values)):
-        row = values[step]
-        if np.all(np.isfinite(row)):
-            observed = values[: step + 1]
-            current = hypervolume(observed[np.all(np.isfinite(observed), axis=1)], reference, minimize)
-        trace[step] = current
-    return trace
-
-
-def knee_index(values: np.ndarray, minimize: Sequence[bool]) -> int:
-    """Index (into ``values``) of the frontier point closest to the ideal point.
-
-    Each objective is normalised to [0, 1] over the frontier, so the knee does not
-    depend on units; the ideal point is the best value of each objective.
-    """
-    oriented = _oriented(values, minimize)
-    mask = pareto_mask(oriented, [False] * oriented.shape[1])
-    candidates = np.flatnonzero(mask)
-    front = oriented[candidates]
-    low, high = front.min(axis=0), front.max(axis=0)
-    scale = np.where(high > low, high - low, 1.0)
-    distance = np.linalg.norm((high - front) / scale, axis=1)
-    return int(candidates[np.argmin(distance)])
-
-
 def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> tuple[list[float], str]:
     """Config thresholds where given, else each objective's worst observed value (anti-ideal)."""
-    worst = _oriented(completed, [o.minimize for o in objectives]).min(axis=0) if len(completed) else np.zeros(len(objectives))
+    worst = as_maximised(completed, [o.minimize for o in objectives]).min(axis=0) if len(completed) else np.zeros(len(objectives))
     signs = np.array([-1.0 if o.minimize else 1.0 for o in objectives])
     reference, sources = [], []
     for column, objective in enumerate(objectives):
@@ -127,15 +66,17 @@ def trial_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """CSV text of ``rows`` (dicts): columns in order of first appearance, None as an empty cell, "\n" line ends.
+
+    pandas writes it (``DataFrame.to_csv``), with ``dtype=object`` so that integer
+    columns holding None stay integers (``12``, not ``12.0``). No rows give "\n".
+    """
+    import pandas as pd
+
     columns: list[str] = []
     for row in rows:
         columns.extend(column for column in row if column not in columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return buffer.getvalue()
+    return pd.DataFrame(list(rows), columns=columns, dtype=object).to_csv(index=False, lineterminator="\n")
 
 
 def frontier_tables(records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective]) -> dict[str, list[dict[str, Any]]]:

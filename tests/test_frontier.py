@@ -1,7 +1,7 @@
-import csv
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ecopt.frontier import (
@@ -113,8 +113,7 @@ def test_frontier_tables_and_files(tmp_path):
     assert tables["hypervolume"][0]["reference_source"].startswith("performance: worst observed")
 
     paths = write_frontier(records, objectives, tmp_path)
-    with open(paths["trials"]) as stream:
-        rows = list(csv.DictReader(stream))
+    rows = pd.read_csv(paths["trials"], dtype=str, keep_default_na=False).to_dict("records")
     assert rows[0]["param_w"] == "0" and rows[0]["slurm_job_id"] == "42"
     assert {p.name for p in tmp_path.iterdir()} == {"trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"}
 
@@ -146,3 +145,11 @@ def test_summary_without_parameter_counts_says_why():
     summary = study_summary([_record(0, 0, "completed", 0.5, 10.0), _record(0, 1, "completed", 0.6, 5.0)])
     assert "at least 3" in summary["power_law_vs_parameters"]["reason"]
     assert summary["gain_over_baseline"] == []
+
+
+def test_csv_keeps_integers_beside_empty_cells_and_quotes_commas():
+    from ecopt.frontier import to_csv
+
+    text = to_csv([{"parameters": 12, "note": "a,b", "estimated": True}, {"parameters": None, "extra": 0.5}])
+    assert text == 'parameters,note,estimated,extra\n12,"a,b",True,\n,,,0.5\n'
+    assert to_csv([]) == "\n"  # an empty table is one empty line: figures read it as no rows

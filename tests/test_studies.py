@@ -9,7 +9,6 @@ a study must replace the default study, not merge with it.
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 from pathlib import Path
@@ -52,8 +51,9 @@ def run_study(tmp_path: Path, name: str, changes: dict[str, Any]) -> tuple[Path,
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path) as stream:
-        return list(csv.DictReader(stream))
+    import pandas as pd
+
+    return pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")  # cells as written
 
 
 def trial_records(out: Path) -> list[dict[str, Any]]:
