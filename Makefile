@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ecopt-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run report test test-fast benchmark-meter benchmark-workflow benchmark-mobo constraints clean
+.PHONY: install run report lint test test-fast benchmark-meter benchmark-workflow benchmark-mobo constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.html
+
+# The walls CI checks before the tests: ruff (lint and format), snakefmt, import contracts, snakemake --lint.
+lint: $(STAMP)
+	bash scripts/lint.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ lets the optimiser and figures use it without the stage.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -15,7 +15,7 @@ clipped r to 0.999999 and reported an interval of width ~1e-6 and scipy reports
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -41,7 +41,8 @@ reaches the cost hooks.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ecopt.errors import ConfigError
 from ecopt.model import Model
@@ -121,10 +122,16 @@ def check_define_train_evaluate(factory: AdapterFactory, params: Mapping[str, An
         _require(isinstance(result, tuple) and len(result) == 2, model, f"evaluate() returned {result!r}, expected (performance, num_samples)")
         performance, samples = result
         _require(isinstance(performance, float), model, f"evaluate() performance is {type(performance).__name__}, expected float")
-        _require(isinstance(samples, int) and not isinstance(samples, bool) and samples > 0, model, f"evaluate() sample count is {samples!r}, expected an int > 0")
+        _require(
+            isinstance(samples, int) and not isinstance(samples, bool) and samples > 0, model, f"evaluate() sample count is {samples!r}, expected an int > 0"
+        )
     _require(first[1] == second[1], model, f"two evaluate() passes covered {first[1]} and {second[1]} samples; the meter repeats passes, so they must agree")
     if not model.performance_varies and not math.isnan(first[0]):
-        _require(first[0] == second[0], model, f"two evaluate() passes scored {first[0]} and {second[0]}; set performance_varies = True if the score is a measurement")
+        _require(
+            first[0] == second[0],
+            model,
+            f"two evaluate() passes scored {first[0]} and {second[0]}; set performance_varies = True if the score is a measurement",
+        )
     network = model.network()
     if network is None:
         _require(not require_cost_hooks, model, "network() returned None: parameter and FLOP counts will be missing from trial records")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,12 @@ from ecopt.model import Model
 def cnn() -> tuple[Callable[[], Model], dict]:
     from ecopt.adapters.cnn import CNNClassifier
 
-    return lambda: CNNClassifier(data={"dataset": "digits", "max_train_samples": 200}, max_epochs=1), {"width": 4, "depth": 1, "kernel_size": 3, "pooling": True}
+    return lambda: CNNClassifier(data={"dataset": "digits", "max_train_samples": 200}, max_epochs=1), {
+        "width": 4,
+        "depth": 1,
+        "kernel_size": 3,
+        "pooling": True,
+    }
 
 
 def lm_inference() -> tuple[Callable[[], Model], dict]:
@@ -34,7 +40,9 @@ def lm_trainer() -> tuple[Callable[[], Model], dict]:
 def zoo() -> tuple[Callable[[], Model], dict]:
     from ecopt.adapters.zoo import TorchvisionClassifier
 
-    return lambda: TorchvisionClassifier(architectures=["squeezenet1_1", "resnet18"], image_size=32, batch_size=2, device="cpu"), {"architecture": "squeezenet1_1"}
+    return lambda: TorchvisionClassifier(architectures=["squeezenet1_1", "resnet18"], image_size=32, batch_size=2, device="cpu"), {
+        "architecture": "squeezenet1_1"
+    }
 
 
 ADAPTERS = {"cnn": cnn, "lm_inference": lm_inference, "lm_trainer": lm_trainer, "zoo": zoo}

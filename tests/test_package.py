@@ -5,7 +5,10 @@ from pathlib import Path
 
 
 def test_importing_ecopt_stays_light(python_env):
-    code = "import sys, ecopt, ecopt.hyperparameter, ecopt.model, ecopt.space; print(sorted(m for m in ('torch', 'ax', 'codecarbon', 'snakemake') if m in sys.modules))"
+    code = (
+        "import sys, ecopt, ecopt.hyperparameter, ecopt.model, ecopt.space; "
+        "print(sorted(m for m in ('torch', 'ax', 'codecarbon', 'snakemake') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -39,7 +42,10 @@ def test_help_lists_every_stage_module_with_a_description(python_env):
         if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body) and path.name != "__main__.py":
             with_main.add(".".join(path.relative_to(package.parent).with_suffix("").parts))
     assert with_main == {module for module, _ in STAGES.values()}  # a stage module without a dispatch entry is a test failure
-    code = "import sys; from ecopt.__main__ import main; code = main(['--help']); print(sorted(m for m in ('torch', 'ax', 'codecarbon') if m in sys.modules)); sys.exit(code)"
+    code = (
+        "import sys; from ecopt.__main__ import main; code = main(['--help']); "
+        "print(sorted(m for m in ('torch', 'ax', 'codecarbon') if m in sys.modules)); sys.exit(code)"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=python_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     for name, (_, description) in STAGES.items():

@@ -8,8 +8,9 @@ of the import cycle issue 12 removes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ecopt.errors import ConfigError
 

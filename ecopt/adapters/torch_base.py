@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ecopt.adapters.common import check_device, check_positive_int, check_positive_number, resolve_device
 from ecopt.errors import ConfigError

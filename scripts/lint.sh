@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The executable walls CI runs before the tests (.ci/run): lint, format, import contracts,
+# the workflow's own lint. Every tool reads its settings from pyproject.toml. Runs them all
+# and reports each, then fails if any failed, so one run shows every broken wall.
+# snakemake --lint must not write under results/ (issue 12: no invocation writes there at
+# parse time): the script checks that nothing under results/ is new or changed afterwards.
+# Usage: scripts/lint.sh   (from anywhere; uses .venv/bin when it exists, else PATH)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${ECOPT_BIN:-$([ -x .venv/bin/python ] && echo .venv/bin/ || echo "")}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # lint-imports and the Snakefile import this checkout's ecopt
+failed=()
+
+run() {  # run NAME COMMAND...: report and remember a failure, never stop early
+    local name=$1
+    shift
+    echo "== $name: $*"
+    if "$@"; then echo "-- $name: ok"; else echo "-- $name: FAILED"; failed+=("$name"); fi
+}
+
+run "ruff check" "${BIN}ruff" check .
+run "ruff format" "${BIN}ruff" format --check .
+run "snakefmt" "${BIN}snakefmt" --check Snakefile workflow/
+run "import contracts" "${BIN}lint-imports"
+
+marker=$(mktemp)
+trap 'rm -f "$marker"' EXIT
+lint_workflow() {
+    "${BIN}snakemake" --lint --cores 1 || return 1
+    local written
+    written=$(find results -newer "$marker" ! -path results 2>/dev/null)
+    if [ -n "$written" ]; then
+        echo "snakemake --lint wrote under results/:"
+        echo "$written"
+        return 1
+    fi
+}
+run "snakemake --lint" lint_workflow
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "lint.sh: failed: ${failed[*]}" >&2
+    exit 1
+fi
+echo "lint.sh: every wall holds"
