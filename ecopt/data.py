@@ -48,6 +48,15 @@ DATA_DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class DatasetSplits:
+    """One dataset's train/validation/test arrays, as ``build_splits`` makes and ``save_splits`` stores them.
+
+    Image datasets: ``x_*`` float32 (N, C, H, W), standardised with the training
+    split's per-channel mean and standard deviation; ``y_*`` int64 (N,) class ids in
+    ``[0, num_classes)``. Token-stream datasets (``TEXT_DATASETS``): ``x_*`` uint8 (T,)
+    byte tokens, ``y_*`` empty (targets are the stream shifted), ``num_classes`` 256.
+    ``source`` says where the data came from (loader and path).
+    """
+
     name: str
     source: str
     x_train: np.ndarray
@@ -60,6 +69,7 @@ class DatasetSplits:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) for images, () for a token stream."""
         return tuple(self.x_train.shape[1:])
 
     def counts(self) -> dict[str, int]:
@@ -280,6 +290,11 @@ def save_splits(splits: DatasetSplits, folder: str | Path, settings: Mapping[str
 
 
 def load_splits(folder: str | Path) -> DatasetSplits:
+    """Read the ``splits.npz`` and ``manifest.json`` that ``save_splits`` wrote in ``folder``.
+
+    Raises ``FileNotFoundError`` when either file is missing, ``KeyError`` when the
+    archive lacks one of the six arrays.
+    """
     folder = Path(folder)
     manifest = read_json(folder / MANIFEST_FILE)
     with np.load(folder / SPLITS_FILE) as arrays:
@@ -288,6 +303,7 @@ def load_splits(folder: str | Path) -> DatasetSplits:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``ecopt data --config FILE --out DIR``: build the study's splits and write them; 0, or 2 on a config error (printed)."""
     parser = argparse.ArgumentParser(prog="python -m ecopt.data", description="Prepare fixed-seed dataset splits.")
     parser.add_argument("--config", required=True, help="study config (YAML)")
     parser.add_argument("--out", required=True, help="folder for splits.npz and manifest.json")
