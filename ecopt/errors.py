@@ -29,3 +29,20 @@ class InfeasibleArchitecture(ValueError):
     Raised from ``Model.define()``; the trial is recorded as failed with this
     message rather than crashing the study.
     """
+
+
+class RecordError(ValueError):
+    """A file one stage hands to the next (trial record, proposals, summary) breaks its schema.
+
+    The message names the file, the key path inside it (``eval_energy.joules``,
+    ``proposals[2].params``), the value found and what the published schema
+    (``ecopt/schemas/*.schema.json``) expects there.
+    """
+
+    def __init__(self, source: str, key: str, value: Any, expected: str) -> None:
+        self.source = source
+        self.key = key
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{source}: key '{key}': got {value!r}, expected {expected}")
+
