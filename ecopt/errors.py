@@ -46,3 +46,17 @@ class RecordError(ValueError):
         self.expected = expected
         super().__init__(f"{source}: key '{key}': got {value!r}, expected {expected}")
 
+
+class MeasurementError(RuntimeError):
+    """A metered window whose reading cannot be an energy: 0 J in total, or a negative component.
+
+    Counters that reset or wrap between start and stop (RAPL's 32-bit energy
+    register, a GPU driver reload) give such readings; a samples-per-joule figure
+    computed from one would be infinite or plausible-looking and wrong. ``reading``
+    is the rejected ``ecopt.meter.EnergyRecord`` (for diagnosis, never for figures).
+    """
+
+    def __init__(self, reason: str, reading: Any = None) -> None:
+        self.reason = reason
+        self.reading = reading
+        super().__init__(reason)
