@@ -47,6 +47,20 @@ class RecordError(ValueError):
         super().__init__(f"{source}: key '{key}': got {value!r}, expected {expected}")
 
 
+class ParameterError(ValueError):
+    """A hyperparameter value given to a trial is unknown or outside its domain.
+
+    Raised before anything is metered: a trial with such a value never runs and
+    writes no record (``python -m ecopt.trial`` exits with status 2).
+    """
+
+    def __init__(self, name: str, value: Any, expected: str) -> None:
+        self.name = name
+        self.value = value
+        self.expected = expected
+        super().__init__(f"parameter '{name}': got {value!r}, expected {expected}")
+
+
 class MeasurementError(RuntimeError):
     """A metered window whose reading cannot be an energy: 0 J in total, or a negative component.
 
