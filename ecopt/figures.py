@@ -273,8 +273,6 @@ FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
 
 def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, Any], only: Sequence[str] = FIGURES) -> list[Path]:
     """Draw the figures named in ``only`` whose stage outputs exist in the study folder."""
-    import pandas as pd
-
     from ecopt.io import read_json
     from ecopt.records import read_summary, read_table
 
@@ -296,10 +294,10 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, 
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")
-        paths.append(draw_proxies(proxy_data(pd.read_csv(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
+        paths.append(draw_proxies(proxy_data(read_table(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
                                   energy_note([stats["energy_source"]], [stats["estimated"]])))
     if "calibration" in only and (study / "calibration" / "summary.json").is_file():
-        paths.append(draw_calibration(calibration_data(pd.read_csv(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
+        paths.append(draw_calibration(calibration_data(read_table(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
                                       out / f"calibration.{suffix}", settings))
     return paths
 
