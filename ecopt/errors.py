@@ -67,10 +67,12 @@ class MeasurementError(RuntimeError):
     Counters that reset or wrap between start and stop (RAPL's 32-bit energy
     register, a GPU driver reload) give such readings; a samples-per-joule figure
     computed from one would be infinite or plausible-looking and wrong. ``reading``
-    is the rejected ``ecopt.meter.EnergyRecord`` (for diagnosis, never for figures).
+    is the last rejected ``ecopt.meter.EnergyRecord`` (for diagnosis, never for
+    figures); ``refused`` the reason for each window refused, first to last.
     """
 
-    def __init__(self, reason: str, reading: Any = None) -> None:
+    def __init__(self, reason: str, reading: Any = None, refused: list[str] | None = None) -> None:
         self.reason = reason
         self.reading = reading
+        self.refused = list(refused) if refused is not None else [reason]
         super().__init__(reason)

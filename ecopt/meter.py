@@ -273,6 +273,7 @@ class Meter:
                 raise MeasurementError(
                     f"{second.reason}; re-measured over a {longer:.3g} s window after the first was refused: {first.reason}",
                     reading=second.reading,
+                    refused=[first.reason, second.reason],
                 ) from None
             return dataclasses.replace(window, discarded=[first.reason])
 

@@ -166,13 +166,16 @@ def _metered_training(model: Any, meter: Meter, record: TrialRecord) -> EnergyRe
     try:
         return meter.measure(model.train)[1]
     except MeasurementError as first:
-        record.measurement_errors.append(f"training window: {first.reason}")
         logger.warning("training window refused (%s); defining and training again", first.reason)
         model.define()
         try:
-            return meter.measure(model.train)[1]
+            energy = meter.measure(model.train)[1]
         except MeasurementError as second:
-            raise MeasurementError(f"training window: {second.reason}; measured again after the first was refused: {first.reason}", second.reading) from None
+            raise MeasurementError(
+                f"{second.reason}; measured again after the first was refused: {first.reason}", second.reading, [first.reason, second.reason]
+            ) from None
+        record.measurement_errors.append(f"training window: {first.reason}")
+        return energy
 
 
 def run_trial(
@@ -212,6 +215,7 @@ def run_trial(
     train_energy: EnergyRecord | None = None
     eval_energy: EnergyRecord | None = None
     refused: EnergyRecord | None = None
+    phase = "training window"  # the metered window a MeasurementError comes from
     try:
         if settings["threads"] is not None:
             import torch
@@ -232,6 +236,7 @@ def run_trial(
             sample = model.single_sample_input()
             if sample is not None:
                 record.flops_per_sample = count_flops(network, sample)
+        phase = "evaluation window"
         window = meter.measure_window(model.evaluate)
         record.measurement_errors.extend(f"evaluation window: {reason}" for reason in window.discarded)
         eval_energy = window.record
@@ -251,8 +256,8 @@ def run_trial(
             # Accuracy should be deterministic; say so if it is not rather than hide it.
             record.performance_spread = [min(performances), max(performances)]
     except MeasurementError as error:  # refused twice: no efficiency from such a window
-        record.status, record.error = TrialStatus.MEASUREMENT_FAILED, f"MeasurementError: {error}"
-        record.measurement_errors.append(error.reason)
+        record.status, record.error = TrialStatus.MEASUREMENT_FAILED, f"MeasurementError: {phase}: {error}"
+        record.measurement_errors.extend(f"{phase}: {reason}" for reason in error.refused)
         record.samples_per_joule = record.dynamic_samples_per_joule = None
         refused = error.reading
         logger.warning("trial's measurement failed: %s", error)

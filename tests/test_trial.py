@@ -175,7 +175,10 @@ def test_an_evaluation_window_refused_twice_is_a_measurement_failure():
     record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=meter)
     assert record.status == MEASUREMENT_FAILED
     assert record.samples_per_joule is None and record.dynamic_samples_per_joule is None and record.eval_joules is None
-    assert "negative or non-finite energy in cpu" in record.error and "0 J" in record.error
+    assert record.error.startswith("MeasurementError: evaluation window: negative or non-finite energy in cpu") and "0 J" in record.error
+    assert len(record.measurement_errors) == 2  # each refused window once, first to last
+    assert record.measurement_errors[0].startswith("evaluation window: 0 J over a ")
+    assert record.measurement_errors[1].startswith("evaluation window: negative or non-finite energy in cpu over a ")
     assert record.performance is None and record.eval_energy is None
     data = json.loads(json.dumps(record.to_dict()))
     assert TrialRecord.from_dict(data).status == MEASUREMENT_FAILED  # a valid record of its own status
@@ -189,6 +192,7 @@ def test_a_refused_training_window_trains_afresh_once():
     record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=scripted_meter(ZERO, ZERO))
     assert record.status == MEASUREMENT_FAILED and record.samples_per_joule is None
     assert record.error.startswith("MeasurementError: training window: 0 J")
+    assert len(record.measurement_errors) == 2 and all(reason.startswith("training window: 0 J") for reason in record.measurement_errors)
 
 
 def test_infeasible_cnn_is_failed_with_the_reason():
