@@ -99,7 +99,7 @@ def hypervolume_data(hypervolume: Any) -> dict[str, Any]:
     return {
         "trial_number": hypervolume["trial_number"].to_numpy(dtype=int),
         "hypervolume": hypervolume["hypervolume"].to_numpy(dtype=float),
-        "round": hypervolume["round"].to_numpy(),
+        "round": hypervolume["round"].to_numpy(dtype=float, na_value=np.nan),  # a record without a round: NaN, never pd.NA
         "space": str(hypervolume["space"].iloc[0]) if len(hypervolume) else "",
         "reference": str(hypervolume["reference_source"].iloc[0]) if len(hypervolume) else "",
     }

@@ -99,3 +99,12 @@ def test_bad_figure_settings():
     with pytest.raises(ConfigError) as caught:
         figure_settings({"format": "jpg"})
     assert caught.value.key == "figures.format"
+
+
+def test_records_without_rounds_still_draw(tmp_path):
+    # Records read from a flat folder carry no round: a missing integer (pd.NA) must not reach a comparison.
+    flat = [{"params": {"w": i}, "status": "completed", "performance": 0.5 + i / 10, "samples_per_joule": 10.0 / (i + 1), "parameters": 1000 * (i + 1)} for i in range(4)]
+    write_frontier(flat, parse_objectives(None), tmp_path)
+    assert read_table(tmp_path / "hypervolume.csv")["round"].isna().all()
+    paths = draw_all(tmp_path, tmp_path / "figures", figure_settings({"dpi": 50}), only=["pareto", "hypervolume", "scaling"])
+    assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "scaling.png"]

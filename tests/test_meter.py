@@ -191,6 +191,7 @@ def test_a_window_refused_twice_raises_with_both_reasons():
         meter.measure_window(lambda: (0.9, 10), min_seconds=0.05)
     assert backend.windows == 2
     assert "negative or non-finite energy in cpu" in str(caught.value) and "0 J" in str(caught.value)
+    assert [reason[:3] for reason in caught.value.refused] == ["0 J", "neg"]  # every refused window, first to last
 
 
 def test_the_retry_lengthens_max_passes_too():
