@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import threading
 import time
 from dataclasses import dataclass, field
-import math
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from ecopt.errors import ConfigError, MeasurementError
@@ -265,7 +265,7 @@ class Meter:
         except MeasurementError as first:
             refused_seconds = first.reading.seconds if first.reading is not None else 0.0
             longer = RETRY_WINDOW_FACTOR * max(minimum, refused_seconds)
-            more_passes = None if max_passes is None else int(math.ceil(RETRY_WINDOW_FACTOR * max_passes))
+            more_passes = None if max_passes is None else math.ceil(RETRY_WINDOW_FACTOR * max_passes)
             logger.warning("metered window refused (%s); measuring again over %.2f s", first.reason, longer)
             try:
                 window = self._window(one_pass, longer, more_passes)

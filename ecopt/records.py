@@ -37,7 +37,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -65,7 +65,7 @@ STATUSES: tuple[str, ...] = tuple(status.value for status in TrialStatus)
 
 
 # --------------------------------------------------------------------------- schemas
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped in ``ecopt/schemas/`` (``name`` without ``.schema.json``)."""
     from importlib.resources import files
@@ -74,7 +74,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(resource.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
 
@@ -218,7 +218,7 @@ class TrialRecord:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str | Path = "<trial record>") -> "TrialRecord":
+    def from_dict(cls, data: Mapping[str, Any], source: str | Path = "<trial record>") -> TrialRecord:
         """Validate ``data`` against ``trial_record.schema.json`` and build the record.
 
         Raises ``RecordError`` naming ``source``, the key path and what was expected.
@@ -342,6 +342,6 @@ def read_table(path: str | Path) -> Any:
     return pd.read_csv(path, dtype=table_dtypes(header))
 
 
-def as_trial_record(record: "TrialRecord | Mapping[str, Any]", source: str | Path = "<trial record>") -> TrialRecord:
+def as_trial_record(record: TrialRecord | Mapping[str, Any], source: str | Path = "<trial record>") -> TrialRecord:
     """``record`` itself when it is a ``TrialRecord``, else the mapping validated and converted."""
     return record if isinstance(record, TrialRecord) else TrialRecord.from_dict(record, source=source)
