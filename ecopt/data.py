@@ -216,7 +216,7 @@ def build_splits(settings: DataSettings | Mapping[str, Any] | None) -> DatasetSp
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
-def save_splits(splits: DatasetSplits, folder: str | Path, settings: DataSettings | None = None) -> dict[str, Any]:
+def save_splits(splits: DatasetSplits, folder: str | Path, settings: DataSettings | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write ``splits.npz`` and ``manifest.json`` atomically; return the manifest."""
     folder = Path(folder)
     buffer = io.BytesIO()
@@ -231,7 +231,7 @@ def save_splits(splits: DatasetSplits, folder: str | Path, settings: DataSetting
         "counts": splits.counts(),
         "shapes": {name: list(getattr(splits, name).shape) for name in _ARRAYS},
         "sha256": hashlib.sha256(payload).hexdigest(),
-        "settings": settings.to_dict() if settings is not None else None,
+        "settings": validate_section("data", settings).to_dict() if settings is not None else None,
     }
     write_json(folder / MANIFEST_FILE, manifest)
     return manifest

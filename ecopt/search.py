@@ -65,8 +65,7 @@ import numpy as np
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
 from ecopt.objectives import Objective, objective_values, parse_objectives
-from ecopt.settings import SearchSettings, validate_section
-from ecopt.space import parse_space
+from ecopt.settings import SearchSettings, check_space, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -758,9 +757,13 @@ def optimize(
     """
     from ecopt.frontier import pareto_mask
 
-    parsed_space = dict(space) if all(isinstance(v, Hyperparameter) for v in space.values()) else parse_space(space)
+    if all(isinstance(v, Hyperparameter) for v in space.values()):
+        parsed_space = dict(space)
+    else:  # a config mapping: validated against the schema's space section first
+        parsed_space = dict(validate_study({"space": space}, sections=["space"]).space)
     parsed_objectives = parse_objectives(objectives)
     merged = validate_section("search", {**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
+    check_space(parsed_space, merged)  # nothing to search, a baseline outside the space, a finite space smaller than n_init
     trials: list[dict[str, Any]] = []
     history: list[RoundProposals] = []
     for round_index in range(rounds + 1):

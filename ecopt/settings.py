@@ -136,7 +136,8 @@ def describe(schema: Mapping[str, Any]) -> str:
     else:
         types = schema.get("type", [])
         types = [types] if isinstance(types, str) else list(types)
-        words = " or ".join(_TYPE_WORDS[name] for name in types) or "a value"
+        nullable = "null" in types
+        words = " or ".join(_TYPE_WORDS[name] for name in types if name != "null") or "a value"
         bounds = [
             f"{relation} {schema[keyword]}"
             for keyword, relation in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
@@ -147,8 +148,10 @@ def describe(schema: Mapping[str, Any]) -> str:
         if "minItems" in schema or "maxItems" in schema:
             low, high = schema.get("minItems"), schema.get("maxItems")
             words += f" of {low} items" if low == high else (f" of at least {low} items" if high is None else f" of {low or 0} to {high} items")
-        if "pattern" in schema:
-            words += f" matching {schema['pattern']}"
+        if "pattern" in schema and not schema.get("description"):
+            words += f" matching {schema['pattern']}"  # the description, when there is one, says it in words
+        if nullable:
+            words += " or null"
     description = schema.get("description")
     return f"{words} ({description})" if description else words
 
@@ -342,8 +345,12 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
         else:
             parsed[name] = value
     settings = StudySettings(**parsed, effective=_freeze(effective))
+    if settings.search is not None and len(settings.search.baseline) > settings.search.initial_trials:
+        raise ConfigError(
+            "search.baseline", thaw(settings.search.baseline), f"at most search.initial_trials ({settings.search.initial_trials}) configurations: they are part of round 0"
+        )
     if settings.space is not None:
-        _check_space(settings)
+        check_space(settings.space, settings.search)
     return settings
 
 
@@ -354,15 +361,17 @@ def study_settings(config: StudySettings | Mapping[str, Any], sections: Iterable
     return validate_study(config, sections=sections)
 
 
-def _check_space(settings: StudySettings) -> None:
-    space, search = settings.space, settings.search
-    assert space is not None
+def check_space(space: Mapping[str, Hyperparameter], search: Any = None) -> None:
+    """A space with something to search; with the search settings, a baseline inside it and
+    a finite space holding at least ``search.initial_trials`` distinct configurations.
+
+    Raises ConfigError naming ``space``, ``search.baseline[i].<parameter>`` or ``search.initial_trials``.
+    """
     if all(isinstance(hp, Fixed) for hp in space.values()):
-        raise ConfigError("space", thaw(settings.effective["space"]), "at least one range or choice parameter: a space of fixed values has nothing to search")
+        shown = {name: hp.to_dict(name) for name, hp in space.items()}
+        raise ConfigError("space", shown, "at least one range or choice parameter: a space of fixed values has nothing to search")
     if search is None:
         return
-    if len(search.baseline) > search.initial_trials:
-        raise ConfigError("search.baseline", thaw(search.baseline), f"at most search.initial_trials ({search.initial_trials}) configurations: they are part of round 0")
     for position, point in enumerate(search.baseline):
         check_configuration(space, point, f"search.baseline[{position}]")
     size = space_size(space)
@@ -421,13 +430,14 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
     try:
         adapter_class = resolve_adapter(settings.adapter)
     except AdapterImportError as error:
-        raise ConfigError("adapter", settings.adapter, f"an importable ecopt.model.Model subclass ({error})") from None
+        reason = str(error).removeprefix("config key 'adapter': ")
+        raise ConfigError("adapter", settings.adapter, f"an importable subclass of ecopt.model.Model ({reason})") from None
     options = thaw(settings.adapter_options or {})
     _check_options(adapter_class, settings.adapter, options)
     model = instantiate_adapter(settings)
     declared = model.hyperparameters
     for name, hyperparameter in (settings.space or {}).items():
-        _check_domain(name, hyperparameter, declared, settings.adapter)
+        _check_domain(name, hyperparameter, declared, settings.adapter, thaw(settings.effective["space"][name]))
     if metrics is not None:
         for objective in settings.objectives or ():
             if objective.metric not in metrics:
@@ -465,9 +475,9 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
-def _check_domain(name: str, hyperparameter: Hyperparameter, declared: Mapping[str, Hyperparameter], adapter: Any) -> None:
+def _check_domain(name: str, hyperparameter: Hyperparameter, declared: Mapping[str, Hyperparameter], adapter: Any, entry: Any) -> None:
     if name not in declared:
-        raise ConfigError(f"space.{name}", hyperparameter.to_dict(name), f"a hyperparameter {adapter} declares: one of {sorted(declared)}")
+        raise ConfigError(f"space.{name}", entry, f"a hyperparameter {adapter} declares: one of {sorted(declared)}")
     domain = declared[name]
     if isinstance(hyperparameter, Fixed):
         values, where = [hyperparameter.value], f"space.{name}.value"

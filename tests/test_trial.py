@@ -6,7 +6,8 @@ import pytest
 
 from ecopt.errors import AdapterImportError, ConfigError
 from ecopt.meter import Meter
-from ecopt.trial import COMPLETED, FAILED, OUT_OF_MEMORY, is_out_of_memory, run_trial, trial_settings
+from ecopt.trial import COMPLETED, FAILED, OUT_OF_MEMORY, is_out_of_memory, run_trial
+from ecopt.settings import validate_section
 from tests.fakes import ConstantPowerBackend
 
 SCRIPTED = "tests.fakes:ScriptedModel"
@@ -101,10 +102,10 @@ def test_out_of_memory_classification():
 
 def test_trial_settings_errors():
     with pytest.raises(ConfigError) as caught:
-        trial_settings({"skip_train": "no"})
+        validate_section("trial", {"skip_train": "no"})
     assert caught.value.key == "trial.skip_train"
     with pytest.raises(ConfigError):
-        trial_settings({"repeats": 3})
+        validate_section("trial", {"repeats": 3})
 
 
 def _run_cli(args, env, timeout=120):
