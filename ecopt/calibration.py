@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
-from ecopt.settings import CalibrationSettings, StudySettings, study_settings, thaw
+from ecopt.settings import CalibrationSettings, StudySettings, instantiate_adapter, study_settings, thaw
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,6 @@ def _define_calibration_model(model: Any, study: StudySettings, settings: Calibr
 
 def calibrate(config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows of runs.csv and the summary."""
-    from ecopt.config import instantiate_adapter
     from ecopt.meter import Meter
     from ecopt.statistics import relative_standard_deviation
 

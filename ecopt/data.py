@@ -22,12 +22,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ecopt.errors import ConfigError
-from ecopt.settings import DataSettings, validate_section
 from ecopt.io import read_json, write_bytes, write_json
+from ecopt.settings import DataSettings, validate_section
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "python_docs", "none")
 # Token-stream datasets: x_* hold 1-D token ids (bytes), y_* are empty (targets are x shifted).
 TEXT_DATASETS = ("python_docs",)
 SPLITS_FILE = "splits.npz"

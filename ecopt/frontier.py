@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ecopt.objectives import Objective, objective_values, parse_objectives
+from ecopt.objectives import Objective, objective_values
 
 logger = logging.getLogger(__name__)
 

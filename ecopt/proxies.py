@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ecopt.errors import ConfigError, InfeasibleArchitecture
-from ecopt.settings import StudySettings, study_settings, thaw
+from ecopt.settings import StudySettings, instantiate_adapter, study_settings, thaw
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ PROXY_COLUMNS = ("parameters", "flops_per_sample")
 
 
 def measure_architectures(config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> list[dict[str, Any]]:
-    from ecopt.config import instantiate_adapter
     from ecopt.cost import count_flops, count_parameters
     from ecopt.meter import Meter
     from ecopt.space import sample_space

@@ -26,11 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from ecopt.config import instantiate_adapter, load_study_config
+from ecopt.config import load_study_config
 from ecopt.errors import AdapterImportError, ConfigError
 from ecopt.io import write_json
 from ecopt.meter import EnergyRecord, Meter
-from ecopt.settings import StudySettings, study_settings
+from ecopt.settings import StudySettings, instantiate_adapter, study_settings
 
 logger = logging.getLogger(__name__)
 

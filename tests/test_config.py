@@ -1,20 +1,23 @@
-"""ecopt.config: reading a study YAML, resolving and building the adapter it names."""
+"""ecopt.config: reading a study YAML validated, writing the effective config."""
 
 import pytest
 
-from ecopt.adapters.cnn import CNNClassifier
-from ecopt.config import instantiate_adapter, load_study_config, resolve_adapter
-from ecopt.errors import AdapterImportError, ConfigError
-from ecopt.settings import DataSettings, StudySettings, validate_study
+from ecopt.config import load_study_config, write_if_changed
+from ecopt.errors import ConfigError
+from ecopt.settings import StudySettings
 
 
-def test_default_config_loads_validated_and_builds_the_cnn(tmp_path):
+def test_default_config_loads_validated():
     settings = load_study_config("config/config.yaml")
-    assert isinstance(settings, StudySettings) and settings.search.initial_trials == 8
-    model = instantiate_adapter(settings, splits_dir=tmp_path)
-    assert isinstance(model, CNNClassifier)
-    assert isinstance(model.data_config, DataSettings) and model.data_config.dataset == "digits"  # the data section is injected
-    assert model.splits_dir == str(tmp_path) and model.seed == settings.seed
+    assert isinstance(settings, StudySettings) and settings.search.initial_trials == 8 and settings.data.dataset == "digits"
+
+
+def test_the_effective_config_is_written_only_when_it_changes(tmp_path):
+    path = write_if_changed(tmp_path / "study.yaml", {"study": "s", "seed": 1})
+    stamp = path.stat().st_mtime_ns
+    assert write_if_changed(path, {"study": "s", "seed": 1}).stat().st_mtime_ns == stamp
+    write_if_changed(path, {"study": "s", "seed": 2})
+    assert "seed: 2" in path.read_text()
 
 
 def test_a_slice_loads_only_its_sections(tmp_path):
@@ -35,29 +38,3 @@ def test_unknown_section_and_bad_yaml(tmp_path):
         load_study_config(path)
     with pytest.raises(ConfigError, match="existing YAML file"):
         load_study_config(tmp_path / "missing.yaml")
-
-
-@pytest.mark.parametrize(
-    "path, fragment",
-    [
-        ("no_colon", None),
-        ("ecopt.nonexistent:Model", "cannot import module"),
-        ("ecopt.adapters.cnn:Missing", "has no attribute"),
-        ("ecopt.errors:ConfigError", "not a subclass"),
-    ],
-)
-def test_adapter_errors_are_clear(path, fragment):
-    if fragment is None:
-        with pytest.raises(ConfigError, match="package.module:Class"):
-            resolve_adapter(path)
-        return
-    with pytest.raises(AdapterImportError, match=fragment) as caught:
-        resolve_adapter(path)
-    assert "config key 'adapter'" in str(caught.value)
-
-
-def test_an_option_the_constructor_refuses_is_a_config_error():
-    settings = validate_study({"adapter": "ecopt.adapters.cnn:CNNClassifier", "adapter_options": {"widht": 3}}, sections=["adapter", "adapter_options", "seed"])
-    with pytest.raises(ConfigError) as caught:
-        instantiate_adapter(settings)
-    assert caught.value.key == "adapter_options"

@@ -1,7 +1,6 @@
 """The packaged JSON Schema: a valid Draft 2020-12 schema, shipped as package data, complete."""
 
 import json
-import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -22,6 +21,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
 
 def test_the_schema_ships_as_package_data():
     assert json.loads((ROOT / "ecopt" / "schemas" / "config.schema.json").read_text()) == SCHEMA
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ecopt"]
     assert "schemas/*.json" in package_data
 

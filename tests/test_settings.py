@@ -20,13 +20,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ecopt.errors import ConfigError
+from ecopt.adapters.cnn import CNNClassifier
+from ecopt.errors import AdapterImportError, ConfigError
 from ecopt.hyperparameter import Fixed, Range
 from ecopt.settings import (
     SECTION_CLASSES,
+    DataSettings,
     SearchSettings,
     StudySettings,
     check_with_model,
+    instantiate_adapter,
+    resolve_adapter,
     space_size,
     validate_section,
     validate_study,
@@ -287,3 +291,37 @@ def test_snakemake_dry_run_stops_on_the_key(tmp_path):
         assert result.returncode != 0, result.stdout[-2000:]
         assert f"config key '{key}'" in result.stderr, result.stderr[-2000:]
         assert not (ROOT / "results" / config["study"]).exists()
+
+
+def test_the_default_config_builds_the_cnn(tmp_path):
+    settings = validate_study(DEFAULT)
+    model = instantiate_adapter(settings, splits_dir=tmp_path)
+    assert isinstance(model, CNNClassifier)
+    assert isinstance(model.data_config, DataSettings) and model.data_config.dataset == "digits"  # the data section is injected
+    assert model.splits_dir == str(tmp_path) and model.seed == settings.seed
+
+
+@pytest.mark.parametrize(
+    "path, fragment",
+    [
+        ("no_colon", None),
+        ("ecopt.nonexistent:Model", "cannot import module"),
+        ("ecopt.adapters.cnn:Missing", "has no attribute"),
+        ("ecopt.errors:ConfigError", "not a subclass"),
+    ],
+)
+def test_adapter_errors_are_clear(path, fragment):
+    if fragment is None:
+        with pytest.raises(ConfigError, match="package.module:Class"):
+            resolve_adapter(path)
+        return
+    with pytest.raises(AdapterImportError, match=fragment) as caught:
+        resolve_adapter(path)
+    assert "config key 'adapter'" in str(caught.value)
+
+
+def test_an_option_the_constructor_refuses_is_a_config_error():
+    settings = validate_study({"adapter": "ecopt.adapters.cnn:CNNClassifier", "adapter_options": {"widht": 3}}, sections=["adapter", "adapter_options", "seed"])
+    with pytest.raises(ConfigError) as caught:
+        instantiate_adapter(settings)
+    assert caught.value.key == "adapter_options"
