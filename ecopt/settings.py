@@ -113,6 +113,9 @@ def _filling_defaults(validator_class: Any) -> Any:
 
 _StudyValidator = _filling_defaults(Draft202012Validator)
 
+# The proxy study's correlations need this many distinct architectures (a confidence interval needs 4 points).
+PROXY_MINIMUM = 4
+
 # What `snakemake all` can produce: the meter's calibration, the proxy-correlation
 # study, the search (trials, frontier); the schema's enum of `stages` is the list.
 STAGES = tuple(study_schema()["properties"]["stages"]["items"]["enum"])
@@ -272,13 +275,13 @@ class StudySettings:
     adapter_options: Mapping[str, Any] | None = None
     space: Mapping[str, Hyperparameter] | None = None
     objectives: tuple[Objective, ...] | None = None
-    data: Any = None
-    meter: Any = None
-    trial: Any = None
-    search: Any = None
-    calibration: Any = None
-    proxies: Any = None
-    figures: Any = None
+    data: DataSettings | None = None
+    meter: MeterSettings | None = None
+    trial: TrialSettings | None = None
+    search: SearchSettings | None = None
+    calibration: CalibrationSettings | None = None
+    proxies: ProxiesSettings | None = None
+    figures: FiguresSettings | None = None
     effective: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,10 +335,11 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
     the config); other entries of ``mapping`` are ignored and come back as None, and
     none is required. Without it the whole study is checked, unknown keys included.
     Beyond the schema: each space parameter is built (bounds in order, a log scale
-    above 0, values of its type), the objectives get their defaults by name, and when
-    both the space and the search are present the baseline is checked against the
-    space, a space with nothing to search is refused, and a finite space must hold at
-    least ``search.initial_trials`` distinct configurations.
+    above 0, values of its type), the objectives get their defaults by name, and for
+    a study with the search stage (``check_space``) a space with nothing to search is
+    refused, the baseline is checked against the space, and a finite space must hold at
+    least ``search.initial_trials`` distinct configurations (for a study that searches),
+    and at least 4 for a study with the proxy stage.
 
     Raises ConfigError naming the key path, the value and what was expected.
     """
@@ -360,8 +364,15 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
         raise ConfigError(
             "search.baseline", thaw(settings.search.baseline), f"at most search.initial_trials ({settings.search.initial_trials}) configurations: they are part of round 0"
         )
-    if settings.space is not None:
+    # A slice without `stages` may serve any stage: it gets every check.
+    stages = settings.stages if settings.stages is not None else STAGES
+    if settings.space is not None and "search" in stages:
         check_space(settings.space, settings.search)
+    if settings.space is not None and "proxies" in stages:
+        size = space_size(settings.space)
+        if size is not None and size < PROXY_MINIMUM:
+            shown = thaw(effective["space"])
+            raise ConfigError("space", shown, f"at least {PROXY_MINIMUM} distinct configurations for the proxy study (this space holds {size})")
     return settings
 
 

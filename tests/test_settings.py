@@ -325,3 +325,16 @@ def test_an_option_the_constructor_refuses_is_a_config_error():
     with pytest.raises(ConfigError) as caught:
         instantiate_adapter(settings)
     assert caught.value.key == "adapter_options"
+
+
+def test_space_checks_follow_the_stages():
+    small = {"kernel_size": {"type": "choice", "values": [1, 3, 5]}, "stride": {"type": "fixed", "value": 1}}
+    fixed = {"stride": {"type": "fixed", "value": 1}}
+    # Calibration alone repeats one model: a fixed space is enough, initial_trials is unused.
+    assert validate_study({**DEFAULT, "stages": ["calibrate"], "space": fixed}).stages == ("calibrate",)
+    with pytest.raises(ConfigError) as caught:
+        validate_study({**DEFAULT, "stages": ["proxies"], "space": small})
+    assert caught.value.key == "space" and "at least 4 distinct" in caught.value.expected
+    with pytest.raises(ConfigError) as caught:
+        validate_study({**DEFAULT, "stages": ["search"], "space": small})
+    assert caught.value.key == "search.initial_trials"
