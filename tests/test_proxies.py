@@ -42,7 +42,7 @@ def test_measures_feasible_architectures_and_correlates():
 
 
 def test_too_few_feasible_architectures_is_a_clear_error():
-    config = dict(CONFIG, space={"depth": {"type": "range", "bounds": [4, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
+    config = dict(CONFIG, space={"depth": {"type": "range", "bounds": [3, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
                   proxies={"architectures": 4, "max_draws": 10})
     meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
     with pytest.raises(ConfigError, match="at least 4 distinct feasible architectures"):
