@@ -246,7 +246,7 @@ def test_check_with_model_returns_the_adapter_and_skips_metrics_on_request():
     settings = validate_study(config)
     with pytest.raises(ConfigError):
         check_with_model(settings)
-    model = check_with_model(settings, metrics=None)  # ecopt.optimize: metrics are a function's keys
+    model = check_with_model(settings, any_metric=True)  # ecopt.optimize: metrics are a function's keys
     assert set(settings.space) <= set(model.hyperparameters)
 
 
@@ -325,6 +325,14 @@ def test_an_option_the_constructor_refuses_is_a_config_error():
     with pytest.raises(ConfigError) as caught:
         instantiate_adapter(settings)
     assert caught.value.key == "adapter_options"
+
+
+def test_objective_metrics_are_the_trial_records_numeric_fields():
+    from ecopt.settings import trial_metrics
+
+    metrics = trial_metrics()
+    assert {"performance", "samples_per_joule", "eval_joules", "parameters", "flops_per_sample"} <= set(metrics)
+    assert not {"round", "index", "status", "energy_source", "estimated"} & set(metrics)
 
 
 def test_space_checks_follow_the_stages():
