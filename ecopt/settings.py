@@ -491,6 +491,9 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
       the trial record's numeric fields); ``any_metric=True`` skips this check, as for
       ``ecopt.optimize``, whose metrics are the keys of a user function's result.
 
+    The adapter is built once, without prepared splits: constructors should stay
+    cheap (ECOpt's adapters load data and weights in ``define()``).
+
     Raises ConfigError naming the key.
     """
     try:
