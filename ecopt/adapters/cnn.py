@@ -17,10 +17,11 @@ import numpy as np
 
 from ecopt.adapters.common import check_positive_int, load_or_build_splits
 from ecopt.adapters.torch_base import TorchModel
-from ecopt.data import DatasetSplits, data_settings
+from ecopt.data import DatasetSplits
 from ecopt.errors import ConfigError, InfeasibleArchitecture
 from ecopt.hyperparameter import Choice, Range, ValueType
 from ecopt.metrics import PERFORMANCE_METRICS, performance_function
+from ecopt.settings import validate_section
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class CNNClassifier(TorchModel):
             check_positive_int(name, value)
         super().__init__(device=device, seed=seed)
         self.set_training_options(learning_rate, patience, min_delta)
-        self.data_config = data_settings(data)
+        self.data_config = validate_section("data", data)  # a DataSettings, or a mapping validated as one
         self.splits_dir = splits_dir
         self.performance_metric = performance_metric
         self.batch_size = batch_size

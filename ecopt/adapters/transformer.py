@@ -177,11 +177,12 @@ class CausalLMTrainer(TorchModel):
             check_positive_int(key, value)
         super().__init__(device=device, seed=seed)
         self.set_training_options(learning_rate, patience, min_delta)
-        from ecopt.data import TEXT_DATASETS, data_settings
+        from ecopt.data import TEXT_DATASETS
+        from ecopt.settings import validate_section
 
-        self.data_config = data_settings(data if data is not None else {"dataset": "python_docs"})
-        if self.data_config["dataset"] not in TEXT_DATASETS:
-            raise ConfigError("data.dataset", self.data_config["dataset"], f"a token-stream dataset for CausalLMTrainer: one of {list(TEXT_DATASETS)}")
+        self.data_config = validate_section("data", data if data is not None else {"dataset": "python_docs"})
+        if self.data_config.dataset not in TEXT_DATASETS:
+            raise ConfigError("data.dataset", self.data_config.dataset, f"a token-stream dataset for CausalLMTrainer: one of {list(TEXT_DATASETS)}")
         self.splits_dir = splits_dir
         self.batch_size, self.max_steps, self.eval_interval = batch_size, max_steps, eval_interval
         self.validation_tokens, self.test_tokens, self.eval_batch_size = validation_tokens, test_tokens, eval_batch_size
