@@ -174,19 +174,24 @@ def verdict(summary: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.calibration", description="Repeat one evaluation and report the meter's spread.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--out-dir", required=True, help="folder for runs.csv and summary.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.frontier import to_csv
     from ecopt.io import write_json, write_text
+    from ecopt.metered_lock import hold_metered_lock
 
     try:
-        config = load_study_config(args.config)
-        rows, summary = calibrate(config, splits_dir=args.splits_dir)
+        config = study_mapping(args)
+        # The whole job, not only its windows, keeps this machine to itself: another
+        # study's unmetered work (imports, data loading) would land in these windows.
+        with hold_metered_lock():
+            rows, summary = calibrate(config, splits_dir=args.splits_dir)
     except ConfigError as error:
         print(f"ecopt.calibration: {error}", file=sys.stderr)
         return 2

@@ -280,15 +280,15 @@ def load_splits(folder: str | Path) -> DatasetSplits:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.data", description="Prepare fixed-seed dataset splits.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     parser.add_argument("--out", required=True, help="folder for splits.npz and manifest.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from ecopt.config import load_study_config
-
     try:
-        config = load_study_config(args.config)
+        config = study_mapping(args)
         settings = data_settings(config.get("data"))
         splits = build_splits(settings)
     except ConfigError as error:

@@ -276,18 +276,19 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.figures", description="Figures of a study.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--study-dir", required=True, help="results/<study>")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES), help="figures to draw (default: every one whose inputs exist)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.errors import ConfigError
 
     try:
-        settings = figure_settings(load_study_config(args.config).get("figures"))
+        settings = figure_settings(study_mapping(args).get("figures"))
     except ConfigError as error:
         print(f"ecopt.figures: {error}", file=sys.stderr)
         return 2

@@ -219,18 +219,19 @@ def write_frontier(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.frontier", description="Frontier, hypervolume trace and trial table of a study.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
     parser.add_argument("--out-dir", required=True, help="folder for trials.csv, frontier.csv, hypervolume.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.errors import ConfigError
     from ecopt.records import load_trial_records
 
     try:
-        config = load_study_config(args.config)
+        config = study_mapping(args)
         objectives = parse_objectives(config.get("objectives"))
         records = load_trial_records(args.trials)
         from ecopt.search import search_settings

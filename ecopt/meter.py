@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from ecopt.errors import ConfigError
+from ecopt.metered_lock import hold_metered_lock
 
 logger = logging.getLogger(__name__)
 
@@ -188,15 +189,22 @@ class Meter:
         self._warm = True
 
     def measure(self, work: Callable[[], T]) -> tuple[T, EnergyRecord]:
-        """Run ``work()`` inside one metered window; the window is closed even if it raises."""
+        """Run ``work()`` inside one metered window; the window is closed even if it raises.
+
+        The window holds the machine-wide metered lock (``ecopt.metered_lock``), so
+        no other process's window overlaps it, whatever Snakemake's flags; it waits
+        for the lock before the meter starts, so waiting is never metered.
+        """
         self.warm_up()
-        cpu_before = _process_cpu_seconds()
-        self.backend.start()
-        try:
-            result = work()
-        finally:
-            reading = self.backend.stop()
-        return result, self._record(reading, _process_cpu_seconds() - cpu_before)
+        with hold_metered_lock():
+            cpu_before = _process_cpu_seconds()
+            self.backend.start()
+            try:
+                result = work()
+            finally:
+                reading = self.backend.stop()
+            cpu_seconds = _process_cpu_seconds() - cpu_before
+        return result, self._record(reading, cpu_seconds)
 
     def measure_window(self, one_pass: Callable[[], T], min_seconds: float | None = None, max_passes: int | None = None) -> WindowMeasurement:
         """Repeat ``one_pass()`` until the metered window lasts ``min_seconds``.
@@ -225,19 +233,21 @@ class Meter:
 
         Alternating which side runs first spreads slow drift (a neighbour's load,
         thermal state) over both sides; ``metered / unmetered - 1`` is the overhead.
+        Every pair runs under the metered lock: the unmetered side is a timing too.
         """
         self.warm_up()
         walls: list[tuple[float, float]] = []
-        for pair in range(pairs):
-            seconds = {}
-            for metered in ((False, True) if pair % 2 == 0 else (True, False)):
-                started = time.perf_counter()
-                if metered:
-                    self.measure(work)
-                else:
-                    work()
-                seconds[metered] = time.perf_counter() - started
-            walls.append((seconds[False], seconds[True]))
+        with hold_metered_lock():
+            for pair in range(pairs):
+                seconds = {}
+                for metered in ((False, True) if pair % 2 == 0 else (True, False)):
+                    started = time.perf_counter()
+                    if metered:
+                        self.measure(work)
+                    else:
+                        work()
+                    seconds[metered] = time.perf_counter() - started
+                walls.append((seconds[False], seconds[True]))
         return walls
 
     def measure_idle(self, seconds: float | None = None) -> float:

@@ -119,19 +119,23 @@ def correlation_stats(rows: list[Mapping[str, Any]], target: str = "joules_per_s
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.proxies", description="Parameters and FLOPs vs measured inference energy.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--out-dir", required=True, help="folder for runs.csv and stats.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.frontier import to_csv
     from ecopt.io import write_json, write_text
+    from ecopt.metered_lock import hold_metered_lock
 
     try:
-        config = load_study_config(args.config)
-        rows = measure_architectures(config, splits_dir=args.splits_dir)
+        config = study_mapping(args)
+        # The whole job holds the machine (see ecopt.metered_lock), not only its windows.
+        with hold_metered_lock():
+            rows = measure_architectures(config, splits_dir=args.splits_dir)
         stats = correlation_stats(rows)
     except (ConfigError, ValueError) as error:
         print(f"ecopt.proxies: {error}", file=sys.stderr)

@@ -834,8 +834,10 @@ def _noise_from_calibration(path: str | None, objectives: Sequence[Objective]) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.search", description="Propose one round of trials.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     parser.add_argument("--round", type=int, required=True, help="round number: 0 is the Sobol design")
     parser.add_argument("--trials", nargs="*", default=[], help="trial record files or folders of every earlier round")
     parser.add_argument("--out", required=True, help="proposals.json to write")
@@ -843,21 +845,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", default=None, help="calibration summary.json: its samples/J spread becomes observation noise")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.io import write_json
     from ecopt.records import load_trial_records
 
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        config = load_study_config(args.config)
+        config = study_mapping(args)
         settings = search_settings(config.get("search"))
         objectives = parse_objectives(config.get("objectives"))
         if not config.get("space"):
             raise ConfigError("space", config.get("space"), "the search space of the study")
         space = parse_space(config["space"])
         history = load_trial_records(args.trials)
-        seed = settings["seed"] if settings["seed"] is not None else config["seed"]
+        seed = settings["seed"] if settings["seed"] is not None else config.get("seed", 0)
         result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=_noise_from_calibration(args.calibration, objectives))
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.search: {error}", file=sys.stderr)

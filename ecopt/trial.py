@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from ecopt.config import instantiate_adapter, load_study_config
+from ecopt.config import instantiate_adapter
 from ecopt.errors import AdapterImportError, ConfigError
 from ecopt.io import write_json
 from ecopt.meter import EnergyRecord, Meter
@@ -232,9 +232,57 @@ def _proposal(path: str, index: int | None) -> dict[str, Any]:
     return dict(matching[0])
 
 
+# The sections a trial reads: its fingerprint covers these and nothing else.
+TRIAL_SECTIONS = ("adapter", "adapter_options", "data", "meter", "trial", "space", "seed")
+# Tests only: after the record is written, SIGKILL this process group (the Snakemake
+# run), as a kill at the worst moment would: before Snakemake marks the job complete.
+KILL_AFTER_RECORD_VARIABLE = "ECOPT_TEST_KILL_GROUP_AFTER_RECORD"
+
+
+def trial_fingerprint(config: Mapping[str, Any], params: Mapping[str, Any], proposal: Mapping[str, Any] | None) -> str:
+    """SHA-256 (hex) of what defines a measurement: the trial's settings, its params and which proposal it is.
+
+    ``config`` contributes only ``TRIAL_SECTIONS``; ``proposal`` is ``{"round", "index"}``
+    for a proposed trial (two proposals of equal params are two measurements) or
+    None for ``--params``. Canonical JSON (sorted keys), so key order never matters.
+    """
+    import hashlib
+
+    identity = {
+        "settings": {name: config.get(name) for name in TRIAL_SECTIONS},
+        "params": dict(params),
+        "proposal": dict(proposal) if proposal is not None else None,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _finished_record(path: str | Path, fingerprint: str) -> dict[str, Any] | None:
+    """The record at ``path`` if it exists and measured exactly this trial (same fingerprint), else None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # written atomically, so never half a record; anything else is not ours to keep
+    return record if isinstance(record, dict) and record.get("fingerprint") == fingerprint else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.trial``: meter one configuration and write its record; exit 2 on a bad config.
+
+    A record already at ``--out`` with this trial's fingerprint is kept, not
+    measured again: the workflow declares the trial's output ``update(...)``, so
+    Snakemake leaves it in place when it reruns a job it saw interrupted (killed
+    after the record was written, before the job was marked complete). Any other
+    existing file is replaced by a new measurement.
+    """
+    from ecopt.cli import add_study_arguments, study_mapping
+    from ecopt.io import read_json
+    from ecopt.metered_lock import hold_metered_lock
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.trial", description="Evaluate one configuration with metered training and evaluation.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--params", help="hyperparameters as a JSON object, or @FILE holding one")
     source.add_argument("--proposals", help="a round's proposals.json; with --index, the proposal to evaluate")
@@ -246,11 +294,19 @@ def main(argv: list[str] | None = None) -> int:
     process_started_at = _process_started_at()
     try:
         params = _parse_params(args.params) if args.params is not None else _proposal(args.proposals, args.index)
-        config = load_study_config(args.config)
-        record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
+        proposal = None if args.proposals is None else {"round": read_json(args.proposals).get("round"), "index": args.index}
+        config = study_mapping(args)
+        fingerprint = trial_fingerprint(config, params, proposal)
+        if _finished_record(args.out, fingerprint) is not None:
+            logger.info("kept %s: it already holds this trial's measurement (fingerprint %s)", args.out, fingerprint[:12])
+            return 0
+        # The whole trial holds the machine (see ecopt.metered_lock), not only its windows.
+        with hold_metered_lock():
+            record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
     except (ConfigError, AdapterImportError, ValueError) as error:
         print(f"ecopt.trial: {error}", file=sys.stderr)
         return 2
+    record["fingerprint"] = fingerprint
     write_json(args.out, record)
     logger.info(
         "%s: %s=%s, %.1f samples/J (%s%s), overhead %.1f s -> %s",
@@ -258,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         record["samples_per_joule"] or 0.0, record["energy_source"], ", estimated" if record["estimated"] else "",
         record["overhead_seconds"], args.out,
     )
+    kill_group = os.environ.get(KILL_AFTER_RECORD_VARIABLE)
+    if kill_group:
+        import signal
+
+        os.killpg(int(kill_group), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)  # in case this job runs in a group of its own
     return 0
 
 

@@ -45,7 +45,7 @@ TRIALS = 3 + 2 + 2
 
 def make_study(folder: Path, config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow"):
+    for name in ("Snakefile", "workflow", "profiles"):
         target = folder / name
         if not target.exists():
             target.symlink_to(ROOT / name)
