@@ -15,6 +15,10 @@ Design notes:
   its CSV output would litter the working directory.
 * The first ``start()`` in a process probes the hardware (~2 s); ``warm_up()``
   pays that once, outside any metered window.
+* Every window holds the machine-wide metered lock (``ecopt.metered_lock``):
+  no two windows overlap on one machine, whatever Snakemake's ``--cores`` or
+  profile, and across studies run at once. The meter waits for the lock before
+  it starts, so a wait is never metered.
 * The idle baseline answers "how much of this is the model?": measure the
   machine doing nothing for a few seconds, then report ``dynamic_joules`` =
   total - idle power x duration beside the total.

@@ -7,6 +7,14 @@ with zero efficiency (the paper's penalty), any other exception as ``failed``
 with its text. Only a config the trial cannot even start from (an adapter that
 cannot be imported, bad options) is an error, exit status 2.
 
+A record carries a ``fingerprint`` (SHA-256 of the trial's settings, params, round
+and index). The CLI keeps a record already at ``--out`` with the same fingerprint
+instead of metering again: the workflow declares the trial's output ``update()``,
+so when Snakemake reruns a job it saw interrupted (a kill after the record was
+written, before the job was marked complete, with ``rerun-incomplete``) it leaves
+that record in place rather than deleting it, and no finished measurement is lost.
+The whole trial holds the machine-wide metered lock (``ecopt.metered_lock``).
+
 This module must not import Ax: trial jobs stay light.
 """
 
@@ -234,8 +242,9 @@ def _proposal(path: str, index: int | None) -> dict[str, Any]:
 
 # The sections a trial reads: its fingerprint covers these and nothing else.
 TRIAL_SECTIONS = ("adapter", "adapter_options", "data", "meter", "trial", "space", "seed")
-# Tests only: after the record is written, SIGKILL this process group (the Snakemake
-# run), as a kill at the worst moment would: before Snakemake marks the job complete.
+# Tests only: set to 1, the trial SIGKILLs its process group (the Snakemake run that
+# started it) right after writing its record, before Snakemake can mark the job complete:
+# the worst moment for a kill (tests/test_workflow.py).
 KILL_AFTER_RECORD_VARIABLE = "ECOPT_TEST_KILL_GROUP_AFTER_RECORD"
 
 
@@ -314,12 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         record["samples_per_joule"] or 0.0, record["energy_source"], ", estimated" if record["estimated"] else "",
         record["overhead_seconds"], args.out,
     )
-    kill_group = os.environ.get(KILL_AFTER_RECORD_VARIABLE)
-    if kill_group:
+    if os.environ.get(KILL_AFTER_RECORD_VARIABLE) == "1":
         import signal
 
-        os.killpg(int(kill_group), signal.SIGKILL)
-        os.kill(os.getpid(), signal.SIGKILL)  # in case this job runs in a group of its own
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     return 0
 
 
