@@ -107,7 +107,11 @@ def planned_jobs(folder: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def finished_study(tmp_path_factory) -> Path:
     folder = make_study(tmp_path_factory.mktemp("study") / "run", TINY)
-    result = snakemake(folder, "all")
+    (folder / "reads").mkdir()
+    # Every stage process reports the files it opens under results/ (tests/read_audit).
+    env = environment(folder, ECOPT_TEST_READ_LOG=str(folder / "reads"))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "read_audit")])
+    result = snakemake(folder, "all", env=env)
     assert result.returncode == 0, result.stderr[-5000:]
     (folder / "first-run.log").write_text(result.stdout + result.stderr)
     return folder
@@ -166,6 +170,26 @@ def test_the_default_profile_is_loaded_and_runs_one_metered_job_at_a_time(finish
     records = [json.loads(path.read_text()) for path in (finished_study / "results/tiny").glob("rounds/*/trials/*.json")]
     windows = sorted((record["started_at"], record["finished_at"]) for record in records)
     assert all(later[0] >= earlier[1] for earlier, later in zip(windows, windows[1:]))
+
+
+def test_each_job_reads_only_files_it_declares(finished_study):
+    """What each stage process opened under results/ against its job's declared inputs (Snakemake's metadata)."""
+    import base64
+
+    reports = [json.loads(path.read_text()) for path in (finished_study / "reads").glob("*.json")]
+    stages = {report["argv"][report["argv"].index("-m") + 1] for report in reports}
+    assert stages == {"ecopt.data", "ecopt.calibration", "ecopt.proxies", "ecopt.search", "ecopt.trial", "ecopt.frontier", "ecopt.figures"}
+    for report in reports:
+        declared: set[str] = set()
+        outputs = []
+        for written in report["writes"]:
+            metadata = finished_study / ".snakemake/metadata" / base64.urlsafe_b64encode(written.encode()).decode()
+            if metadata.is_file():
+                outputs.append(written)
+                declared.update(json.loads(metadata.read_text())["input"])
+        assert outputs, f"{report['argv'][:4]} wrote no job output: {report['writes']}"
+        undeclared = set(report["reads"]) - declared - set(outputs)
+        assert not undeclared, f"{' '.join(report['argv'][:4])} read undeclared {sorted(undeclared)}"
 
 
 def test_without_the_profile_the_metered_limit_is_gone(tmp_path):

@@ -1,6 +1,8 @@
 rule proxies:
     input:
+        # load_splits reads both files of the data stage.
         splits=rules.prepare_data.output.splits,
+        manifest=rules.prepare_data.output.manifest,
     output:
         runs=f"{OUT}/proxies/runs.csv",
         stats=f"{OUT}/proxies/stats.json",

@@ -23,7 +23,9 @@ rule propose:
 rule trial:
     input:
         proposals=f"{OUT}/rounds/{{round}}/proposals.json",
+        # load_splits reads both files of the data stage.
         splits=rules.prepare_data.output.splits,
+        manifest=rules.prepare_data.output.manifest,
     output:
         # update(): Snakemake keeps an existing record when it reruns this job rather
         # than deleting it first, so a trial killed after writing its record (before
