@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -14,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from ecopt import metered_lock
-from ecopt.metered_lock import DEFAULT_LOCK_PATH, LOCK_PATH_VARIABLE, hold_metered_lock, metered_lock_path
+from ecopt.metered_lock import (
+    DEFAULT_LOCK_PATH,
+    LOCK_PATH_VARIABLE,
+    hold_metered_lock,
+    metered_lock_path,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,15 +65,14 @@ def test_two_processes_metering_at_once_never_overlap(tmp_path):
     assert [process.returncode for process in processes] == [0, 0]
     windows = sorted((began, ended, owner) for owner, output in enumerate(outputs) for began, ended in json.loads(output))
     assert len(windows) == 16 and {owner for *_, owner in windows} == {0, 1}
-    for (_, previous_end, _), (began, _, _) in zip(windows, windows[1:]):
+    for (_, previous_end, _), (began, _, _) in itertools.pairwise(windows):
         assert began >= previous_end, "two metered windows overlapped"
 
 
 def test_a_killed_holder_frees_the_lock(tmp_path):
     lock = tmp_path / "metered.lock"
     holder = spawn(
-        "import sys, time\nfrom ecopt.metered_lock import hold_metered_lock\n"
-        "with hold_metered_lock():\n    print('held', flush=True)\n    time.sleep(60)\n",
+        "import sys, time\nfrom ecopt.metered_lock import hold_metered_lock\nwith hold_metered_lock():\n    print('held', flush=True)\n    time.sleep(60)\n",
         lock=lock,
     )
     assert holder.stdout.readline().strip() == "held"
@@ -103,7 +108,10 @@ def test_meter_windows_hold_the_lock(tmp_path, monkeypatch, name):
     monkeypatch.setenv(LOCK_PATH_VARIABLE, str(tmp_path / "metered.lock"))
     meter = Meter({"tracking_mode": "process"}, backend=ConstantPowerBackend())
     depths: list[int] = []
-    work = lambda: depths.append(metered_lock._depth)  # noqa: E731
+
+    def work() -> None:
+        depths.append(metered_lock._depth)
+
     if name == "measure":
         meter.measure(work)
     else:

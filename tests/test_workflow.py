@@ -8,6 +8,7 @@ another test session on this machine cannot block these tests.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -67,20 +68,18 @@ def environment(folder: Path, **extra: str) -> dict[str, str]:
 
 def snakemake(folder: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = ["timeout", "-s", "KILL", str(timeout), SNAKEMAKE, "--cores", "2", *args]
-    return subprocess.run(command, cwd=folder, env=env or environment(folder), capture_output=True, text=True)
+    return subprocess.run(command, cwd=folder, env=env or environment(folder), capture_output=True, text=True, check=False)
 
 
 def start_snakemake(folder: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.Popen:
     """A run in a process group of its own (killed with os.killpg), its output discarded."""
     command = ["timeout", "-s", "KILL", str(timeout), SNAKEMAKE, "--cores", "2", *args]
-    return subprocess.Popen(command, cwd=folder, env=env or environment(folder), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, cwd=folder, env=env or environment(folder), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     """Every file under results/ with its modification time (ns) and content."""
-    return {str(path.relative_to(folder)): (path.stat().st_mtime_ns, path.read_bytes())
-            for path in sorted((folder / "results").rglob("*")) if path.is_file()}
+    return {str(path.relative_to(folder)): (path.stat().st_mtime_ns, path.read_bytes()) for path in sorted((folder / "results").rglob("*")) if path.is_file()}
 
 
 @contextmanager
@@ -169,7 +168,7 @@ def test_the_default_profile_is_loaded_and_runs_one_metered_job_at_a_time(finish
     assert most == 1
     records = [json.loads(path.read_text()) for path in (finished_study / "results/tiny").glob("rounds/*/trials/*.json")]
     windows = sorted((record["started_at"], record["finished_at"]) for record in records)
-    assert all(later[0] >= earlier[1] for earlier, later in zip(windows, windows[1:]))
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(windows))
 
 
 def test_each_job_reads_only_files_it_declares(finished_study):
@@ -192,8 +191,8 @@ def test_each_job_reads_only_files_it_declares(finished_study):
         assert not undeclared, f"{' '.join(report['argv'][:4])} read undeclared {sorted(undeclared)}"
 
 
-def test_without_the_profile_the_metered_limit_is_gone(tmp_path):
-    """The control for the test above: `--workflow-profile none` plans both round-0 trials at once."""
+def test_workflow_profile_none_turns_the_profile_off(tmp_path):
+    """The control for the test above: without the profile, no printed commands (nor its limit)."""
     study = make_study(tmp_path / "noprofile", TINY)
     with_profile = snakemake(study, "--dry-run", timeout=120)
     without = snakemake(study, "--dry-run", "--workflow-profile", "none", timeout=120)
@@ -205,6 +204,7 @@ def test_without_the_profile_the_metered_limit_is_gone(tmp_path):
 
 def test_editing_the_config_file_without_changing_a_value_reruns_nothing(finished_study, tmp_path):
     study = copy_of(finished_study, tmp_path)
+
     # Keys in reverse order (sections and fields), other indentation, flow style, comments.
     def reverse(value):
         return {key: reverse(value[key]) for key in reversed(list(value))} if isinstance(value, dict) else value
@@ -231,7 +231,7 @@ def test_no_invocation_writes_under_results_at_parse_time(finished_study, tmp_pa
             assert log.exists(), "the running study never started its trial"
             before = snapshot(study)
             for args in (("--dry-run",), ("--lint",), ()):
-                result = snakemake(study, "--configfile", str(edited), *args, "all", timeout=300)
+                result = snakemake(study, f"--configfile={edited}", "all", *args, timeout=300)
                 if not args:
                     assert result.returncode != 0 and "cannot be locked" in result.stdout + result.stderr
                 assert snapshot(study) == before, f"snakemake {' '.join(args)} wrote under results/"
