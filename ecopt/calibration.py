@@ -182,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", required=True, help="folder for runs.csv and summary.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.frontier import to_csv
-    from ecopt.io import write_json, write_text
+    from ecopt.errors import MeasurementError
+    from ecopt.io import write_json
     from ecopt.metered_lock import hold_metered_lock
+    from ecopt.records import write_table
 
     try:
         config = study_mapping(args)
@@ -195,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"ecopt.calibration: {error}", file=sys.stderr)
         return 2
+    except MeasurementError as error:  # refused twice: there is no spread to report
+        print(f"ecopt.calibration: the meter gave an unusable reading: {error}", file=sys.stderr)
+        return 3
     out = Path(args.out_dir)
-    write_text(out / "runs.csv", to_csv(rows))
+    write_table(out / "runs.csv", rows)
     write_json(out / "summary.json", summary)
     message = verdict(summary)
     if summary["passed"]:

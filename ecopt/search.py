@@ -65,6 +65,7 @@ import numpy as np
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
 from ecopt.objectives import Objective, objective_values, parse_objectives
+from ecopt.records import TrialStatus
 from ecopt.space import parse_space
 
 logger = logging.getLogger(__name__)
@@ -387,7 +388,7 @@ class _Observations:
 def _observations(
     history: Sequence[Mapping[str, Any]], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], penalize_failed: bool = True
 ) -> _Observations:
-    counts = {"completed": 0, "out_of_memory": 0, "failed": 0, "total": len(history)}
+    counts = {TrialStatus.COMPLETED.value: 0, TrialStatus.OUT_OF_MEMORY.value: 0, TrialStatus.FAILED.value: 0, "total": len(history)}
     completed: list[list[float]] = []
     # (params, record, its objective values if it completed with all of them)
     pending: list[tuple[dict[str, Any], Mapping[str, Any], list[float] | None]] = []
@@ -397,7 +398,7 @@ def _observations(
             params = _ax_params(space, record["params"])
         except ValueError as error:
             raise ValueError(f"{where}: params do not fit the configured space ({error}); was the space edited after this trial ran?") from None
-        values = objective_values(record, objectives) if record.get("status") == "completed" else None
+        values = objective_values(record, objectives) if record.get("status") == TrialStatus.COMPLETED else None
         pending.append((params, record, values))
         if values is not None:
             completed.append(values)
@@ -422,10 +423,10 @@ def _observations(
     for params, record, completed_values in pending:
         status = record.get("status")
         if completed_values is not None:
-            counts["completed"] += 1
+            counts[TrialStatus.COMPLETED.value] += 1
             attached.append((params, {o.name: v for o, v in zip(objectives, completed_values)}))
-        elif status == "out_of_memory":
-            counts["out_of_memory"] += 1
+        elif status == TrialStatus.OUT_OF_MEMORY:
+            counts[TrialStatus.OUT_OF_MEMORY.value] += 1
             observed: dict[str, float] = {}
             for objective in objectives:
                 raw = record.get(objective.metric)
@@ -434,7 +435,7 @@ def _observations(
                     observed[objective.name] = value if math.isfinite(value) else float(floors[objective.name])
             attached.append((params, observed or None))
         else:
-            counts["failed"] += 1
+            counts[TrialStatus.FAILED.value] += 1
             attached.append((params, dict(penalties) if penalize_failed and penalties else None))
     return _Observations(attached=attached, completed=completed_array, counts=counts)
 
@@ -659,7 +660,7 @@ def propose(
     imported = time.perf_counter()
     observations = _observations(history, space, objectives, settings["failed_trials"] == "penalize") if round_index > 0 else None
 
-    if round_index == 0 or observations is None or observations.counts["completed"] < 2:
+    if round_index == 0 or observations is None or observations.counts[TrialStatus.COMPLETED.value] < 2:
         kind, count = "sobol", settings["initial_trials"] if round_index == 0 else settings["batch_size"]
         generator = "sobol" if round_index == 0 else "sobol (fewer than two completed trials to model)"
         reference = None
@@ -803,17 +804,17 @@ def optimize(
             record: dict[str, Any] = {"round": round_index, "index": index, "params": params}
             try:
                 record.update({k: float(v) for k, v in dict(fn(dict(params))).items()})
-                record["status"] = "completed"
+                record["status"] = TrialStatus.COMPLETED
             except MemoryError as error:
-                record.update(status="out_of_memory", error=str(error))
+                record.update(status=TrialStatus.OUT_OF_MEMORY, error=str(error))
                 record.update({o.metric: 0.0 for o in parsed_objectives if o.name != parsed_objectives[0].name})
             except Exception as error:  # a trial records, it does not crash
-                record.update(status="failed", error=f"{type(error).__name__}: {error}")
+                record.update(status=TrialStatus.FAILED, error=f"{type(error).__name__}: {error}")
             new_trials.append(record)
         trials.extend(new_trials)
         if on_round is not None:
             on_round(proposal, new_trials)
-    values = [objective_values(t, parsed_objectives) if t["status"] == "completed" else None for t in trials]
+    values = [objective_values(t, parsed_objectives) if t["status"] == TrialStatus.COMPLETED else None for t in trials]
     observed = [i for i, v in enumerate(values) if v is not None]
     mask = pareto_mask(np.array([values[i] for i in observed]).reshape(-1, 2), [o.minimize for o in parsed_objectives]) if observed else []
     frontier = [trials[i] for i, keep in zip(observed, mask) if keep]
