@@ -18,8 +18,9 @@ Every stage (``python -m ecopt.<stage>``) accepts exactly one of
 
 * ``--config PATH``: a study YAML, for people running one stage by hand.
 
-Either way ``study_mapping`` returns the raw mapping; the stage validates the
-sections it reads (errors name the key) and ignores the rest.
+Either way ``study_mapping`` returns the raw mapping and the stage validates the
+sections it reads with ``ecopt.settings.validate_study(mapping, sections=...)``
+(errors name the key), ignoring the rest.
 """
 
 from __future__ import annotations
@@ -27,10 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ecopt.errors import ConfigError
 
@@ -59,13 +57,9 @@ def study_mapping(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError("--settings", args.settings, f"a JSON object ({error})") from None
         key = "--settings"
     else:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigError("--config", str(path), "an existing YAML file")
-        try:
-            mapping = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            raise ConfigError("--config", str(path), f"valid YAML ({error})") from None
+        from ecopt.config import read_study_yaml
+
+        mapping = read_study_yaml(args.config)
         key = "--config"
     if not isinstance(mapping, Mapping):
         raise ConfigError(key, mapping, "a mapping of study sections")

@@ -66,26 +66,12 @@ from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
 from ecopt.objectives import Objective, objective_values, parse_objectives
 from ecopt.records import TrialStatus
-from ecopt.space import parse_space
+from ecopt.settings import SearchSettings, check_space, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "initial_trials": 10,  # Sobol points of round 0
-    "rounds": 3,  # MOBO rounds after round 0
-    "batch_size": 2,  # q: candidates per MOBO round, evaluated in parallel where allowed
-    "num_restarts": 20,  # acquisition optimisation: L-BFGS-B restarts (Ax's default; fewer cost batch quality)
-    "raw_samples": 512,  # acquisition optimisation: raw samples for picking restarts (Ax: 1024; 512 cut 0.8 s of 5 at 200 trials)
-    "mc_samples": 64,  # quasi-Monte Carlo posterior samples inside qLogNEHVI (BoTorch: 128; 64 halves its cost)
-    "batch_fill": "posterior_mean",  # candidates 2..q of a round: "posterior_mean" or "qlognehvi" (fantasies, BoTorch's default)
-    "fit_max_iterations": 60,  # L-BFGS-B iterations of each GP's hyperparameter fit; 0: until converged (Ax's default)
-    "lengthscale_prior": "gamma",  # GP kernel prior: "gamma" (Matern-5/2, Gamma(3, 6)) or "dimension_scaled" (Ax's default)
-    "reference_margin": 0.1,  # inferred reference point: nadir minus this fraction of the front's range
-    "winsorize": 5.0,  # clip observations worse than reference - this x (best - reference) to that level; 0: off
-    "seed": None,  # null: the study's top-level seed
-    "failed_trials": "penalize",  # "penalize": observed as worse than any completed trial; "ignore": no data
-    "baseline": [],  # configurations evaluated first in round 0 (e.g. batch size 1), counted in initial_trials
-}
+# The config entries a round reads (the workflow passes this slice of the study).
+SEARCH_SECTIONS = ["search", "objectives", "space", "seed"]
 
 ACQUISITION = "qLogNEHVI"
 SURROGATES = {
@@ -96,33 +82,14 @@ LENGTHSCALE_PRIORS = tuple(SURROGATES)
 BATCH_FILLS = ("posterior_mean", "qlognehvi")
 
 
-def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
-    from ecopt.config import require_int, require_number, require_one_of, section_with_defaults
+def baseline_points(settings: SearchSettings, space: Mapping[str, Hyperparameter], key: str = "search") -> list[dict[str, Any]]:
+    """``search.baseline`` as full configurations of the space, fixed values filled in.
 
-    settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
-    minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1, "mc_samples": 1, "fit_max_iterations": 0}
-    for name, low in minimums.items():
-        require_int(settings, name, low, key)
-    require_number(settings, "reference_margin", 0, 1, key, "a number between 0 and 1")
-    require_number(settings, "winsorize", 0, sys.float_info.max, key, "a number >= 0 (0 turns clipping off)")
-    seed = settings["seed"]
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ConfigError(f"{key}.seed", seed, "an integer or null")
-    require_one_of(settings, "batch_fill", BATCH_FILLS, key)
-    require_one_of(settings, "lengthscale_prior", LENGTHSCALE_PRIORS, key)
-    require_one_of(settings, "failed_trials", ("penalize", "ignore"), key)
-    baseline = settings["baseline"]
-    if not isinstance(baseline, list) or not all(isinstance(point, Mapping) for point in baseline):
-        raise ConfigError(f"{key}.baseline", baseline, "a list of configurations (parameter name: value)")
-    if len(baseline) > settings["initial_trials"]:
-        raise ConfigError(f"{key}.baseline", baseline, f"at most initial_trials ({settings['initial_trials']}) configurations: they are part of round 0")
-    return settings
-
-
-def baseline_points(settings: Mapping[str, Any], space: Mapping[str, Hyperparameter], key: str = "search") -> list[dict[str, Any]]:
-    """``search.baseline`` checked against the space; fixed parameters may be left out."""
+    ``ecopt.settings.validate_study`` has checked them against the space already; the
+    check here covers a space handed to ``propose`` directly.
+    """
     points = []
-    for position, point in enumerate(settings.get("baseline") or []):
+    for position, point in enumerate(settings.baseline):
         try:
             points.append(_with_fixed(space, _ax_params(space, point)))
         except ValueError as error:
@@ -225,7 +192,7 @@ def _new_client(space: Mapping[str, Hyperparameter], objectives: Sequence[Object
 
 
 def _surrogate_spec(settings: Mapping[str, Any]) -> Any:
-    """One GP per objective, with the kernel prior of ``settings["lengthscale_prior"]``.
+    """One GP per objective, with the kernel prior of ``settings.lengthscale_prior``.
 
     One GP per objective (a ModelListGP) instead of Ax's batched multi-output GP:
     the same model, but each objective's hyperparameters converge on their own, and
@@ -248,10 +215,10 @@ def _surrogate_spec(settings: Mapping[str, Any]) -> Any:
     from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
     from ax.generators.torch.botorch_modular.utils import ModelConfig
 
-    iterations = settings["fit_max_iterations"]
+    iterations = settings.fit_max_iterations
     # The iteration cap travels in mll_options, which Ax hands to the fit routine only.
     model = {"botorch_model_class": _capped_fit_gp_class(), "mll_options": {"fit_max_iterations": iterations}} if iterations else {}
-    if settings["lengthscale_prior"] == "dimension_scaled":
+    if settings.lengthscale_prior == "dimension_scaled":
         # The model's default kernel and prior are Ax's.
         return SurrogateSpec(model_configs=[ModelConfig(**model)], allow_batched_models=False) if model else SurrogateSpec(allow_batched_models=False)
     from ax.generators.torch.botorch_modular.kernels import ScaleMaternKernel
@@ -315,9 +282,9 @@ def _fitted_model_summary(strategy: Any, settings: Mapping[str, Any]) -> dict[st
         return None
     models = list(getattr(model, "models", [model]))
     summary: dict[str, Any] = {
-        "description": SURROGATES[settings["lengthscale_prior"]],
+        "description": SURROGATES[settings.lengthscale_prior],
         "model_class": type(models[0]).__name__ if models else None,
-        "fit_max_iterations": settings["fit_max_iterations"] or None,  # null: fitted until converged
+        "fit_max_iterations": settings.fit_max_iterations or None,  # null: fitted until converged
         "lengthscales": {},
     }
     for outcome, gp in zip(adapter.outcomes, models):
@@ -347,13 +314,13 @@ def _generation_strategy(kind: str, settings: Mapping[str, Any], seed: int, tran
             generator_enum=Generators.BOTORCH_MODULAR,
             generator_kwargs={
                 "botorch_acqf_class": qLogNoisyExpectedHypervolumeImprovement,
-                "botorch_acqf_options": {"mc_samples": settings["mc_samples"]},
+                "botorch_acqf_options": {"mc_samples": settings.mc_samples},
                 "surrogate_spec": _surrogate_spec(settings),
                 **({"transform_configs": dict(transform_configs)} if transform_configs else {}),
             },
             generator_gen_kwargs={
                 "model_gen_options": {
-                    "optimizer_kwargs": {"num_restarts": settings["num_restarts"], "raw_samples": settings["raw_samples"]}
+                    "optimizer_kwargs": {"num_restarts": settings.num_restarts, "raw_samples": settings.raw_samples}
                 }
             },
         )
@@ -655,13 +622,13 @@ def propose(
 
     _quiet_ax()
 
-    settings = search_settings(settings)
+    settings = validate_section("search", settings)  # a mapping is validated as the search section
     round_seed = int(seed) * 1000 + int(round_index)
     imported = time.perf_counter()
-    observations = _observations(history, space, objectives, settings["failed_trials"] == "penalize") if round_index > 0 else None
+    observations = _observations(history, space, objectives, settings.failed_trials == "penalize") if round_index > 0 else None
 
     if round_index == 0 or observations is None or observations.counts[TrialStatus.COMPLETED.value] < 2:
-        kind, count = "sobol", settings["initial_trials"] if round_index == 0 else settings["batch_size"]
+        kind, count = "sobol", settings.initial_trials if round_index == 0 else settings.batch_size
         generator = "sobol" if round_index == 0 else "sobol (fewer than two completed trials to model)"
         reference = None
         client = _new_client(space, objectives, None, round_seed)
@@ -669,11 +636,11 @@ def propose(
         sobol_seed = int(seed) if round_index == 0 else round_seed
         strategy = _generation_strategy(kind, settings, sobol_seed)
     else:
-        kind, count, generator = "mobo", settings["batch_size"], ACQUISITION
-        reference = choose_reference_point(observations.completed, objectives, settings["reference_margin"])
+        kind, count, generator = "mobo", settings.batch_size, ACQUISITION
+        reference = choose_reference_point(observations.completed, objectives, settings.reference_margin)
         client = _new_client(space, objectives, reference["values"] if reference else None, round_seed)
         if reference is not None:
-            levels = winsorization_levels(observations.completed, objectives, reference["values"], settings["winsorize"])
+            levels = winsorization_levels(observations.completed, objectives, reference["values"], settings.winsorize)
             winsorized = {
                 o.name: {"level": levels[o.name], "clipped": _count_clipped(observations.attached, o, levels[o.name])}
                 for o in objectives
@@ -710,7 +677,7 @@ def propose(
         # batch_fill qlognehvi: the whole batch from one sequential-greedy qLogNEHVI
         # optimisation. posterior_mean: its first candidate only, then the rest
         # maximise the hypervolume improvement of the GP's posterior mean (_use_posterior_mean_hvi).
-        first = 1 if kind == "mobo" and settings["batch_fill"] == "posterior_mean" else count
+        first = 1 if kind == "mobo" and settings.batch_fill == "posterior_mean" else count
         with with_rng_seed(round_seed):
             proposals += _generate(strategy, client._experiment, space, first)
             if first < count:
@@ -791,9 +758,13 @@ def optimize(
     """
     from ecopt.frontier import pareto_mask
 
-    parsed_space = dict(space) if all(isinstance(v, Hyperparameter) for v in space.values()) else parse_space(space)
+    if all(isinstance(v, Hyperparameter) for v in space.values()):
+        parsed_space = dict(space)
+    else:  # a config mapping: validated against the schema's space section first
+        parsed_space = dict(validate_study({"space": space}, sections=["space"]).space)
     parsed_objectives = parse_objectives(objectives)
-    merged = search_settings({**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
+    merged = validate_section("search", {**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
+    check_space(parsed_space, merged)  # nothing to search, a baseline outside the space, a finite space smaller than n_init
     trials: list[dict[str, Any]] = []
     history: list[RoundProposals] = []
     for round_index in range(rounds + 1):
@@ -852,14 +823,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        config = study_mapping(args)
-        settings = search_settings(config.get("search"))
-        objectives = parse_objectives(config.get("objectives"))
-        if not config.get("space"):
-            raise ConfigError("space", config.get("space"), "the search space of the study")
-        space = parse_space(config["space"])
+        study = validate_study(study_mapping(args), sections=SEARCH_SECTIONS)
+        settings, objectives = study.search, list(study.objectives)
+        if study.space is None:
+            raise ConfigError("space", None, "the search space of the study")
+        space = dict(study.space)
         history = load_trial_records(args.trials)
-        seed = settings["seed"] if settings["seed"] is not None else config.get("seed", 0)
+        seed = settings.seed if settings.seed is not None else study.seed
         result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=_noise_from_calibration(args.calibration, objectives))
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.search: {error}", file=sys.stderr)

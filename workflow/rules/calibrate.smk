@@ -7,7 +7,7 @@ rule calibrate:
         runs=f"{OUT}/calibration/runs.csv",
         summary=f"{OUT}/calibration/summary.json",
     params:
-        settings=settings_of("calibration", *MODEL_SECTIONS),
+        settings=settings_of(*CALIBRATION_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.summary),

@@ -1,7 +1,11 @@
 # Helpers and input functions shared by the rules.
 import os
 
+from ecopt.calibration import CALIBRATION_SECTIONS
 from ecopt.cli import settings_json
+from ecopt.proxies import PROXIES_SECTIONS
+from ecopt.search import SEARCH_SECTIONS
+from ecopt.trial import TRIAL_SECTIONS
 
 
 wildcard_constraints:
@@ -38,16 +42,13 @@ def proposal_inputs(wildcards):
     return inputs
 
 
-# The sections a model-running stage reads (trial, calibration, proxies).
-MODEL_SECTIONS = ("adapter", "adapter_options", "data", "meter", "trial", "space", "seed")
-
-
 def settings_of(*sections, **partial):
     """The named config sections (and, by keyword, a section's chosen fields) as canonical JSON.
 
     The text is the rule's `settings` param and its stage's --settings argument: the
     stage reads exactly this, and Snakemake reruns the rule when a value in it changes,
-    never for comments, key order or whitespace in the config file.
+    never for comments, key order or whitespace in the config file. The section lists
+    are the stages' own (ecopt.trial.TRIAL_SECTIONS, ...), so the two cannot drift.
     """
     chosen = {name: config[name] for name in sections if config.get(name) is not None}
     chosen.update(partial)
@@ -57,7 +58,7 @@ def settings_of(*sections, **partial):
 def search_settings():
     # `rounds` only adds rounds at the end: changing it must not redo finished ones.
     search = {key: value for key, value in config["search"].items() if key != "rounds"}
-    return settings_of("space", "objectives", "seed", search=search)
+    return settings_of(*SEARCH_SECTIONS, search=search)
 
 
 def figure_shell(names):

@@ -7,7 +7,7 @@ rule proxies:
         runs=f"{OUT}/proxies/runs.csv",
         stats=f"{OUT}/proxies/stats.json",
     params:
-        settings=settings_of("proxies", *MODEL_SECTIONS),
+        settings=settings_of(*PROXIES_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.stats),

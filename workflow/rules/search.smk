@@ -34,7 +34,7 @@ rule trial:
         # measures afresh otherwise.
         update(f"{OUT}/rounds/{{round}}/trials/{{index}}.json"),
     params:
-        settings=settings_of(*MODEL_SECTIONS),
+        settings=settings_of(*TRIAL_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
     resources:
