@@ -24,7 +24,7 @@ import numpy as np
 
 from ecopt.errors import ConfigError
 from ecopt.io import read_json, write_bytes, write_json
-from ecopt.settings import DataSettings, validate_section
+from ecopt.settings import DataSettings, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -275,16 +275,19 @@ def load_splits(folder: str | Path) -> DatasetSplits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``ecopt data --config FILE --out DIR``: build the study's splits and write them; 0, or 2 on a config error (printed)."""
+    """``ecopt data --settings JSON | --config FILE --out DIR``: build the study's splits and write them.
+
+    Returns 0, or 2 after printing a config error (which names the key).
+    """
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.data", description="Prepare fixed-seed dataset splits.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     parser.add_argument("--out", required=True, help="folder for splits.npz and manifest.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from ecopt.config import load_study_config
-
     try:
-        settings = load_study_config(args.config, sections=["data"]).data
+        settings = validate_study(study_mapping(args), sections=["data"]).data
         splits = build_splits(settings)
     except ConfigError as error:
         print(f"ecopt.data: {error}", file=sys.stderr)
