@@ -16,9 +16,10 @@ import hashlib
 import io
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 TEXT_DATASETS = ("python_docs",)
 SPLITS_FILE = "splits.npz"
 MANIFEST_FILE = "manifest.json"
+
 
 @dataclass(frozen=True)
 class DatasetSplits:
@@ -83,9 +85,7 @@ def _stratified_split(labels: np.ndarray, fraction: float | None, size: int | No
     if not 0 < held_out_total < n:
         raise ValueError(f"cannot hold out {held_out_total} of {n} samples")
     try:
-        kept, held = train_test_split(
-            np.arange(n), test_size=held_out_total, stratify=labels, random_state=int(rng.integers(np.iinfo(np.int32).max))
-        )
+        kept, held = train_test_split(np.arange(n), test_size=held_out_total, stratify=labels, random_state=int(rng.integers(np.iinfo(np.int32).max)))
     except ValueError as error:
         raise ValueError(f"cannot hold out {held_out_total} of {n} samples stratified by {len(np.unique(labels))} classes: {error}") from None
     return np.sort(kept), np.sort(held)
@@ -137,9 +137,9 @@ def _cifar10_without_checksums() -> type:
     For generated fixtures and re-packed copies; the file layout and pickle format
     are still torchvision's, only the checksum comparison is skipped.
     """
-    import torchvision
-
     import pickle
+
+    import torchvision
 
     class CIFAR10(torchvision.datasets.CIFAR10):
         def _check_integrity(self) -> bool:
@@ -185,7 +185,12 @@ def _text_splits(settings: DataSettings, rng: np.random.Generator) -> DatasetSpl
     return DatasetSplits(
         name=settings.dataset,
         source="CPython pydoc_data.topics (Python's reference documentation, bundled with the interpreter); byte tokens",
-        x_train=streams["train"], y_train=empty, x_val=streams["val"], y_val=empty, x_test=streams["test"], y_test=empty,
+        x_train=streams["train"],
+        y_train=empty,
+        x_val=streams["val"],
+        y_val=empty,
+        x_test=streams["test"],
+        y_test=empty,
         num_classes=256,
     )
 
@@ -205,8 +210,17 @@ def build_splits(settings: DataSettings | Mapping[str, Any] | None) -> DatasetSp
         return _text_splits(settings, rng)
     if settings.dataset == "none":  # the adapter brings its own inputs (inference-only studies)
         empty_x, empty_y = np.zeros((0,), dtype=np.float32), np.zeros(0, dtype=np.int64)
-        return DatasetSplits(name="none", source="none: the adapter generates its own inputs", x_train=empty_x, y_train=empty_y,
-                             x_val=empty_x, y_val=empty_y, x_test=empty_x, y_test=empty_y, num_classes=0)
+        return DatasetSplits(
+            name="none",
+            source="none: the adapter generates its own inputs",
+            x_train=empty_x,
+            y_train=empty_y,
+            x_val=empty_x,
+            y_val=empty_y,
+            x_test=empty_x,
+            y_test=empty_y,
+            num_classes=0,
+        )
     x, y, x_test, y_test, source = _load_raw(settings)
     if x_test is None or y_test is None:
         rest, test_index = _stratified_split(y, settings.test_fraction, None, rng)

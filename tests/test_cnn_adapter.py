@@ -54,7 +54,8 @@ def test_weighted_f1_and_cifar_fixture(tmp_path):
     write_cifar10_fixture(tmp_path, train_per_batch=40, test=30)
     model = CNNClassifier(
         data={"dataset": "cifar10", "root": str(tmp_path), "verify_checksums": False, "validation_size": 40},
-        performance_metric="weighted_f1", max_epochs=3,
+        performance_metric="weighted_f1",
+        max_epochs=3,
     )
     model.set_hyperparameters({"width": 4, "depth": 2, "kernel_size": 3, "stride": 2, "pooling": True})
     model.define()

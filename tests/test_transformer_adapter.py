@@ -26,8 +26,12 @@ def test_one_pass_is_one_batch_of_prefill_and_decoding_tokens(new_tokens):
 
 @pytest.mark.parametrize(
     "options, key",
-    [({"dtype": "float64"}, "adapter_options.dtype"), ({"max_batch_size": 0}, "adapter_options.max_batch_size"),
-     ({"new_tokens": -1}, "adapter_options.new_tokens"), ({"device": "tpu"}, "adapter_options.device")],
+    [
+        ({"dtype": "float64"}, "adapter_options.dtype"),
+        ({"max_batch_size": 0}, "adapter_options.max_batch_size"),
+        ({"new_tokens": -1}, "adapter_options.new_tokens"),
+        ({"device": "tpu"}, "adapter_options.device"),
+    ],
 )
 def test_bad_inference_options_name_the_key(options, key):
     with pytest.raises(ConfigError, match=key):

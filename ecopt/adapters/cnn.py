@@ -164,7 +164,11 @@ class CNNClassifier(TorchModel):
             if epoch == 1 or epoch % report_every == 0 or stopping or epoch == self.max_epochs:
                 logger.info(
                     "epoch %d/%d: train loss %.4f, validation loss %.4f (best %.4f)%s",
-                    epoch, self.max_epochs, total_loss / len(order), validation_loss, stopper.best,
+                    epoch,
+                    self.max_epochs,
+                    total_loss / len(order),
+                    validation_loss,
+                    stopper.best,
                     " - early stop" if stopping else "",
                 )
             self.epochs_trained = epoch

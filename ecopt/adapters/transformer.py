@@ -51,9 +51,17 @@ def build_causal_lm(hidden_size: int, layers: int, heads: int, context_length: i
 
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=vocab_size, n_positions=context_length, n_embd=hidden_size, n_layer=layers, n_head=heads,
-        n_inner=4 * hidden_size, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-        bos_token_id=0, eos_token_id=0,
+        vocab_size=vocab_size,
+        n_positions=context_length,
+        n_embd=hidden_size,
+        n_layer=layers,
+        n_head=heads,
+        n_inner=4 * hidden_size,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     return GPT2LMHeadModel(config)
 
@@ -82,8 +90,14 @@ class CausalLMInference(TorchModel):
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        for key, value in (("hidden_size", hidden_size), ("layers", layers), ("heads", heads), ("vocab_size", vocab_size),
-                           ("prompt_length", prompt_length), ("max_batch_size", max_batch_size)):
+        for key, value in (
+            ("hidden_size", hidden_size),
+            ("layers", layers),
+            ("heads", heads),
+            ("vocab_size", vocab_size),
+            ("prompt_length", prompt_length),
+            ("max_batch_size", max_batch_size),
+        ):
             check_positive_int(key, value)
         check_positive_int("new_tokens", new_tokens, minimum=0)
         if dtype not in ("float32", "float16", "bfloat16"):
@@ -137,8 +151,13 @@ class CausalLMInference(TorchModel):
             else:
                 attention = torch.ones_like(prompts)
                 network.generate(
-                    input_ids=prompts, attention_mask=attention, max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens,
-                    do_sample=False, use_cache=True, pad_token_id=0,
+                    input_ids=prompts,
+                    attention_mask=attention,
+                    max_new_tokens=self.new_tokens,
+                    min_new_tokens=self.new_tokens,
+                    do_sample=False,
+                    use_cache=True,
+                    pad_token_id=0,
                 )
             self.synchronize(prompts.device)
         latency = time.perf_counter() - started
@@ -173,8 +192,14 @@ class CausalLMTrainer(TorchModel):
         device: str = "auto",
         seed: int = 0,
     ) -> None:
-        for key, value in (("batch_size", batch_size), ("max_steps", max_steps), ("eval_interval", eval_interval),
-                           ("validation_tokens", validation_tokens), ("test_tokens", test_tokens), ("eval_batch_size", eval_batch_size)):
+        for key, value in (
+            ("batch_size", batch_size),
+            ("max_steps", max_steps),
+            ("eval_interval", eval_interval),
+            ("validation_tokens", validation_tokens),
+            ("test_tokens", test_tokens),
+            ("eval_batch_size", eval_batch_size),
+        ):
             check_positive_int(key, value)
         super().__init__(device=device, seed=seed)
         self.set_training_options(learning_rate, patience, min_delta)

@@ -21,10 +21,26 @@ from ecopt.hyperparameter import Choice, ValueType
 # Small to mid-size ImageNet classifiers of distinct families (convolutional,
 # depthwise-separable, grouped, attention): wide spreads of parameters and FLOPs.
 DEFAULT_ARCHITECTURES = (
-    "alexnet", "vgg11", "resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "densenet121",
-    "googlenet", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v2", "mobilenet_v3_small",
-    "mobilenet_v3_large", "mnasnet1_0", "efficientnet_b0", "regnet_y_400mf", "regnet_x_1_6gf",
-    "convnext_tiny", "vit_b_32", "swin_t",
+    "alexnet",
+    "vgg11",
+    "resnet18",
+    "resnet50",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+    "densenet121",
+    "googlenet",
+    "squeezenet1_1",
+    "shufflenet_v2_x1_0",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "mnasnet1_0",
+    "efficientnet_b0",
+    "regnet_y_400mf",
+    "regnet_x_1_6gf",
+    "convnext_tiny",
+    "vit_b_32",
+    "swin_t",
 )
 
 
