@@ -36,7 +36,11 @@ then (and when none are given) BoTorch's ``infer_reference_point`` on the
 observed Pareto front, its nadir minus ``reference_margin`` of its range. While
 no observed point dominates the thresholds, Ax's default strategy silently swaps
 qLogNEHVI for a feasibility search and spends rounds there; a point the data can
-beat keeps the acquisition meaningful.
+beat keeps the acquisition meaningful. BoTorch's rule replaced a hand-written one
+that differed only for a one-point front or a zero range (BoTorch steps back
+``margin`` of the point's magnitude); on BraninCurrin (q = 1, seeds 0 and 1,
+OMP_NUM_THREADS=1) the hypervolume ratios at 20, 40 and 50 evaluations were the
+same to six decimals before and after.
 
 Outliers: observations worse than the reference point by more than
 ``winsorize`` times the distance from it to the best observed value are clipped

@@ -286,6 +286,7 @@ def load_state(path: str | Path) -> Any:
 
 # --------------------------------------------------------------------------- CLI
 def _noise_from_calibration(path: str | None, objectives: Sequence[Objective]) -> dict[str, float] | None:
+    """The calibration's relative spread of samples/J for every objective measuring samples/J (None without a summary)."""
     if path is None or not Path(path).is_file():
         return None
     from ecopt.io import read_json
@@ -298,6 +299,7 @@ def _noise_from_calibration(path: str | None, objectives: Sequence[Objective]) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.search``: write one round's proposals.json (and its state); exit 2 with a message on bad input."""
     parser = argparse.ArgumentParser(prog="python -m ecopt.search", description="Propose one round of trials.")
     parser.add_argument("--config", required=True, help="study config (YAML)")
     parser.add_argument("--round", type=int, required=True, help="round number: 0 is the Sobol design")
