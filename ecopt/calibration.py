@@ -181,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.config import load_study_config
-    from ecopt.frontier import to_csv
-    from ecopt.io import write_json, write_text
+    from ecopt.errors import MeasurementError
+    from ecopt.io import write_json
+    from ecopt.records import write_table
 
     try:
         config = load_study_config(args.config)
@@ -190,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"ecopt.calibration: {error}", file=sys.stderr)
         return 2
+    except MeasurementError as error:  # refused twice: there is no spread to report
+        print(f"ecopt.calibration: the meter gave an unusable reading: {error}", file=sys.stderr)
+        return 3
     out = Path(args.out_dir)
-    write_text(out / "runs.csv", to_csv(rows))
+    write_table(out / "runs.csv", rows)
     write_json(out / "summary.json", summary)
     message = verdict(summary)
     if summary["passed"]:

@@ -4,6 +4,11 @@ Each ``*_data`` function turns a stage's tables into exactly what its figure
 shows; each ``draw_*`` function only draws that. Every figure states its energy
 source and says ESTIMATED where the joules are time x an assumed power.
 
+Tables are read with their declared dtypes (``ecopt.records.read_table``):
+``knee`` and ``estimated`` are booleans, ``status`` a category over every
+``TrialStatus``, so every figure counts every status the same way, and only
+completed trials are drawn as points.
+
 Runnable as ``python -m ecopt.figures --config FILE --study-dir DIR --out-dir DIR``.
 """
 
@@ -11,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from ecopt.records import TrialStatus
 
 logger = logging.getLogger(__name__)
 
@@ -43,27 +49,47 @@ def figure_settings(section: Mapping[str, Any] | None, key: str = "figures") -> 
 def energy_note(sources: Sequence[Any], estimated: Sequence[Any]) -> str:
     """'Energy: <source>' plus ESTIMATED when any measurement is an estimate."""
     names = sorted({str(s) for s in sources if isinstance(s, str) and s})
-    flags = [bool(e) for e in estimated if e is not None and not (isinstance(e, float) and math.isnan(e))]
+    flags = [bool(e) for e in estimated if not _is_missing(e)]
     text = "Energy: " + (", ".join(names) if names else "unknown source")
     if any(flags):
         text += "  (ESTIMATED: time x assumed power, no energy counter)"
     return text
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in ("true", "1")
+def _is_missing(value: Any) -> bool:
+    """None, NaN or pandas' ``pd.NA`` (a nullable column's gap, which has no truth value)."""
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def status_counts(trials: Any) -> dict[str, int]:
+    """Trials by status, every ``TrialStatus`` listed (0 where none)."""
+    statuses = trials["status"].astype(str) if "status" in trials else []
+    return {status.value: int(sum(value == status.value for value in statuses)) for status in TrialStatus}
+
+
+def not_completed_note(counts: Mapping[str, int]) -> str:
+    """'not shown: 2 out of memory (efficiency 0), 1 measurement failed', or '' when every trial completed."""
+    parts = []
+    for status in TrialStatus:
+        if status is TrialStatus.COMPLETED or not counts.get(status.value):
+            continue
+        label = status.value.replace("_", " ")
+        parts.append(f"{counts[status.value]} {label}" + (" (efficiency 0)" if status is TrialStatus.OUT_OF_MEMORY else ""))
+    return "not shown: " + ", ".join(parts) if parts else ""
 
 
 # --------------------------------------------------------------------------- data
 def pareto_data(trials: Any, frontier: Any, performance: str = "performance", efficiency: str = "samples_per_joule") -> dict[str, Any]:
-    completed = trials[trials["status"] == "completed"]
-    line = frontier.sort_values(performance)
-    knee = frontier[frontier["knee"].map(_truthy)] if "knee" in frontier else frontier.iloc[:0]
+    completed = trials[trials["status"] == TrialStatus.COMPLETED.value]
+    line = frontier.sort_values(performance) if len(frontier) else frontier
+    knee = frontier[frontier["knee"].fillna(False).astype(bool)] if "knee" in frontier else frontier.iloc[:0]
     return {
         "points": completed[[performance, efficiency]].to_numpy(dtype=float),
         "frontier": line[[performance, efficiency]].to_numpy(dtype=float),
         "knee": knee[[performance, efficiency]].to_numpy(dtype=float),
-        "counts": {status: int((trials["status"] == status).sum()) for status in ("completed", "out_of_memory", "failed")},
+        "counts": status_counts(trials),
         "note": energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", []))),
         "performance_label": str(trials["performance_metric"].dropna().iloc[0]) if "performance_metric" in trials and trials["performance_metric"].notna().any() else performance,
     }
@@ -73,7 +99,7 @@ def hypervolume_data(hypervolume: Any) -> dict[str, Any]:
     return {
         "trial_number": hypervolume["trial_number"].to_numpy(dtype=int),
         "hypervolume": hypervolume["hypervolume"].to_numpy(dtype=float),
-        "round": hypervolume["round"].to_numpy(),
+        "round": hypervolume["round"].to_numpy(dtype=float, na_value=np.nan),  # a record without a round: NaN, never pd.NA
         "space": str(hypervolume["space"].iloc[0]) if len(hypervolume) else "",
         "reference": str(hypervolume["reference_source"].iloc[0]) if len(hypervolume) else "",
     }
@@ -108,7 +134,7 @@ def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
 
 def scaling_data(trials: Any, summary: Mapping[str, Any], efficiency: str = "samples_per_joule") -> dict[str, Any]:
     """Efficiency against parameter count of completed trials, and the fitted power law (if any)."""
-    completed = trials[(trials["status"] == "completed")] if "status" in trials else trials
+    completed = trials[(trials["status"] == TrialStatus.COMPLETED.value)] if "status" in trials else trials
     columns = [c for c in ("parameters", efficiency) if c in completed]
     points = completed[columns].dropna().to_numpy(dtype=float) if len(columns) == 2 else np.zeros((0, 2))
     points = points[(points[:, 0] > 0) & (points[:, 1] > 0)] if len(points) else points.reshape(0, 2)
@@ -162,9 +188,9 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]
         axis.scatter(line[:, 0], line[:, 1], s=50, color="tab:orange", zorder=3)
     if len(knee):
         axis.scatter(knee[:, 0], knee[:, 1], s=180, marker="*", color="crimson", zorder=4, label="knee")
-    lost = data["counts"]["out_of_memory"] + data["counts"]["failed"]
+    lost = not_completed_note(data["counts"])
     if lost:
-        axis.plot([], [], " ", label=f"not shown: {data['counts']['out_of_memory']} out of memory (efficiency 0), {data['counts']['failed']} failed")
+        axis.plot([], [], " ", label=lost)
     if len(points) and np.all(points[:, 1] > 0):
         axis.set_yscale("log")
     # Latency-like performance spans orders of magnitude too (batch size 1 vs 500).
@@ -247,30 +273,31 @@ FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
 
 def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, Any], only: Sequence[str] = FIGURES) -> list[Path]:
     """Draw the figures named in ``only`` whose stage outputs exist in the study folder."""
-    import pandas as pd
-
     from ecopt.io import read_json
+    from ecopt.records import read_summary, read_table
 
     study, out = Path(study_dir), Path(out_dir)
     suffix = settings["format"]
     paths = []
     if (study / "trials.csv").is_file() and {"pareto", "hypervolume", "scaling"} & set(only):
-        trials = pd.read_csv(study / "trials.csv")
-        frontier = pd.read_csv(study / "frontier.csv") if (study / "frontier.csv").stat().st_size > 1 else trials.iloc[:0]
+        trials = read_table(study / "trials.csv")
+        frontier = read_table(study / "frontier.csv")
+        if frontier.empty:
+            frontier = trials.iloc[:0]
         note = energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", [])))
         if "pareto" in only:
             paths.append(draw_pareto(pareto_data(trials, frontier), out / f"pareto.{suffix}", settings))
         if "hypervolume" in only:
-            paths.append(draw_hypervolume(hypervolume_data(pd.read_csv(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note))
+            paths.append(draw_hypervolume(hypervolume_data(read_table(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note))
         if "scaling" in only:
-            summary = read_json(study / "summary.json") if (study / "summary.json").is_file() else {}
+            summary = read_summary(study / "summary.json") if (study / "summary.json").is_file() else {}
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")
-        paths.append(draw_proxies(proxy_data(pd.read_csv(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
+        paths.append(draw_proxies(proxy_data(read_table(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
                                   energy_note([stats["energy_source"]], [stats["estimated"]])))
     if "calibration" in only and (study / "calibration" / "summary.json").is_file():
-        paths.append(draw_calibration(calibration_data(pd.read_csv(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
+        paths.append(draw_calibration(calibration_data(read_table(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
                                       out / f"calibration.{suffix}", settings))
     return paths
 

@@ -7,13 +7,18 @@ are in the optimiser's space (log10 for log-scale objectives, see
 ``ecopt.objectives``).
 
 Runnable as ``python -m ecopt.frontier --config FILE --trials DIR... --out-dir DIR``.
+
+Statuses: only ``completed`` trials have objective values; every other status
+(failed, out of memory, early stopped, measurement failed) is a row of
+trials.csv and of the hypervolume trace that adds nothing, and ``summary.json``
+counts trials by every status. The tables are written and read through pandas
+with declared dtypes (``ecopt.records.write_table``/``read_table``), and
+``summary.json`` is checked against its published schema before it is written.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import sys
 from pathlib import Path
@@ -22,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ecopt.objectives import Objective, objective_values, parse_objectives
+from ecopt.records import TrialRecord, TrialStatus, as_trial_record
 
 logger = logging.getLogger(__name__)
 
@@ -105,44 +111,43 @@ def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> t
 TRIAL_COLUMNS = [
     "round", "index", "status", "performance_metric", "performance", "samples_per_joule", "samples", "eval_passes",
     "eval_joules", "eval_seconds", "train_joules", "train_seconds", "parameters", "flops_per_sample",
-    "energy_source", "estimated", "overhead_seconds", "error",
+    "energy_source", "estimated", "overhead_seconds", "error", "filled_defaults", "measurement_errors",
 ]
+_NOT_TABULATED = {"params", "ran_on", "traceback", "train_energy", "eval_energy", "performance_spread"}
+
+AnyRecord = TrialRecord | Mapping[str, Any]
 
 
-def trial_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One flat row per trial: position, status, params (``param_<name>``), metrics, provenance."""
+def trial_rows(records: Sequence[AnyRecord]) -> list[dict[str, Any]]:
+    """One flat row per trial: position, status, params (``param_<name>``), metrics, provenance.
+
+    List fields become one text cell (``filled_defaults`` space-separated,
+    ``measurement_errors`` joined by `` | ``); nested fields stay in the records.
+    """
     rows = []
-    for record in records:
-        row = {column: record.get(column) for column in TRIAL_COLUMNS}
-        for name, value in (record.get("params") or {}).items():
+    for record in map(as_trial_record, records):
+        data = record.to_dict()
+        row = {column: data.get(column) for column in TRIAL_COLUMNS}
+        row["filled_defaults"] = " ".join(record.filled_defaults) or None
+        row["measurement_errors"] = " | ".join(record.measurement_errors) or None
+        for name, value in record.params.items():
             row[f"param_{name}"] = value
-        ran_on = record.get("ran_on") or {}
+        ran_on = record.ran_on or {}
         row["host"] = ran_on.get("host")
         row["slurm_job_id"] = ran_on.get("slurm_job_id")
-        for key, value in record.items():  # metrics of plain-function studies
-            if key not in row and key not in ("params", "ran_on", "path", "traceback") and isinstance(value, (int, float, str, bool, type(None))):
-                row.setdefault(key, value)
+        for key, value in data.items():  # the remaining scalars, and the metrics of plain-function studies
+            if key not in row and key not in _NOT_TABULATED and isinstance(value, (int, float, str, bool, type(None))):
+                row[key] = value
         rows.append(row)
     return rows
 
 
-def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(column for column in row if column not in columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return buffer.getvalue()
-
-
-def frontier_tables(records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective]) -> dict[str, list[dict[str, Any]]]:
-    """Rows of trials.csv, frontier.csv and hypervolume.csv."""
+def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of trials.csv, frontier.csv and hypervolume.csv (only completed trials have objective values)."""
+    records = [as_trial_record(r) for r in records]
     minimize = [o.minimize for o in objectives]
     rows = trial_rows(records)
-    observed_values = [objective_values(r, objectives) if r.get("status") == "completed" else None for r in records]
+    observed_values = [objective_values(r, objectives) if r.status is TrialStatus.COMPLETED else None for r in records]
     values = np.array([v if v is not None else [np.nan] * len(objectives) for v in observed_values], dtype=float).reshape(-1, len(objectives))
     observed = np.flatnonzero(np.all(np.isfinite(values), axis=1))
     reference, source = reference_point(values[observed], objectives)
@@ -162,7 +167,7 @@ def frontier_tables(records: Sequence[Mapping[str, Any]], objectives: Sequence[O
     trace = hypervolume_trace(values, reference, minimize) if len(records) else np.zeros(0)
     hypervolume_rows = []
     for number, (record, hv) in enumerate(zip(records, trace), start=1):
-        row = {"trial_number": number, "round": record.get("round"), "index": record.get("index"), "status": record.get("status"), "hypervolume": float(hv)}
+        row = {"trial_number": number, "round": record.round, "index": record.index, "status": record.status.value, "hypervolume": float(hv)}
         for objective, value in zip(objectives, reference):
             row[f"reference_{objective.name}"] = value
         row["reference_source"] = source
@@ -176,45 +181,59 @@ def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def study_summary(
-    records: Sequence[Mapping[str, Any]], baseline: Sequence[Mapping[str, Any]] = (), efficiency: str = "samples_per_joule"
+    records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, Any]] = (), efficiency: str = "samples_per_joule"
 ) -> dict[str, Any]:
-    """Headline figures of a study: the most efficient trial, its gain over the baseline
-    configurations (``search.baseline``, e.g. batch size 1), and the power law of
-    efficiency against parameter count."""
+    """Headline figures of a study (``summary.schema.json``): trials by status, the most
+    efficient trial, its gain over the baseline configurations (``search.baseline``,
+    e.g. batch size 1), and the power law of efficiency against parameter count."""
     from ecopt.statistics import power_law_fit
 
-    completed = [r for r in records if r.get("status") == "completed" and isinstance(r.get(efficiency), (int, float)) and r[efficiency] > 0]
-    summary: dict[str, Any] = {"efficiency_metric": efficiency, "completed": len(completed), "trials": len(records)}
+    records = [as_trial_record(r) for r in records]
+    completed = [
+        r for r in records
+        if r.status is TrialStatus.COMPLETED and isinstance(r.get(efficiency), (int, float)) and not isinstance(r.get(efficiency), bool) and r[efficiency] > 0
+    ]
+    summary: dict[str, Any] = {
+        "efficiency_metric": efficiency,
+        "completed": len(completed),
+        "trials": len(records),
+        "statuses": {status.value: sum(r.status is status for r in records) for status in TrialStatus},
+    }
     if not completed:
         return summary
     best = max(completed, key=lambda r: r[efficiency])
-    summary["most_efficient"] = {"params": best.get("params"), efficiency: best[efficiency], "performance": best.get("performance"), "round": best.get("round"), "index": best.get("index")}
+    summary["most_efficient"] = {"params": best.params, efficiency: best[efficiency], "performance": best.performance, "round": best.round, "index": best.index}
     gains = []
     for point in baseline:
-        matches = [r for r in completed if _same_params(r.get("params") or {}, point)]
+        matches = [r for r in completed if _same_params(r.params, point)]
         if matches:
             reference = float(np.median([r[efficiency] for r in matches]))
             gains.append({"baseline": dict(point), efficiency: reference, "trials": len(matches), "gain": best[efficiency] / reference})
         else:
             gains.append({"baseline": dict(point), "gain": None, "reason": "no completed trial with these parameters"})
     summary["gain_over_baseline"] = gains
-    sized = [r for r in completed if isinstance(r.get("parameters"), (int, float)) and r["parameters"] > 0]
+    sized = [r for r in completed if isinstance(r.parameters, (int, float)) and r.parameters > 0]
     try:
-        summary["power_law_vs_parameters"] = power_law_fit([r["parameters"] for r in sized], [r[efficiency] for r in sized])
+        summary["power_law_vs_parameters"] = power_law_fit([r.parameters for r in sized], [r[efficiency] for r in sized])
     except ValueError as error:
         summary["power_law_vs_parameters"] = {"reason": str(error)}
     return summary
 
 
 def write_frontier(
-    records: Sequence[Mapping[str, Any]], objectives: Sequence[Objective], out_dir: str | Path, baseline: Sequence[Mapping[str, Any]] = ()
+    records: Sequence[AnyRecord], objectives: Sequence[Objective], out_dir: str | Path, baseline: Sequence[Mapping[str, Any]] = ()
 ) -> dict[str, Path]:
-    from ecopt.io import write_json, write_text
+    """Write trials.csv, frontier.csv, hypervolume.csv (typed, ``ecopt.records.read_table`` reads
+    them back) and summary.json (checked against ``summary.schema.json``) into ``out_dir``."""
+    from ecopt.io import json_ready, write_json
+    from ecopt.records import validate_document, write_table
 
     tables = frontier_tables(records, objectives)
     out = Path(out_dir)
-    paths = {name: write_text(out / f"{name}.csv", to_csv(rows)) for name, rows in tables.items()}
-    paths["summary"] = write_json(out / "summary.json", study_summary(records, baseline))
+    paths = {name: write_table(out / f"{name}.csv", rows) for name, rows in tables.items()}
+    summary = study_summary(records, baseline)
+    validate_document(json_ready(summary), "summary", out / "summary.json")
+    paths["summary"] = write_json(out / "summary.json", summary)
     return paths
 
 

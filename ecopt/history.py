@@ -57,10 +57,11 @@ import numpy as np
 
 from ecopt.hyperparameter import Fixed, Hyperparameter
 from ecopt.objectives import Objective
+from ecopt.records import TrialRecord, TrialStatus
 
-COMPLETED, FAILED, OUT_OF_MEMORY = "completed", "failed", "out_of_memory"
-EARLY_STOPPED, MEASUREMENT_FAILED = "early_stopped", "measurement_failed"
-# Counted in every round's ``history`` (proposals.json); other statuses count as failed.
+COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
+MEASUREMENT_FAILED = TrialStatus.MEASUREMENT_FAILED
+# Counted in every round's ``history`` (proposals.json); early_stopped counts as failed.
 COUNTED_STATUSES = (COMPLETED, OUT_OF_MEMORY, FAILED, MEASUREMENT_FAILED)
 
 # Below the worst completed value: one decade on a log10 objective, this share of the range on a linear one.
@@ -78,13 +79,13 @@ class TrialOutcome:
     claimed to complete did not count as completed (None otherwise).
     """
 
-    status: str
+    status: TrialStatus
     values: tuple[float, ...] | None = None
     error: str | None = None
 
 
-def trial_outcome(status: Any, metrics: Mapping[str, Any], objectives: Sequence[Objective]) -> TrialOutcome:
-    """The outcome rules: ``metrics`` (a trial record or ``fn``'s result) under ``status``.
+def trial_outcome(status: Any, metrics: Mapping[str, Any] | TrialRecord, objectives: Sequence[Objective]) -> TrialOutcome:
+    """The outcome rules: ``metrics`` (a trial record or ``fn``'s result; read with ``.get``) under ``status``.
 
     Returns ``TrialOutcome(completed, values)`` only when every objective's metric
     is present, a real number, finite, and (log-scale objectives) positive;
@@ -92,7 +93,6 @@ def trial_outcome(status: Any, metrics: Mapping[str, Any], objectives: Sequence[
     objective and metric at fault. Other statuses pass through unchanged
     (``early_stopped`` and unknown statuses as ``failed``).
     """
-    status = str(getattr(status, "value", status))
     if status == COMPLETED:
         values = []
         for objective in objectives:
@@ -106,8 +106,10 @@ def trial_outcome(status: Any, metrics: Mapping[str, Any], objectives: Sequence[
                 return TrialOutcome(FAILED, error=f"metric '{objective.metric}' of log-scale objective '{objective.name}' is {raw!r}, not a positive number")
             values.append(value)
         return TrialOutcome(COMPLETED, tuple(values))
-    if status in (OUT_OF_MEMORY, MEASUREMENT_FAILED):
-        return TrialOutcome(status)
+    if status == OUT_OF_MEMORY:
+        return TrialOutcome(OUT_OF_MEMORY)
+    if status == MEASUREMENT_FAILED:
+        return TrialOutcome(MEASUREMENT_FAILED)
     return TrialOutcome(FAILED)
 
 
@@ -173,26 +175,27 @@ class Observations:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _as_mapping(record: Any) -> Mapping[str, Any]:
-    # A plain dict (ecopt.optimize, tests) or a typed record with to_dict().
-    return record if isinstance(record, Mapping) else record.to_dict()
+def _where(record: Any) -> str:
+    # A plain dict (ecopt.optimize, tests) or an ecopt.records.TrialRecord (path and index are attributes).
+    path = record.get("path") if isinstance(record, Mapping) else getattr(record, "path", None)
+    index = record.get("index") if isinstance(record, Mapping) else getattr(record, "index", None)
+    return str(path or f"trial {index}")
 
 
 def observations(
     history: Sequence[Any], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], penalize_failed: bool = True
 ) -> Observations:
-    """The observations of ``history`` (trial records) under the outcome rules.
+    """The observations of ``history`` (``TrialRecord``s or plain dicts with the same keys) under the outcome rules.
 
     Raises ValueError naming the record (its ``path``, else its index) whose params
     no longer fit ``space``: the space was edited after the trial ran.
     """
-    counts = {status: 0 for status in COUNTED_STATUSES}
+    counts = {status.value: 0 for status in COUNTED_STATUSES}
     counts["total"] = len(history)
     outcomes: list[tuple[dict[str, Any], TrialOutcome]] = []
     errors: list[tuple[str, str]] = []
-    for entry in history:
-        record = _as_mapping(entry)
-        where = str(record.get("path") or f"trial {record.get('index')}")
+    for record in history:
+        where = _where(record)
         try:
             params = searched_params(space, record["params"])
         except ValueError as error:
@@ -200,7 +203,7 @@ def observations(
         outcome = trial_outcome(record.get("status"), record, objectives)
         if outcome.error is not None:
             errors.append((where, outcome.error))
-        counts[outcome.status] += 1
+        counts[outcome.status.value] += 1
         outcomes.append((params, outcome))
     completed = np.asarray([o.values for _, o in outcomes if o.values is not None], dtype=float).reshape(-1, len(objectives))
     worst = worst_values(completed, objectives)

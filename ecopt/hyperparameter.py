@@ -197,3 +197,20 @@ class Fixed(Hyperparameter):
             "value": self._value,
             "value_type": self.value_type.value if self.value_type else None,
         }
+
+
+def describe_domain(hyperparameter: Hyperparameter) -> str:
+    """The values ``hyperparameter`` accepts, in words, for error messages.
+
+    E.g. ``an int in [4, 64] (log scale)``, ``one of [1, 3, 5]``, ``the fixed value 'same'``.
+    """
+    if isinstance(hyperparameter, Range):
+        scale = " (log scale)" if hyperparameter.log_scale else ""
+        kind = hyperparameter.value_type.value if hyperparameter.value_type else "number"
+        return f"{'an' if kind == 'int' else 'a'} {kind} in [{hyperparameter.min}, {hyperparameter.max}]{scale}"
+    if isinstance(hyperparameter, Choice):
+        kind = hyperparameter.value_type.value if hyperparameter.value_type else "value"
+        return f"one of {list(hyperparameter.values)!r} ({kind})"
+    if isinstance(hyperparameter, Fixed):
+        return f"the fixed value {hyperparameter.value!r}"
+    raise TypeError(f"not a hyperparameter domain: {hyperparameter!r}")

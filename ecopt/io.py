@@ -26,21 +26,21 @@ def _write_atomically(path: str | os.PathLike[str], write: Callable[[Any], None]
     return target
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """JSON has no NaN or infinity; write them as null rather than invalid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _json_ready(value.item())
+        return json_ready(value.item())
     return value
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    text = json.dumps(_json_ready(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    text = json.dumps(json_ready(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
     return _write_atomically(path, lambda stream: stream.write(text), "w")
 
 

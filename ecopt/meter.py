@@ -18,23 +18,36 @@ Design notes:
 * The idle baseline answers "how much of this is the model?": measure the
   machine doing nothing for a few seconds, then report ``dynamic_joules`` =
   total - idle power x duration beside the total.
+* A reading that cannot be an energy is refused, never passed on: 0 J in total,
+  or any component below 0 J (or not finite), is what a counter reset or a wrap
+  the backend missed looks like (RAPL's energy register wraps; an NVML counter
+  restarts with the driver). With 0 J a configuration's samples/J is infinite
+  or undefined; with -4000 J CPU and +4500 J GPU it is plausible and wrong.
+  ``Meter.measure`` raises ``MeasurementError`` for such a window;
+  ``Meter.measure_window`` re-measures once over a window twice as long as the
+  failed one (``RETRY_WINDOW_FACTOR``: a transient wrap rarely repeats, and a
+  longer window also lifts a reading out of a coarse counter's resolution) and
+  raises only if that fails too. The trial then records ``measurement_failed``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
-from ecopt.errors import ConfigError
+from ecopt.errors import ConfigError, MeasurementError
 
 logger = logging.getLogger(__name__)
 
 JOULES_PER_KWH = 3.6e6
+# A refused evaluation window is measured again over this many times its length (see the module notes).
+RETRY_WINDOW_FACTOR = 2.0
 T = TypeVar("T")
 
 METER_DEFAULTS: dict[str, Any] = {
@@ -149,13 +162,38 @@ class MeterBackend(Protocol):
     def stop(self) -> BackendReading: ...
 
 
+def unusable_reading(record: EnergyRecord) -> str | None:
+    """Why ``record`` cannot be an energy measurement, or None when it can.
+
+    Refused: any component (CPU, RAM, GPU) below 0 J or not finite, and a window
+    of 0 J in total. The reason lists every component's joules and sources, so
+    that a record of the failure says what the meter read.
+    """
+    components = [("cpu", record.cpu), ("ram", record.ram)] + ([("gpu", record.gpu)] if record.gpu is not None else [])
+    readings = ", ".join(f"{name} {part.joules:.6g} J ({part.source})" for name, part in components)
+    bad = [name for name, part in components if not math.isfinite(part.joules) or part.joules < 0]
+    if bad:
+        return (
+            f"negative or non-finite energy in {', '.join(bad)} over a {record.seconds:.3g} s window "
+            f"(a counter reset or wrap the meter missed): {readings}"
+        )
+    if not record.joules > 0:
+        return f"0 J over a {record.seconds:.3g} s window (the meter read no energy): {readings}"
+    return None
+
+
 @dataclass(frozen=True)
 class WindowMeasurement:
-    """A metered window of repeated passes (see ``Meter.measure_window``)."""
+    """A metered window of repeated passes (see ``Meter.measure_window``).
+
+    ``discarded`` gives the reason for each earlier window of the same passes
+    that was refused as unusable (empty when the first window was good).
+    """
 
     record: EnergyRecord
     passes: int
     results: list[Any]
+    discarded: list[str] = field(default_factory=list)
 
 
 class Meter:
@@ -187,8 +225,13 @@ class Meter:
             self.backend.warm_up()
         self._warm = True
 
-    def measure(self, work: Callable[[], T]) -> tuple[T, EnergyRecord]:
-        """Run ``work()`` inside one metered window; the window is closed even if it raises."""
+    def measure(self, work: Callable[[], T], check: bool = True) -> tuple[T, EnergyRecord]:
+        """Run ``work()`` inside one metered window; the window is closed even if it raises.
+
+        Raises ``MeasurementError`` (carrying the refused record as ``reading``)
+        when the window's reading cannot be an energy (``unusable_reading``), unless
+        ``check`` is False (callers that only time the window).
+        """
         self.warm_up()
         cpu_before = _process_cpu_seconds()
         self.backend.start()
@@ -196,7 +239,11 @@ class Meter:
             result = work()
         finally:
             reading = self.backend.stop()
-        return result, self._record(reading, _process_cpu_seconds() - cpu_before)
+        record = self._record(reading, _process_cpu_seconds() - cpu_before)
+        problem = unusable_reading(record) if check else None
+        if problem is not None:
+            raise MeasurementError(problem, reading=record)
+        return result, record
 
     def measure_window(self, one_pass: Callable[[], T], min_seconds: float | None = None, max_passes: int | None = None) -> WindowMeasurement:
         """Repeat ``one_pass()`` until the metered window lasts ``min_seconds``.
@@ -206,8 +253,31 @@ class Meter:
         counter moves every ~100 ms). Repeating the pass makes the window long
         enough to measure; efficiency is then every sample processed over the
         joules of the whole window.
+
+        A window whose reading is refused (``unusable_reading``) is measured once
+        more, ``RETRY_WINDOW_FACTOR`` times as long as the refused one (and as
+        ``max_passes``); ``MeasurementError`` only if that one is refused too, its
+        message giving both reasons.
         """
         minimum = self.settings["min_window_seconds"] if min_seconds is None else min_seconds
+        try:
+            return self._window(one_pass, minimum, max_passes)
+        except MeasurementError as first:
+            refused_seconds = first.reading.seconds if first.reading is not None else 0.0
+            longer = RETRY_WINDOW_FACTOR * max(minimum, refused_seconds)
+            more_passes = None if max_passes is None else math.ceil(RETRY_WINDOW_FACTOR * max_passes)
+            logger.warning("metered window refused (%s); measuring again over %.2f s", first.reason, longer)
+            try:
+                window = self._window(one_pass, longer, more_passes)
+            except MeasurementError as second:
+                raise MeasurementError(
+                    f"{second.reason}; re-measured over a {longer:.3g} s window after the first was refused: {first.reason}",
+                    reading=second.reading,
+                    refused=[first.reason, second.reason],
+                ) from None
+            return dataclasses.replace(window, discarded=[first.reason])
+
+    def _window(self, one_pass: Callable[[], T], minimum: float, max_passes: int | None) -> WindowMeasurement:
         results: list[T] = []
 
         def repeat() -> None:
@@ -233,7 +303,7 @@ class Meter:
             for metered in ((False, True) if pair % 2 == 0 else (True, False)):
                 started = time.perf_counter()
                 if metered:
-                    self.measure(work)
+                    self.measure(work, check=False)  # only the wall time counts here
                 else:
                     work()
                 seconds[metered] = time.perf_counter() - started

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from ecopt.errors import ConfigError, InfeasibleArchitecture
+from ecopt.errors import ConfigError, InfeasibleArchitecture, MeasurementError
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,11 @@ def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | No
         if network is None or sample is None:
             raise ConfigError("adapter", config["adapter"], "an adapter whose network() and single_sample_input() return a torch module and an input, to count parameters and FLOPs")
         model.evaluate()  # warm: data on the device, first-call costs outside the window
-        window = meter.measure_window(model.evaluate)
+        try:
+            window = meter.measure_window(model.evaluate)
+        except MeasurementError as error:  # refused twice: this architecture has no energy to correlate
+            logger.warning("draw %d skipped: %s", draw, error)
+            continue
         samples = sum(int(n) for _, n in window.results)
         record = window.record
         rows.append({
@@ -126,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.config import load_study_config
-    from ecopt.frontier import to_csv
-    from ecopt.io import write_json, write_text
+    from ecopt.io import write_json
+    from ecopt.records import write_table
 
     try:
         config = load_study_config(args.config)
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecopt.proxies: {error}", file=sys.stderr)
         return 2
     out = Path(args.out_dir)
-    write_text(out / "runs.csv", to_csv(rows))
+    write_table(out / "runs.csv", rows)
     write_json(out / "stats.json", stats)
     for proxy in PROXY_COLUMNS:
         entry = stats[f"{proxy}_vs_joules_per_sample"]

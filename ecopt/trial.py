@@ -1,11 +1,25 @@
 """One trial: set hyperparameters, define, metered train, metered evaluation, record.
 
 Runnable as ``python -m ecopt.trial --config FILE --params JSON --out FILE``. The
-record (one JSON file, written atomically) is the checkpoint the optimiser reads.
-A trial never crashes its caller: out-of-memory is recorded as ``out_of_memory``
-with zero efficiency (the paper's penalty), any other exception as ``failed``
-with its text. Only a config the trial cannot even start from (an adapter that
-cannot be imported, bad options) is an error, exit status 2.
+record (a ``ecopt.records.TrialRecord``, one JSON file written atomically) is
+the checkpoint the optimiser reads. Outcome rules:
+
+* The parameters are resolved before anything runs (``resolve_params``): a
+  parameter left out takes the adapter's default value (every ``Hyperparameter``
+  carries one; a ``fixed`` entry of the study's space its fixed value) and the
+  record lists it in ``filled_defaults``. An unknown name, a value outside a
+  range, not among a choice's values or of the wrong type is a
+  ``ParameterError`` naming the parameter, the value and the domain: the CLI
+  exits 2 and writes no record, since no measurement was made.
+* Out of memory is recorded as ``out_of_memory`` with zero efficiency (the
+  paper's penalty); any other exception of the model as ``failed`` with its text.
+* A metered window the meter refuses (0 J, a negative component; see
+  ``ecopt.meter``) is measured again once: the evaluation window over twice
+  the length (``Meter.measure_window``), training by defining and training the
+  model afresh (its length is the training's, it cannot be stretched). A second
+  refusal records ``measurement_failed`` with both reasons and no samples/J.
+* Only a config the trial cannot even start from (an adapter that cannot be
+  imported, bad options, bad parameters) is an error, exit status 2.
 
 This module must not import Ax: trial jobs stay light.
 """
@@ -24,17 +38,16 @@ import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ecopt.config import instantiate_adapter, load_study_config
-from ecopt.errors import AdapterImportError, ConfigError
-from ecopt.io import write_json
+from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
+from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
+from ecopt.io import json_ready, write_json
 from ecopt.meter import EnergyRecord, Meter
+from ecopt.records import TrialRecord, TrialStatus, read_proposals, validate_document
 
 logger = logging.getLogger(__name__)
-
-RECORD_SCHEMA = "ecopt.trial/1"
-COMPLETED, OUT_OF_MEMORY, FAILED = "completed", "out_of_memory", "failed"
 
 TRIAL_DEFAULTS: dict[str, Any] = {
     "skip_train": False,  # inference-only studies (batch size, model zoo)
@@ -96,18 +109,90 @@ def _phase(record: EnergyRecord | None) -> dict[str, Any] | None:
     return None if record is None else record.to_dict()
 
 
+def resolve_params(
+    declared: Mapping[str, Hyperparameter], space: Mapping[str, Hyperparameter] | None, given: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The full assignment a trial runs with, and the names filled with the adapter's defaults.
+
+    ``declared`` is the adapter's ``hyperparameters`` (fresh, so each holds its
+    default value), ``space`` the study's parsed space or None. The trial's
+    parameters are the space's (every declared one without a space); a value
+    given is checked against the space's domain and the adapter's, a value left
+    out is the space's fixed value or else the adapter's default (listed in the
+    returned names, in declared order).
+
+    Raises ``ParameterError`` (name, value, domain) for an unknown name or a value
+    outside its domain or of the wrong type, ``ConfigError`` for a space entry
+    the adapter does not declare.
+    """
+    names: Sequence[str] = list(space) if space else list(declared)
+    undeclared = [name for name in names if name not in declared]
+    if undeclared:
+        raise ConfigError(f"space.{undeclared[0]}", dict(space or {}).get(undeclared[0]), f"a hyperparameter the adapter declares: {sorted(declared)}")
+    unknown = [name for name in given if name not in names]
+    if unknown:
+        raise ParameterError(unknown[0], given[unknown[0]], f"a parameter of this study: one of {list(names)}")
+    params: dict[str, Any] = {}
+    filled: list[str] = []
+    for name in names:
+        study_domain = space.get(name) if space else None
+        if name in given:
+            value = given[name]
+        elif isinstance(study_domain, Fixed):
+            value = study_domain.value
+        else:
+            value = declared[name].value
+            filled.append(name)
+        for domain in (study_domain, declared[name]):
+            if domain is None:
+                continue
+            try:
+                value = domain._validate(value)
+            except ValueError:
+                note = " (the value is the adapter's default: give one in --params)" if name in filled else ""
+                raise ParameterError(name, value, describe_domain(domain) + note) from None
+        params[name] = value
+    return params, filled
+
+
+def _metered_training(model: Any, meter: Meter, record: TrialRecord) -> EnergyRecord:
+    """Meter ``model.train()``; a refused window is re-measured once by defining and training afresh.
+
+    Training cannot be stretched like the evaluation window, and training on top
+    of the first attempt's weights would meter a different model; a fresh
+    ``define()`` makes the second window measure the training whose result is
+    evaluated. A second refusal raises ``MeasurementError`` with both reasons.
+    """
+    try:
+        return meter.measure(model.train)[1]
+    except MeasurementError as first:
+        logger.warning("training window refused (%s); defining and training again", first.reason)
+        model.define()
+        try:
+            energy = meter.measure(model.train)[1]
+        except MeasurementError as second:
+            raise MeasurementError(
+                f"{second.reason}; measured again after the first was refused: {first.reason}", second.reading, [first.reason, second.reason]
+            ) from None
+        record.measurement_errors.append(f"training window: {first.reason}")
+        return energy
+
+
 def run_trial(
     config: Mapping[str, Any],
     params: Mapping[str, Any],
     meter: Meter | None = None,
     splits_dir: str | Path | None = None,
     process_started_at: float | None = None,
-) -> dict[str, Any]:
+) -> TrialRecord:
     """Evaluate one configuration and return its record.
 
-    Raises only for configs the trial cannot start from (``AdapterImportError``,
-    ``ConfigError``); every failure of the model itself is recorded.
+    Raises only for trials that cannot start (``AdapterImportError``,
+    ``ConfigError``, ``ParameterError`` for parameters outside their domains; see
+    ``resolve_params``); every failure of the model or the meter is recorded.
     """
+    from ecopt.space import parse_space
+
     started_at = time.time()
     process_started_at = started_at if process_started_at is None else process_started_at
     settings = trial_settings(config.get("trial"))
@@ -115,117 +200,118 @@ def run_trial(
     meter.warm_up(background=True)  # overlaps the adapter's imports and data loading
 
     model = instantiate_adapter(config, splits_dir=splits_dir)
-    record: dict[str, Any] = {
-        "schema": RECORD_SCHEMA,
-        "status": None,
-        "error": None,
-        "params": dict(params),
-        "performance_metric": getattr(model, "performance_metric", "performance"),
-        "performance": None,
-        "samples": 0,
-        "samples_per_joule": None,
-        "dynamic_samples_per_joule": None,
-        "eval_joules": None,
-        "eval_seconds": None,
-        "eval_passes": 0,
-        "train_joules": None,
-        "train_seconds": None,
-        "parameters": None,
-        "flops_per_sample": None,
-        "energy_source": None,
-        "estimated": None,
-        "skip_train": settings["skip_train"],
-    }
+    space = parse_space(config["space"]) if config.get("space") else None
+    resolved, filled = resolve_params(model.hyperparameters, space, params)
+    record = TrialRecord(
+        params=resolved,
+        filled_defaults=filled,
+        # Every path below sets the outcome; a trial that raises past them crashed its process.
+        status=TrialStatus.FAILED,
+        performance_metric=getattr(model, "performance_metric", "performance"),
+        samples=0,
+        eval_passes=0,
+        skip_train=settings["skip_train"],
+    )
     train_energy: EnergyRecord | None = None
     eval_energy: EnergyRecord | None = None
+    refused: EnergyRecord | None = None
+    phase = "training window"  # the metered window a MeasurementError comes from
     try:
         if settings["threads"] is not None:
             import torch
 
             torch.set_num_threads(settings["threads"])
-        from ecopt.space import parse_space, validate_params
-
-        if config.get("space"):
-            params = validate_params(parse_space(config["space"]), params)
-            record["params"] = dict(params)
-        model.set_hyperparameters(params)
+        model.set_hyperparameters(resolved)
         model.define()
         if meter.settings["idle_seconds"] > 0 and meter.idle_watts is None:
             meter.measure_idle()
         if not settings["skip_train"]:
-            _, train_energy = meter.measure(model.train)
-            record["train_joules"], record["train_seconds"] = train_energy.joules, train_energy.seconds
+            train_energy = _metered_training(model, meter, record)
+            record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
         network = model.network()
         if network is not None:
             from ecopt.cost import count_flops, count_parameters
 
-            record["parameters"] = count_parameters(network)
+            record.parameters = count_parameters(network)
             sample = model.single_sample_input()
             if sample is not None:
-                record["flops_per_sample"] = count_flops(network, sample)
+                record.flops_per_sample = count_flops(network, sample)
+        phase = "evaluation window"
         window = meter.measure_window(model.evaluate)
+        record.measurement_errors.extend(f"evaluation window: {reason}" for reason in window.discarded)
         eval_energy = window.record
         performances = [float(performance) for performance, _ in window.results]
         samples = int(sum(int(count) for _, count in window.results))
         # A measured performance (latency) varies from pass to pass: report the median pass.
         varies = model.performance_varies
-        record.update(
-            status=COMPLETED,
-            performance=statistics.median(performances) if varies else performances[0],
-            samples=samples,
-            samples_per_joule=samples / eval_energy.joules if eval_energy.joules > 0 else None,
-            eval_joules=eval_energy.joules,
-            eval_seconds=eval_energy.seconds,
-            eval_passes=window.passes,
-        )
+        record.status = TrialStatus.COMPLETED
+        record.performance = statistics.median(performances) if varies else performances[0]
+        record.samples = samples
+        # The meter refuses windows of 0 J (MeasurementError), so the division is always defined.
+        record.samples_per_joule = samples / eval_energy.joules
+        record.eval_joules, record.eval_seconds, record.eval_passes = eval_energy.joules, eval_energy.seconds, window.passes
         if eval_energy.dynamic_joules is not None and eval_energy.dynamic_joules > 0:
-            record["dynamic_samples_per_joule"] = samples / eval_energy.dynamic_joules
+            record.dynamic_samples_per_joule = samples / eval_energy.dynamic_joules
         if varies or max(performances) - min(performances) > 1e-9:
             # Accuracy should be deterministic; say so if it is not rather than hide it.
-            record["performance_spread"] = [min(performances), max(performances)]
+            record.performance_spread = [min(performances), max(performances)]
+    except MeasurementError as error:  # refused twice: no efficiency from such a window
+        record.status, record.error = TrialStatus.MEASUREMENT_FAILED, f"MeasurementError: {phase}: {error}"
+        record.measurement_errors.extend(f"{phase}: {reason}" for reason in error.refused)
+        record.samples_per_joule = record.dynamic_samples_per_joule = None
+        refused = error.reading
+        logger.warning("trial's measurement failed: %s", error)
     except Exception as error:  # a trial records, it does not crash
         if is_out_of_memory(error):
             _release_accelerator_memory()
-            record.update(status=OUT_OF_MEMORY, samples_per_joule=0.0, error=f"{type(error).__name__}: {error}")
+            record.status, record.samples_per_joule = TrialStatus.OUT_OF_MEMORY, 0.0
+            record.error = f"{type(error).__name__}: {error}"
             logger.warning("trial ran out of memory: %s", error)
         else:
-            record.update(status=FAILED, error=f"{type(error).__name__}: {error}")
-            record["traceback"] = traceback.format_exc(limit=20)
+            record.status, record.error = TrialStatus.FAILED, f"{type(error).__name__}: {error}"
+            record.traceback = traceback.format_exc(limit=20)
             logger.warning("trial failed: %s: %s", type(error).__name__, error)
 
-    reference = eval_energy or train_energy
+    reference = eval_energy or train_energy or refused
     if reference is not None:
-        record["energy_source"] = reference.energy_source
-        record["estimated"] = reference.estimated
-    record["idle_watts"] = meter.idle_watts
-    record["train_energy"] = _phase(train_energy)
-    record["eval_energy"] = _phase(eval_energy)
-    record["min_window_seconds"] = meter.settings["min_window_seconds"]
-    record["ran_on"] = where_it_ran()
+        record.energy_source = reference.energy_source
+        record.estimated = reference.estimated
+    record.idle_watts = meter.idle_watts
+    record.train_energy = _phase(train_energy)
+    record.eval_energy = _phase(eval_energy)
+    record.min_window_seconds = meter.settings["min_window_seconds"]
+    record.ran_on = where_it_ran()
     finished_at = time.time()
     metered = sum(r.seconds for r in (train_energy, eval_energy) if r is not None)
-    record["process_wall_seconds"] = finished_at - process_started_at
-    record["overhead_seconds"] = record["process_wall_seconds"] - metered
-    record["started_at"] = datetime.fromtimestamp(started_at, timezone.utc).isoformat()
-    record["finished_at"] = datetime.fromtimestamp(finished_at, timezone.utc).isoformat()
+    record.process_wall_seconds = finished_at - process_started_at
+    record.overhead_seconds = record.process_wall_seconds - metered
+    record.started_at = datetime.fromtimestamp(started_at, timezone.utc).isoformat()
+    record.finished_at = datetime.fromtimestamp(finished_at, timezone.utc).isoformat()
     return record
 
 
-def _parse_params(text: str) -> dict[str, Any]:
+def parse_params_argument(text: str) -> dict[str, Any]:
+    """``--params``: a JSON object, or ``@FILE`` holding one. ``ValueError`` says what is wrong with it."""
+    source = "--params"
     if text.startswith("@"):
-        text = Path(text[1:]).read_text()
-    params = json.loads(text)
+        source = f"--params file {text[1:]}"
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as error:
+            raise ValueError(f"{source}: cannot read it ({error.strerror})") from None
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{source}: got {text!r}, expected a JSON object such as '{{\"width\": 8}}' ({error})") from None
     if not isinstance(params, dict):
-        raise ValueError(f"--params must be a JSON object, got {text!r}")
+        raise ValueError(f"{source}: got {text!r}, expected a JSON object of parameter name -> value")
     return params
 
 
 def _proposal(path: str, index: int | None) -> dict[str, Any]:
-    from ecopt.io import read_json
-
     if index is None:
         raise ValueError("--proposals needs --index")
-    proposals = read_json(path)["proposals"]
+    proposals = read_proposals(path)["proposals"]
     matching = [entry["params"] for entry in proposals if entry["index"] == index]
     if not matching:
         raise ValueError(f"{path} has no proposal {index} (it has {len(proposals)})")
@@ -245,18 +331,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     process_started_at = _process_started_at()
     try:
-        params = _parse_params(args.params) if args.params is not None else _proposal(args.proposals, args.index)
+        params = parse_params_argument(args.params) if args.params is not None else _proposal(args.proposals, args.index)
         config = load_study_config(args.config)
         record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
-    except (ConfigError, AdapterImportError, ValueError) as error:
+    except (ConfigError, AdapterImportError, ValueError) as error:  # ParameterError and RecordError are ValueErrors
         print(f"ecopt.trial: {error}", file=sys.stderr)
         return 2
-    write_json(args.out, record)
+    data = json_ready(record.to_dict())
+    validate_document(data, "trial_record", args.out)  # never write what the next stage would refuse to load
+    write_json(args.out, data)
+    if record.filled_defaults:
+        logger.info("parameters not given took the adapter's defaults: %s", ", ".join(f"{n}={record.params[n]!r}" for n in record.filled_defaults))
     logger.info(
-        "%s: %s=%s, %.1f samples/J (%s%s), overhead %.1f s -> %s",
-        record["status"], record["performance_metric"], record["performance"],
-        record["samples_per_joule"] or 0.0, record["energy_source"], ", estimated" if record["estimated"] else "",
-        record["overhead_seconds"], args.out,
+        "%s: %s=%s, %s samples/J (%s%s), overhead %.1f s -> %s",
+        record.status, record.performance_metric, record.performance,
+        "no" if record.samples_per_joule is None else f"{record.samples_per_joule:.1f}",
+        record.energy_source, ", estimated" if record.estimated else "", record.overhead_seconds, args.out,
     )
     return 0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Mapping, Sequence
 
 from ecopt.hyperparameter import Choice, Range, ValueType
 from ecopt.meter import BackendReading, ComponentEnergy
@@ -39,6 +41,32 @@ class ConstantPowerBackend:
             tracking_mode="machine",
             meter="fake",
         )
+
+
+class ScriptedReadingsBackend(ConstantPowerBackend):
+    """A constant-power meter whose next windows read what the test says (a counter reset, a wrap).
+
+    ``readings`` holds one entry per window, in order: a mapping of component
+    ("cpu", "ram", "gpu") -> joules that replaces those components' readings, or
+    None for an honest window; windows after the last entry are honest.
+    """
+
+    def __init__(self, readings: Sequence[Mapping[str, float] | None], gpu_watts: float | None = None) -> None:
+        super().__init__(cpu_watts=10.0, ram_watts=5.0, gpu_watts=gpu_watts)
+        self.readings = list(readings)
+        self.windows = 0
+
+    def stop(self) -> BackendReading:
+        reading = super().stop()
+        override = self.readings[self.windows] if self.windows < len(self.readings) else None
+        self.windows += 1
+        if not override:
+            return reading
+        parts = {}
+        for name, joules in override.items():
+            part = getattr(reading, name) or ComponentEnergy(0.0, "fake_gpu_counter", False, 0.0)
+            parts[name] = dataclasses.replace(part, joules=joules)
+        return dataclasses.replace(reading, **parts)
 
 
 class ScriptedModel(Model):

@@ -5,9 +5,20 @@ import pandas as pd
 import pytest
 
 from ecopt.errors import ConfigError
-from ecopt.figures import calibration_data, draw_all, energy_note, figure_settings, hypervolume_data, pareto_data, proxy_data, scaling_data
+from ecopt.figures import (
+    calibration_data,
+    draw_all,
+    energy_note,
+    figure_settings,
+    hypervolume_data,
+    not_completed_note,
+    pareto_data,
+    proxy_data,
+    scaling_data,
+)
 from ecopt.frontier import write_frontier
 from ecopt.objectives import parse_objectives
+from ecopt.records import read_table
 
 
 def records():
@@ -15,8 +26,9 @@ def records():
     for index, (performance, efficiency) in enumerate([(0.9, 10.0), (0.5, 1000.0), (0.4, 100.0), (0.8, 200.0)]):
         rows.append({"round": 0, "index": index, "status": "completed", "params": {"w": index}, "performance_metric": "accuracy",
                      "performance": performance, "samples_per_joule": efficiency, "energy_source": "cpu:cpu_load_estimate+ram:ram_power_model", "estimated": True})
-    rows.append({"round": 1, "index": 0, "status": "out_of_memory", "params": {"w": 9}, "performance": None, "samples_per_joule": 0.0})
+    rows.append({"round": 1, "index": 0, "status": "out_of_memory", "params": {"w": 9}, "performance": None, "samples_per_joule": 0.0, "error": "oom"})
     rows.append({"round": 1, "index": 1, "status": "failed", "params": {"w": 8}, "error": "boom"})
+    rows.append({"round": 1, "index": 2, "status": "measurement_failed", "params": {"w": 7}, "error": "MeasurementError: 0 J", "energy_source": "cpu:rapl_counter"})
     return rows
 
 
@@ -33,17 +45,19 @@ def test_energy_note_says_estimated():
 
 
 def test_pareto_numbers(study):
-    data = pareto_data(pd.read_csv(study / "trials.csv"), pd.read_csv(study / "frontier.csv"))
+    data = pareto_data(read_table(study / "trials.csv"), read_table(study / "frontier.csv"))
     assert data["points"].shape == (4, 2)
     np.testing.assert_allclose(data["frontier"], [[0.5, 1000.0], [0.8, 200.0], [0.9, 10.0]])
     assert data["knee"].shape == (1, 2)
-    assert data["counts"] == {"completed": 4, "out_of_memory": 1, "failed": 1}
+    assert data["counts"] == {"completed": 4, "failed": 1, "out_of_memory": 1, "early_stopped": 0, "measurement_failed": 1}
+    assert not_completed_note(data["counts"]) == "not shown: 1 failed, 1 out of memory (efficiency 0), 1 measurement failed"
+    assert not_completed_note({"completed": 3}) == ""
     assert data["performance_label"] == "accuracy" and "ESTIMATED" in data["note"]
 
 
 def test_hypervolume_proxy_and_calibration_numbers(study):
-    hv = hypervolume_data(pd.read_csv(study / "hypervolume.csv"))
-    assert len(hv["trial_number"]) == 6 and np.all(np.diff(hv["hypervolume"]) >= 0)
+    hv = hypervolume_data(read_table(study / "hypervolume.csv"))
+    assert len(hv["trial_number"]) == 7 and np.all(np.diff(hv["hypervolume"]) >= 0)
     assert "log10 samples_per_joule" in hv["space"]
     runs = pd.DataFrame({"parameters": [1, 2, 3, 4], "flops_per_sample": [4, 3, 2, 1], "joules_per_sample": [1.0, 2.0, 2.5, 4.0]})
     stats = {"target": "joules_per_sample",
@@ -85,3 +99,12 @@ def test_bad_figure_settings():
     with pytest.raises(ConfigError) as caught:
         figure_settings({"format": "jpg"})
     assert caught.value.key == "figures.format"
+
+
+def test_records_without_rounds_still_draw(tmp_path):
+    # Records read from a flat folder carry no round: a missing integer (pd.NA) must not reach a comparison.
+    flat = [{"params": {"w": i}, "status": "completed", "performance": 0.5 + i / 10, "samples_per_joule": 10.0 / (i + 1), "parameters": 1000 * (i + 1)} for i in range(4)]
+    write_frontier(flat, parse_objectives(None), tmp_path)
+    assert read_table(tmp_path / "hypervolume.csv")["round"].isna().all()
+    paths = draw_all(tmp_path, tmp_path / "figures", figure_settings({"dpi": 50}), only=["pareto", "hypervolume", "scaling"])
+    assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "scaling.png"]

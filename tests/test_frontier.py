@@ -146,3 +146,29 @@ def test_summary_without_parameter_counts_says_why():
     summary = study_summary([_record(0, 0, "completed", 0.5, 10.0), _record(0, 1, "completed", 0.6, 5.0)])
     assert "at least 3" in summary["power_law_vs_parameters"]["reason"]
     assert summary["gain_over_baseline"] == []
+
+
+@pytest.mark.parametrize("status", ["failed", "out_of_memory", "early_stopped", "measurement_failed"])
+def test_every_non_completed_status_is_treated_alike(status):
+    objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
+    other = _record(1, 0, status, 0.99, 5000.0 if status == "early_stopped" else None)  # values it may carry never count
+    records = [_record(0, 0, "completed", 0.9, 10.0), _record(0, 1, "completed", 0.5, 1000.0), other]
+    tables = frontier_tables(records, objectives)
+    assert [row["index"] for row in tables["frontier"]] == [0, 1]
+    assert tables["trials"][2]["status"] == status and tables["hypervolume"][2]["status"] == status
+    assert tables["hypervolume"][2]["hypervolume"] == tables["hypervolume"][1]["hypervolume"]
+    summary = study_summary(records)
+    assert summary["completed"] == 2 and summary["statuses"][status] == 1 and sum(summary["statuses"].values()) == 3
+    assert summary["most_efficient"]["index"] == 1
+
+
+def test_a_summary_that_breaks_its_schema_is_not_written(tmp_path, monkeypatch):
+    from ecopt import frontier
+    from ecopt.errors import RecordError
+
+    objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
+    monkeypatch.setattr(frontier, "study_summary", lambda records, baseline: {"completed": -1})
+    with pytest.raises(RecordError) as caught:
+        write_frontier([_record(0, 0, "completed", 0.9, 10.0)], objectives, tmp_path)
+    assert str(tmp_path / "summary.json") in str(caught.value)
+    assert not (tmp_path / "summary.json").exists()

@@ -124,16 +124,15 @@ def test_nothing_completed_means_no_worst_value_and_no_data():
     assert [values for _, values in observed.attached] == [None, None] and observed.completed.shape == (0, 2)
 
 
-def test_typed_records_with_to_dict_are_read_too():
-    class Typed:
-        def __init__(self, data):
-            self.data = data
+def test_typed_records_are_read_with_their_path():
+    from ecopt.records import TrialRecord
 
-        def to_dict(self):
-            return dict(self.data)
-
-    observed = observations([Typed(record(accuracy=0.9, seconds_per_batch=2.0))], SPACE, [ACCURACY, SECONDS])
-    assert observed.completed.tolist() == [[0.9, 2.0]]
+    typed = TrialRecord(params={"width": 8}, status="completed", metrics={"accuracy": 0.9}, path="rounds/000/trials/0.json")
+    observed = observations([typed], SPACE, [ACCURACY, SECONDS])
+    assert observed.counts["failed"] == 1
+    assert observed.errors == [("rounds/000/trials/0.json", "result lacks metric 'seconds_per_batch' of objective 'seconds'")]
+    typed.metrics["seconds_per_batch"] = 2.0
+    assert observations([typed], SPACE, [ACCURACY, SECONDS]).completed.tolist() == [[0.9, 2.0]]
 
 
 def test_params_outside_the_space_name_the_record():

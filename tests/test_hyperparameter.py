@@ -74,3 +74,12 @@ def test_fixed_accepts_only_its_value():
     fixed.value = "same"
     with pytest.raises(ValueError):
         fixed.value = "valid"
+
+
+def test_domains_in_words():
+    from ecopt.hyperparameter import describe_domain
+
+    assert describe_domain(Range(8, 4, 64, log_scale=True)) == "an int in [4, 64] (log scale)"
+    assert describe_domain(Range(0.5, 0.0, 1.0)) == "a float in [0.0, 1.0]"
+    assert describe_domain(Choice("same", ["same", "valid"])) == "one of ['same', 'valid'] (str)"
+    assert describe_domain(Fixed(3)) == "the fixed value 3"

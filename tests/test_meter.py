@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from ecopt.errors import ConfigError
-from ecopt.meter import CodeCarbonBackend, EnergyRecord, Meter, meter_settings
-from tests.fakes import ConstantPowerBackend
+from ecopt.errors import ConfigError, MeasurementError
+from ecopt.meter import RETRY_WINDOW_FACTOR, CodeCarbonBackend, EnergyRecord, Meter, meter_settings, unusable_reading
+from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
 
 
 def _busy(seconds: float) -> int:
@@ -152,3 +152,54 @@ def test_overhead_pairs_interleave_metered_and_unmetered_runs():
     assert len(walls) == 3
     assert all(unmetered >= 0.05 and metered >= 0.05 for unmetered, metered in walls)
     assert backend.warm_ups == 1
+
+
+# --------------------------------------------------------------------------- refused readings
+ZERO = {"cpu": 0.0, "ram": 0.0}
+WRAPPED = {"cpu": -4000.0, "gpu": 4500.0}  # a CPU counter wrap the backend missed: the total still looks plausible
+
+
+@pytest.mark.parametrize("reading, words", [(ZERO, "0 J"), (WRAPPED, "negative or non-finite energy in cpu"), ({"ram": float("nan")}, "in ram")])
+def test_unusable_readings_are_refused(reading, words):
+    meter = Meter(backend=ScriptedReadingsBackend([reading]))
+    with pytest.raises(MeasurementError) as caught:
+        meter.measure(lambda: time.sleep(0.01))
+    assert words in str(caught.value)
+    assert caught.value.reading is not None and caught.value.reading.seconds > 0
+    _, record = meter.measure(lambda: time.sleep(0.01))  # the next window is honest again
+    assert record.joules > 0
+
+
+def test_unusable_reading_accepts_an_honest_window():
+    _, record = Meter(backend=ConstantPowerBackend()).measure(lambda: time.sleep(0.01))
+    assert unusable_reading(record) is None
+
+
+def test_a_refused_window_is_measured_again_over_twice_the_length():
+    backend = ScriptedReadingsBackend([ZERO])
+    meter = Meter(backend=backend)
+    window = meter.measure_window(lambda: time.sleep(0.01) or (0.9, 10), min_seconds=0.2)
+    assert backend.windows == 2
+    assert window.record.joules > 0 and window.record.seconds >= RETRY_WINDOW_FACTOR * 0.2
+    assert len(window.discarded) == 1 and "0 J" in window.discarded[0]
+
+
+def test_a_window_refused_twice_raises_with_both_reasons():
+    backend = ScriptedReadingsBackend([ZERO, WRAPPED])
+    meter = Meter(backend=backend)
+    with pytest.raises(MeasurementError) as caught:
+        meter.measure_window(lambda: (0.9, 10), min_seconds=0.05)
+    assert backend.windows == 2
+    assert "negative or non-finite energy in cpu" in str(caught.value) and "0 J" in str(caught.value)
+    assert [reason[:3] for reason in caught.value.refused] == ["0 J", "neg"]  # every refused window, first to last
+
+
+def test_the_retry_lengthens_max_passes_too():
+    backend = ScriptedReadingsBackend([ZERO])
+    window = Meter(backend=backend).measure_window(lambda: 1, min_seconds=100.0, max_passes=3)
+    assert window.passes == 6
+
+
+def test_overhead_pairs_only_time_the_window():
+    meter = Meter(backend=ScriptedReadingsBackend([ZERO, ZERO, ZERO]))
+    assert len(meter.overhead_pairs(lambda: None, 2)) == 2  # a refused reading does not matter for wall time

@@ -4,10 +4,15 @@ import sys
 
 import pytest
 
-from ecopt.errors import AdapterImportError, ConfigError
+from ecopt.errors import AdapterImportError, ConfigError, ParameterError
+from ecopt.hyperparameter import Choice, Fixed, Range
 from ecopt.meter import Meter
-from ecopt.trial import COMPLETED, FAILED, OUT_OF_MEMORY, is_out_of_memory, run_trial, trial_settings
-from tests.fakes import ConstantPowerBackend
+from ecopt.records import TrialRecord, TrialStatus
+from ecopt.trial import is_out_of_memory, parse_params_argument, resolve_params, run_trial, trial_settings
+from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
+
+COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
+MEASUREMENT_FAILED = TrialStatus.MEASUREMENT_FAILED
 
 SCRIPTED = "tests.fakes:ScriptedModel"
 
@@ -35,7 +40,9 @@ def test_completed_record_counts_every_pass_in_the_window():
         record["process_wall_seconds"] - record["eval_seconds"] - record["train_seconds"]
     )
     assert record["ran_on"]["host"]
-    json.dumps(record)  # serialisable as it stands
+    assert record.filled_defaults == [] and record.measurement_errors == []
+    data = json.loads(json.dumps(record.to_dict()))  # serialisable as it stands
+    assert TrialRecord.from_dict(data) == record  # and valid against the published schema
 
 
 def test_skip_train_meters_only_evaluation():
@@ -65,9 +72,11 @@ def test_a_raising_adapter_is_recorded_as_failed(phase):
     assert record["samples_per_joule"] is None
 
 
-def test_out_of_range_params_are_a_failed_trial_not_a_crash():
-    record = run_trial(scripted(), {"x": 5.0, "n": 1}, meter=fake_meter())
-    assert record["status"] == FAILED and "outside the range" in record["error"]
+def test_out_of_range_params_are_refused_before_anything_runs():
+    with pytest.raises(ParameterError) as caught:
+        run_trial(scripted(), {"x": 5.0, "n": 1}, meter=fake_meter())
+    assert (caught.value.name, caught.value.value) == ("x", 5.0)
+    assert "a float in [0.0, 1.0]" in str(caught.value)
 
 
 def test_params_are_checked_against_the_config_space():
@@ -75,8 +84,115 @@ def test_params_are_checked_against_the_config_space():
     config["space"] = {"x": {"type": "range", "bounds": [0.0, 0.5]}, "n": {"type": "fixed", "value": 2}}
     record = run_trial(config, {"x": 0.4}, meter=fake_meter())
     assert record["status"] == COMPLETED and record["params"] == {"x": 0.4, "n": 2}
-    record = run_trial(config, {"x": 0.9}, meter=fake_meter())
-    assert record["status"] == FAILED and "parameter 'x'" in record["error"]
+    assert record.filled_defaults == []  # a fixed value is the study's, not a default
+    with pytest.raises(ParameterError, match=r"parameter 'x': got 0.9, expected a float in \[0.0, 0.5\]"):
+        run_trial(config, {"x": 0.9}, meter=fake_meter())
+
+
+def test_missing_params_take_the_adapters_defaults():
+    record = run_trial(scripted(), {}, meter=fake_meter())
+    assert record.status == COMPLETED
+    assert record.params == {"x": 0.5, "n": 1} and record.filled_defaults == ["x", "n"]
+    config = scripted()
+    config["space"] = {"x": {"type": "range", "bounds": [0.0, 1.0]}, "n": {"type": "choice", "values": [1, 2, 4]}}
+    record = run_trial(config, {"n": 4}, meter=fake_meter())
+    assert record.params == {"x": 0.5, "n": 4} and record.filled_defaults == ["x"]
+
+
+# The adapter's domains, as ScriptedModel declares them.
+DECLARED = {"x": Range(0.5, 0.0, 1.0), "n": Choice(1, [1, 2, 4]), "mode": Fixed("fast")}
+
+
+@pytest.mark.parametrize(
+    "given, name, expected",
+    [
+        ({"y": 1}, "y", "a parameter of this study: one of ['x', 'n', 'mode']"),
+        ({"x": 1.5}, "x", "a float in [0.0, 1.0]"),
+        ({"x": "big"}, "x", "a float in [0.0, 1.0]"),
+        ({"x": True}, "x", "a float in [0.0, 1.0]"),
+        ({"n": 3}, "n", "one of [1, 2, 4] (int)"),
+        ({"n": 2.5}, "n", "one of [1, 2, 4] (int)"),
+        ({"mode": "slow"}, "mode", "the fixed value 'fast'"),
+    ],
+)
+def test_out_of_domain_params_name_parameter_value_and_domain(given, name, expected):
+    with pytest.raises(ParameterError) as caught:
+        resolve_params(DECLARED, None, given)
+    assert caught.value.name == name and caught.value.value == given[name] and caught.value.expected == expected
+    assert f"parameter '{name}': got {given[name]!r}, expected {expected}" == str(caught.value)
+
+
+def test_resolved_params_are_coerced_and_defaults_listed():
+    params, filled = resolve_params(DECLARED, None, {"x": 1, "n": 2.0})
+    assert params == {"x": 1.0, "n": 2, "mode": "fast"} and isinstance(params["x"], float) and isinstance(params["n"], int)
+    assert filled == ["mode"]
+
+
+def test_a_default_outside_the_study_space_is_refused():
+    from ecopt.space import parse_space
+
+    space = parse_space({"x": {"type": "range", "bounds": [0.6, 1.0]}})
+    with pytest.raises(ParameterError, match="adapter's default"):
+        resolve_params(DECLARED, space, {})
+    with pytest.raises(ConfigError) as caught:
+        resolve_params(DECLARED, parse_space({"z": {"type": "fixed", "value": 1}}), {})
+    assert caught.value.key == "space.z"
+
+
+@pytest.mark.parametrize("text, words", [("{not json", "expected a JSON object"), ("[1]", "JSON object of parameter name"), ("@/no/such/file", "cannot read it")])
+def test_unparseable_params_argument(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_params_argument(text)
+
+
+def test_params_argument_from_a_file(tmp_path):
+    (tmp_path / "p.json").write_text('{"x": 0.1}')
+    assert parse_params_argument(f"@{tmp_path / 'p.json'}") == {"x": 0.1}
+
+
+# --------------------------------------------------------------------------- refused meter readings
+ZERO = {"cpu": 0.0, "ram": 0.0}
+WRAPPED = {"cpu": -4000.0, "gpu": 4500.0}
+
+
+def scripted_meter(*readings):
+    return Meter({"min_window_seconds": 0.05}, backend=ScriptedReadingsBackend(list(readings)))
+
+
+@pytest.mark.parametrize("bad", [ZERO, WRAPPED])
+def test_a_refused_evaluation_window_measured_again_completes(bad):
+    meter = scripted_meter(None, bad)  # training is honest, the first evaluation window is not
+    record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=meter)
+    assert record.status == COMPLETED and meter.backend.windows == 3
+    assert record.samples_per_joule == pytest.approx(record.samples / record.eval_joules) and record.samples_per_joule > 0
+    assert len(record.measurement_errors) == 1 and record.measurement_errors[0].startswith("evaluation window: ")
+    assert record.eval_seconds >= 0.1  # twice the refused window
+    TrialRecord.from_dict(record.to_dict())
+
+
+def test_an_evaluation_window_refused_twice_is_a_measurement_failure():
+    meter = scripted_meter(None, ZERO, WRAPPED)
+    record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=meter)
+    assert record.status == MEASUREMENT_FAILED
+    assert record.samples_per_joule is None and record.dynamic_samples_per_joule is None and record.eval_joules is None
+    assert record.error.startswith("MeasurementError: evaluation window: negative or non-finite energy in cpu") and "0 J" in record.error
+    assert len(record.measurement_errors) == 2  # each refused window once, first to last
+    assert record.measurement_errors[0].startswith("evaluation window: 0 J over a ")
+    assert record.measurement_errors[1].startswith("evaluation window: negative or non-finite energy in cpu over a ")
+    assert record.performance is None and record.eval_energy is None
+    data = json.loads(json.dumps(record.to_dict()))
+    assert TrialRecord.from_dict(data).status == MEASUREMENT_FAILED  # a valid record of its own status
+
+
+def test_a_refused_training_window_trains_afresh_once():
+    meter = scripted_meter(ZERO)
+    record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=meter)
+    assert record.status == COMPLETED and record.train_joules > 0
+    assert record.measurement_errors[0].startswith("training window: ")
+    record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=scripted_meter(ZERO, ZERO))
+    assert record.status == MEASUREMENT_FAILED and record.samples_per_joule is None
+    assert record.error.startswith("MeasurementError: training window: 0 J")
+    assert len(record.measurement_errors) == 2 and all(reason.startswith("training window: 0 J") for reason in record.measurement_errors)
 
 
 def test_infeasible_cnn_is_failed_with_the_reason():
@@ -156,3 +272,19 @@ def test_cli_records_a_failed_trial_and_rejects_a_bad_adapter(tmp_path, python_e
 
     result = _run_cli(["--config", str(config), "--params", "[1]", "--out", str(tmp_path / "u.json")], python_env)
     assert result.returncode == 2 and "JSON object" in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_fills_defaults_and_refuses_bad_params(tmp_path, python_env):
+    config = tmp_path / "study.yaml"
+    config.write_text(f"adapter: {SCRIPTED}\nmeter: {{min_window_seconds: 0.1}}\n")
+    out = tmp_path / "t.json"
+    result = _run_cli(["--config", str(config), "--params", "{}", "--out", str(out)], python_env)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert record["status"] == "completed" and record["filled_defaults"] == ["x", "n"] and record["params"] == {"x": 0.5, "n": 1}
+    for params, words in [('{"x": 5}', "parameter 'x': got 5, expected a float in [0.0, 1.0]"), ("{x: 1}", "--params: got '{x: 1}'")]:
+        bad = tmp_path / "bad.json"
+        result = _run_cli(["--config", str(config), "--params", params, "--out", str(bad)], python_env)
+        assert result.returncode == 2 and words in result.stderr
+        assert not bad.exists()
