@@ -8,7 +8,7 @@ import pytest
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Range, ValueType
-from ecopt.objectives import Objective, parse_objectives
+from ecopt.objectives import parse_objectives
 from ecopt.search import load_state, propose, search_settings
 
 slow = pytest.mark.slow  # Ax imports and GP fits
