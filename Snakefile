@@ -2,10 +2,11 @@
 # workflow/rules/*.smk, the work in the ecopt package.
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from ecopt.config import check_study, write_if_changed
-from ecopt.errors import AdapterImportError, ConfigError
+from ecopt.config import write_if_changed
+from ecopt.errors import ConfigError
+from ecopt.settings import check_with_model, validate_study
 
 min_version("9.0")
 
@@ -17,12 +18,14 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-# Clear errors first (they name the key), then the schema fills defaults.
+# One validation before any job: the package's schema (defaults filled, errors name the
+# key), then the checks that need the adapter (options, domains, metrics).
 try:
-    check_study(config)
-except (ConfigError, AdapterImportError) as error:
+    SETTINGS = validate_study(config)
+    check_with_model(SETTINGS)
+except ConfigError as error:
     sys.exit(f"ECOpt config error: {error}")
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+config.update(SETTINGS.to_dict())
 
 STUDY = config["study"]
 STAGES = config["stages"]

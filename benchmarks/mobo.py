@@ -95,11 +95,12 @@ def run_ecopt(problem: Any, dim: int, seed: int, q: int, noise: float) -> list[n
 def run_sobol(problem: Any, dim: int, seed: int, noise: float) -> list[np.ndarray]:
     from ecopt.hyperparameter import Range
     from ecopt.objectives import parse_objectives
-    from ecopt.search import propose, search_settings
+    from ecopt.search import propose
+    from ecopt.settings import validate_section
 
     evaluate, truth = evaluator(problem, noise, np.random.default_rng(seed + 10_000))
     space = {f"x{i}": Range(0.5, 0.0, 1.0) for i in range(dim)}
-    design = propose(0, [], space, parse_objectives(["f0", "f1"]), search_settings({"initial_trials": BUDGET}), seed=seed, keep_state=False)
+    design = propose(0, [], space, parse_objectives(["f0", "f1"]), validate_section("search", {"initial_trials": BUDGET}), seed=seed, keep_state=False)
     for params in design.proposals:
         evaluate(np.array([params[f"x{i}"] for i in range(dim)]))
     return truth
@@ -118,12 +119,13 @@ def run_botorch(problem: Any, dim: int, seed: int, q: int, noise: float) -> list
 
     from ecopt.hyperparameter import Range
     from ecopt.objectives import parse_objectives
-    from ecopt.search import propose, search_settings
+    from ecopt.search import propose
+    from ecopt.settings import validate_section
 
     torch.manual_seed(seed)
     evaluate, truth = evaluator(problem, noise, np.random.default_rng(seed + 10_000))
     space = {f"x{i}": Range(0.5, 0.0, 1.0) for i in range(dim)}
-    design = propose(0, [], space, parse_objectives(["f0", "f1"]), search_settings({"initial_trials": N_INIT}), seed=seed, keep_state=False)
+    design = propose(0, [], space, parse_objectives(["f0", "f1"]), validate_section("search", {"initial_trials": N_INIT}), seed=seed, keep_state=False)
     x = [np.array([params[f"x{i}"] for i in range(dim)]) for params in design.proposals]
     y = [evaluate(row)[0] for row in x]
     bounds = torch.stack([torch.zeros(dim, dtype=torch.double), torch.ones(dim, dtype=torch.double)])
@@ -186,7 +188,8 @@ def run_method(method: str, problem: Any, dim: int, seed: int, noise: float) -> 
 def timing(repeats: int = 2) -> list[dict[str, Any]]:
     """Seconds per candidate with N stored trials on DTLZ2 (6-D), fresh state each time."""
     from ecopt.hyperparameter import Range
-    from ecopt.search import propose, search_settings
+    from ecopt.search import propose
+    from ecopt.settings import validate_section
 
     problem, dim = make_problem("dtlz2")
     rng = np.random.default_rng(0)
@@ -208,7 +211,7 @@ def timing(repeats: int = 2) -> list[dict[str, Any]]:
             history.append({"params": {f"x{i}": float(row[i]) for i in range(dim)}, "status": "completed", "f0": float(true[0]), "f1": float(true[1]), "index": index})
         for q in (1, 4):
             for repeat in range(repeats):
-                result = propose(1, history, space, objectives, search_settings({**SEARCH_SETTINGS, "batch_size": q}), seed=repeat, keep_state=False)
+                result = propose(1, history, space, objectives, validate_section("search", {**SEARCH_SETTINGS, "batch_size": q}), seed=repeat, keep_state=False)
                 rows.append({"observations": observations, "q": q, "repeat": repeat, **result.seconds, "per_candidate": result.seconds["total"] / q})
                 print(f"  {observations} observations, q={q}: {result.seconds['total']:.2f} s total "
                       f"(rebuild {result.seconds['rebuild']:.2f} s, generate {result.seconds['generate']:.2f} s) "

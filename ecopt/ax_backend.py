@@ -161,8 +161,8 @@ def new_client(space: Mapping[str, Hyperparameter], objectives: Sequence[Objecti
     return client
 
 
-def surrogate_spec(settings: Mapping[str, Any]) -> Any:
-    """One GP per objective, with the kernel prior of ``settings["lengthscale_prior"]``.
+def surrogate_spec(settings: Any) -> Any:
+    """One GP per objective, with the kernel prior of ``settings.lengthscale_prior``.
 
     One GP per objective (a ModelListGP) instead of Ax's batched multi-output GP:
     the same model, but each objective's hyperparameters converge on their own, and
@@ -185,10 +185,10 @@ def surrogate_spec(settings: Mapping[str, Any]) -> Any:
     from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
     from ax.generators.torch.botorch_modular.utils import ModelConfig
 
-    iterations = settings["fit_max_iterations"]
+    iterations = settings.fit_max_iterations
     # The iteration cap travels in mll_options, which Ax hands to the fit routine only.
     model = {"botorch_model_class": capped_fit_gp_class(), "mll_options": {"fit_max_iterations": iterations}} if iterations else {}
-    if settings["lengthscale_prior"] == "dimension_scaled":
+    if settings.lengthscale_prior == "dimension_scaled":
         # The model's default kernel and prior are Ax's.
         return SurrogateSpec(model_configs=[ModelConfig(**model)], allow_batched_models=False) if model else SurrogateSpec(allow_batched_models=False)
     from ax.generators.torch.botorch_modular.kernels import ScaleMaternKernel
@@ -241,7 +241,7 @@ def capped_fit_gp_class() -> Any:
     return _CAPPED_FIT_GP
 
 
-def fitted_model_summary(strategy: Any, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+def fitted_model_summary(strategy: Any, settings: Any) -> dict[str, Any] | None:
     """What the round's GPs are and what they learned: kernel, lengthscale prior, ARD lengthscales.
 
     Lengthscales are in the GP's input space (each parameter scaled to [0, 1], log
@@ -255,9 +255,9 @@ def fitted_model_summary(strategy: Any, settings: Mapping[str, Any]) -> dict[str
         return None
     models = list(getattr(model, "models", [model]))
     summary: dict[str, Any] = {
-        "description": SURROGATES[settings["lengthscale_prior"]],
+        "description": SURROGATES[settings.lengthscale_prior],
         "model_class": type(models[0]).__name__ if models else None,
-        "fit_max_iterations": settings["fit_max_iterations"] or None,  # null: fitted until converged
+        "fit_max_iterations": settings.fit_max_iterations or None,  # null: fitted until converged
         "lengthscales": {},
     }
     for outcome, gp in zip(adapter.outcomes, models):
@@ -296,7 +296,7 @@ def _winsorize_transform_config(client: Any, objectives: Sequence[Objective], le
 
 
 def set_generation_strategy(
-    client: Any, kind: str, settings: Mapping[str, Any], seed: int, objectives: Sequence[Objective] = (), winsorize_levels: Mapping[str, float] | None = None
+    client: Any, kind: str, settings: Any, seed: int, objectives: Sequence[Objective] = (), winsorize_levels: Mapping[str, float] | None = None
 ) -> Any:
     """Give ``client`` a one-node strategy and return it.
 
@@ -319,13 +319,13 @@ def set_generation_strategy(
             generator_enum=Generators.BOTORCH_MODULAR,
             generator_kwargs={
                 "botorch_acqf_class": qLogNoisyExpectedHypervolumeImprovement,
-                "botorch_acqf_options": {"mc_samples": settings["mc_samples"]},
+                "botorch_acqf_options": {"mc_samples": settings.mc_samples},
                 "surrogate_spec": surrogate_spec(settings),
                 **({"transform_configs": transform_configs} if transform_configs else {}),
             },
             generator_gen_kwargs={
                 "model_gen_options": {
-                    "optimizer_kwargs": {"num_restarts": settings["num_restarts"], "raw_samples": settings["raw_samples"]}
+                    "optimizer_kwargs": {"num_restarts": settings.num_restarts, "raw_samples": settings.raw_samples}
                 }
             },
         )

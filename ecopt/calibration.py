@@ -22,33 +22,12 @@ from typing import Any, Mapping
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
+from ecopt.settings import CalibrationSettings, StudySettings, instantiate_adapter, study_settings, thaw
 
 logger = logging.getLogger(__name__)
 
-CALIBRATION_DEFAULTS: dict[str, Any] = {
-    "repeats": 10,  # metered evaluation windows of the same model
-    "params": None,  # the model to repeat (null: the centre of the search space)
-    "max_rsd": 0.02,  # the seed paper's bar for the relative spread of samples/J
-    "on_fail": "warn",  # "warn": go on and say so; "stop": fail the study before optimising
-    "idle_seconds": 3.0,  # idle-power measurement (0: skip)
-    "overhead_pairs": 3,  # unmetered/metered window pairs for the meter's overhead (0: skip)
-}
-
-
-def calibration_settings(section: Mapping[str, Any] | None, key: str = "calibration") -> dict[str, Any]:
-    from ecopt.config import require_int, require_one_of, section_with_defaults
-
-    settings = section_with_defaults(section, CALIBRATION_DEFAULTS, key)
-    for name, low in (("repeats", 2), ("overhead_pairs", 0)):
-        require_int(settings, name, low, key)
-    for name in ("max_rsd", "idle_seconds"):
-        value = settings[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{key}.{name}", value, "a number >= 0")
-    require_one_of(settings, "on_fail", ("warn", "stop"), key)
-    if settings["params"] is not None and not isinstance(settings["params"], Mapping):
-        raise ConfigError(f"{key}.params", settings["params"], "a mapping of hyperparameter values or null")
-    return settings
+# The config entries calibration reads (the workflow passes this slice of the study).
+CALIBRATION_SECTIONS = ["adapter", "adapter_options", "data", "meter", "calibration", "space", "seed"]
 
 
 def centre_of(space: Mapping[str, Hyperparameter]) -> dict[str, Any]:
@@ -66,23 +45,23 @@ def centre_of(space: Mapping[str, Hyperparameter]) -> dict[str, Any]:
     return centre
 
 
-def _define_calibration_model(model: Any, config: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+def _define_calibration_model(model: Any, study: StudySettings, settings: CalibrationSettings) -> tuple[dict[str, Any], str]:
     """Define the model to repeat: the configured one, else the centre of the space, else a feasible draw."""
     from ecopt.errors import InfeasibleArchitecture
-    from ecopt.space import parse_space, sample_space
+    from ecopt.space import sample_space
 
     def define(params: Mapping[str, Any]) -> None:
         model.set_hyperparameters({k: v for k, v in params.items() if k in model.hyperparameters})
         model.define()
 
-    space = parse_space(config["space"]) if config.get("space") else model.hyperparameters
-    if settings["params"] is not None:
+    space = study.space if study.space is not None else model.hyperparameters
+    if settings.params is not None:
         # The space's fixed values hold for the calibration model too, unless overridden.
-        params = {**{name: hp.value for name, hp in space.items() if isinstance(hp, Fixed)}, **settings["params"]}
+        params = {**{name: hp.value for name, hp in space.items() if isinstance(hp, Fixed)}, **thaw(settings.params)}
         try:
             define(params)
         except (InfeasibleArchitecture, ValueError) as error:
-            raise ConfigError("calibration.params", dict(settings["params"]), f"a model that can be built ({error})") from None
+            raise ConfigError("calibration.params", thaw(settings.params), f"a model that can be built ({error})") from None
         return params, "config"
     centre = centre_of(space)
     try:
@@ -90,32 +69,32 @@ def _define_calibration_model(model: Any, config: Mapping[str, Any], settings: M
         return centre, "centre of the search space"
     except InfeasibleArchitecture as error:
         reason = str(error)
-    for params in sample_space(space, 100, seed=int(config.get("seed", 0))):
+    for params in sample_space(space, 100, seed=int(study.seed or 0)):
         try:
             define(params)
             return params, f"first feasible random draw (the centre is infeasible: {reason})"
         except InfeasibleArchitecture:
             continue
-    raise ConfigError("space", dict(config.get("space") or {}), "a space with a model that can be built; 100 draws were all infeasible")
+    raise ConfigError("space", thaw(study.effective.get("space")), "a space with a model that can be built; 100 draws were all infeasible")
 
 
-def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def calibrate(config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows of runs.csv and the summary."""
-    from ecopt.config import instantiate_adapter
     from ecopt.meter import Meter
     from ecopt.statistics import relative_standard_deviation
 
-    settings = calibration_settings(config.get("calibration"))
-    meter = meter if meter is not None else Meter(config.get("meter"))
+    study = study_settings(config, CALIBRATION_SECTIONS)
+    settings = study.calibration
+    meter = meter if meter is not None else Meter(study.meter)
     meter.warm_up(background=True)
-    model = instantiate_adapter(config, splits_dir=splits_dir)
-    params, params_source = _define_calibration_model(model, config, settings)
+    model = instantiate_adapter(study, splits_dir=splits_dir)
+    params, params_source = _define_calibration_model(model, study, settings)
     model.evaluate()  # first pass: data to the device, caches and thread pools warm
     meter.warm_up()
 
-    idle_watts = meter.measure_idle(settings["idle_seconds"]) if settings["idle_seconds"] > 0 else None
+    idle_watts = meter.measure_idle(settings.idle_seconds) if settings.idle_seconds > 0 else None
     rows = []
-    for repeat in range(settings["repeats"]):
+    for repeat in range(settings.repeats):
         window = meter.measure_window(model.evaluate)
         record = window.record
         samples = sum(int(n) for _, n in window.results)
@@ -134,18 +113,18 @@ def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, m
         logger.info("repeat %d: %.2f J in %.2f s, %.1f samples/J", repeat, record.joules, record.seconds, rows[-1]["samples_per_joule"])
 
     passes = rows[0]["passes"]  # the same work with and without the meter
-    walls = meter.overhead_pairs(lambda: [model.evaluate() for _ in range(passes)], settings["overhead_pairs"])
+    walls = meter.overhead_pairs(lambda: [model.evaluate() for _ in range(passes)], settings.overhead_pairs)
     overheads = [metered / unmetered - 1 for unmetered, metered in walls]
 
     joules = [row["joules"] for row in rows]
     efficiency = [row["samples_per_joule"] for row in rows]
     rsd = relative_standard_deviation(efficiency)
-    passed = rsd <= settings["max_rsd"]
+    passed = rsd <= settings.max_rsd
     summary = {
         "params": params,
         "params_source": params_source,
-        "repeats": settings["repeats"],
-        "window_seconds_min": meter.settings["min_window_seconds"],
+        "repeats": settings.repeats,
+        "window_seconds_min": meter.settings.min_window_seconds,
         "joules_mean": statistics.mean(joules),
         "joules_rsd": relative_standard_deviation(joules),
         "samples_per_joule_mean": statistics.mean(efficiency),
@@ -156,10 +135,10 @@ def calibrate(config: Mapping[str, Any], splits_dir: str | Path | None = None, m
         "meter_overhead_pairs": overheads,
         "energy_source": rows[0]["energy_source"],
         "estimated": rows[0]["estimated"],
-        "tracking_mode": meter.settings["tracking_mode"],
-        "max_rsd": settings["max_rsd"],
+        "tracking_mode": meter.settings.tracking_mode,
+        "max_rsd": settings.max_rsd,
         "passed": passed,
-        "on_fail": settings["on_fail"],
+        "on_fail": settings.on_fail,
     }
     return rows, summary
 
@@ -186,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt.records import write_table
 
     try:
-        config = load_study_config(args.config)
+        config = load_study_config(args.config, sections=CALIBRATION_SECTIONS)
         rows, summary = calibrate(config, splits_dir=args.splits_dir)
     except ConfigError as error:
         print(f"ecopt.calibration: {error}", file=sys.stderr)

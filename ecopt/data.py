@@ -23,27 +23,14 @@ import numpy as np
 
 from ecopt.errors import ConfigError
 from ecopt.io import read_json, write_bytes, write_json
+from ecopt.settings import DataSettings, validate_section
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "python_docs", "none")
 # Token-stream datasets: x_* hold 1-D token ids (bytes), y_* are empty (targets are x shifted).
 TEXT_DATASETS = ("python_docs",)
 SPLITS_FILE = "splits.npz"
 MANIFEST_FILE = "manifest.json"
-
-DATA_DEFAULTS: dict[str, Any] = {
-    "dataset": "digits",
-    "root": "data/downloads",  # where torchvision datasets live (or are downloaded to)
-    "download": False,  # never reach the network unless asked
-    "verify_checksums": True,  # torchvision's MD5 check of CIFAR-10 files
-    "seed": 0,
-    "validation_fraction": 0.2,  # of the official training set (or of all data for digits)
-    "validation_size": None,  # absolute count; overrides the fraction (CIFAR-10 paper split: 10000)
-    "test_fraction": 0.2,  # digits only: it has no official test split
-    "max_train_samples": None,  # subsample for quick studies
-}
-
 
 @dataclass(frozen=True)
 class DatasetSplits:
@@ -66,29 +53,6 @@ class DatasetSplits:
         return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
 
 
-def data_settings(section: Mapping[str, Any] | None, key: str = "data") -> dict[str, Any]:
-    """Defaults filled in and every field checked; errors name ``data.<field>``."""
-    from ecopt.config import section_with_defaults
-
-    settings = section_with_defaults(section, DATA_DEFAULTS, key)
-    if settings["dataset"] not in DATASETS:
-        raise ConfigError(f"{key}.dataset", settings["dataset"], f"one of {list(DATASETS)}")
-    for name in ("validation_fraction", "test_fraction"):
-        value = settings[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            raise ConfigError(f"{key}.{name}", value, "a number strictly between 0 and 1")
-    for name in ("validation_size", "max_train_samples"):
-        value = settings[name]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{key}.{name}", value, "a positive integer or null")
-    for name in ("download", "verify_checksums"):
-        if not isinstance(settings[name], bool):
-            raise ConfigError(f"{key}.{name}", settings[name], "true or false")
-    if isinstance(settings["seed"], bool) or not isinstance(settings["seed"], int):
-        raise ConfigError(f"{key}.seed", settings["seed"], "an integer")
-    return settings
-
-
 def _stratified_split(labels: np.ndarray, fraction: float | None, size: int | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, held_out) with every class represented in proportion."""
     n = len(labels)
@@ -109,9 +73,9 @@ def _stratified_split(labels: np.ndarray, fraction: float | None, size: int | No
     return kept, held
 
 
-def _load_raw(settings: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, str]:
+def _load_raw(settings: DataSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, str]:
     """Images as float32 (N, C, H, W) in [0, 1] and int64 labels; test arrays may be None."""
-    name = settings["dataset"]
+    name = settings.dataset
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -121,16 +85,16 @@ def _load_raw(settings: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.n
 
     import torchvision
 
-    root = Path(settings["root"])
+    root = Path(settings.root)
     if name in ("mnist", "fashion_mnist"):
         loader = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
     else:
         loader = torchvision.datasets.CIFAR10
-        if not settings["verify_checksums"]:
+        if not settings.verify_checksums:
             loader = _cifar10_without_checksums()
     try:
-        train = loader(root=str(root), train=True, download=settings["download"])
-        test = loader(root=str(root), train=False, download=settings["download"])
+        train = loader(root=str(root), train=True, download=settings.download)
+        test = loader(root=str(root), train=False, download=settings.download)
     except RuntimeError as error:
         raise ConfigError(
             "data.root",
@@ -179,7 +143,7 @@ def python_docs_corpus() -> dict[str, str]:
     return dict(topics)
 
 
-def _text_splits(settings: Mapping[str, Any], rng: np.random.Generator) -> DatasetSplits:
+def _text_splits(settings: DataSettings, rng: np.random.Generator) -> DatasetSplits:
     """Whole documents (topics) to train/validation/test, shuffled by the seed; tokens are UTF-8 bytes.
 
     Splitting by document, not by position, keeps held-out text unseen in training.
@@ -188,7 +152,7 @@ def _text_splits(settings: Mapping[str, Any], rng: np.random.Generator) -> Datas
     ordered = sorted(corpus)
     names = [ordered[i] for i in rng.permutation(len(ordered))]
     total = sum(len(corpus[n]) for n in names)
-    targets = {"test": settings["test_fraction"] * total, "val": settings["validation_fraction"] * total}
+    targets = {"test": settings.test_fraction * total, "val": settings.validation_fraction * total}
     parts: dict[str, list[str]] = {"test": [], "val": [], "train": []}
     filled = {"test": 0, "val": 0}
     for name in names:
@@ -197,35 +161,36 @@ def _text_splits(settings: Mapping[str, Any], rng: np.random.Generator) -> Datas
         if split in filled:
             filled[split] += len(corpus[name])
     streams = {k: np.frombuffer("\n\n".join(v).encode("utf-8"), dtype=np.uint8).copy() for k, v in parts.items()}
-    if settings["max_train_samples"] is not None:
-        streams["train"] = streams["train"][: settings["max_train_samples"]]
+    if settings.max_train_samples is not None:
+        streams["train"] = streams["train"][: settings.max_train_samples]
     empty = np.zeros(0, dtype=np.int64)
     return DatasetSplits(
-        name=settings["dataset"],
+        name=settings.dataset,
         source="CPython pydoc_data.topics (Python's reference documentation, bundled with the interpreter); byte tokens",
         x_train=streams["train"], y_train=empty, x_val=streams["val"], y_val=empty, x_test=streams["test"], y_test=empty,
         num_classes=256,
     )
 
 
-def build_splits(settings: Mapping[str, Any]) -> DatasetSplits:
-    settings = data_settings(settings)
-    rng = np.random.default_rng(settings["seed"])
-    if settings["dataset"] in TEXT_DATASETS:
+def build_splits(settings: DataSettings | Mapping[str, Any] | None) -> DatasetSplits:
+    """The splits the data section describes (a ``DataSettings``, or a mapping validated as the ``data`` section)."""
+    settings = validate_section("data", settings)
+    rng = np.random.default_rng(settings.seed)
+    if settings.dataset in TEXT_DATASETS:
         return _text_splits(settings, rng)
-    if settings["dataset"] == "none":  # the adapter brings its own inputs (inference-only studies)
+    if settings.dataset == "none":  # the adapter brings its own inputs (inference-only studies)
         empty_x, empty_y = np.zeros((0,), dtype=np.float32), np.zeros(0, dtype=np.int64)
         return DatasetSplits(name="none", source="none: the adapter generates its own inputs", x_train=empty_x, y_train=empty_y,
                              x_val=empty_x, y_val=empty_y, x_test=empty_x, y_test=empty_y, num_classes=0)
     x, y, x_test, y_test, source = _load_raw(settings)
     if x_test is None or y_test is None:
-        rest, test_index = _stratified_split(y, settings["test_fraction"], None, rng)
+        rest, test_index = _stratified_split(y, settings.test_fraction, None, rng)
         x_test, y_test = x[test_index], y[test_index]
         x, y = x[rest], y[rest]
-    train_index, val_index = _stratified_split(y, settings["validation_fraction"], settings["validation_size"], rng)
+    train_index, val_index = _stratified_split(y, settings.validation_fraction, settings.validation_size, rng)
     x_train, y_train, x_val, y_val = x[train_index], y[train_index], x[val_index], y[val_index]
-    if settings["max_train_samples"] is not None and settings["max_train_samples"] < len(y_train):
-        keep = np.sort(rng.permutation(len(y_train))[: settings["max_train_samples"]])
+    if settings.max_train_samples is not None and settings.max_train_samples < len(y_train):
+        keep = np.sort(rng.permutation(len(y_train))[: settings.max_train_samples])
         x_train, y_train = x_train[keep], y_train[keep]
 
     mean = x_train.mean(axis=(0, 2, 3), keepdims=True)
@@ -235,7 +200,7 @@ def build_splits(settings: Mapping[str, Any]) -> DatasetSplits:
         return np.ascontiguousarray(((images - mean) / std).astype(np.float32))
 
     return DatasetSplits(
-        name=settings["dataset"],
+        name=settings.dataset,
         source=source,
         x_train=standardise(x_train),
         y_train=y_train,
@@ -250,7 +215,7 @@ def build_splits(settings: Mapping[str, Any]) -> DatasetSplits:
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
-def save_splits(splits: DatasetSplits, folder: str | Path, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def save_splits(splits: DatasetSplits, folder: str | Path, settings: DataSettings | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write ``splits.npz`` and ``manifest.json`` atomically; return the manifest."""
     folder = Path(folder)
     buffer = io.BytesIO()
@@ -265,7 +230,7 @@ def save_splits(splits: DatasetSplits, folder: str | Path, settings: Mapping[str
         "counts": splits.counts(),
         "shapes": {name: list(getattr(splits, name).shape) for name in _ARRAYS},
         "sha256": hashlib.sha256(payload).hexdigest(),
-        "settings": dict(settings) if settings is not None else None,
+        "settings": validate_section("data", settings).to_dict() if settings is not None else None,
     }
     write_json(folder / MANIFEST_FILE, manifest)
     return manifest
@@ -288,8 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt.config import load_study_config
 
     try:
-        config = load_study_config(args.config)
-        settings = data_settings(config.get("data"))
+        settings = load_study_config(args.config, sections=["data"]).data
         splits = build_splits(settings)
     except ConfigError as error:
         print(f"ecopt.data: {error}", file=sys.stderr)

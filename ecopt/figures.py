@@ -23,27 +23,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ecopt.records import TrialStatus
+from ecopt.settings import FiguresSettings, validate_section
 
 logger = logging.getLogger(__name__)
-
-FIGURE_DEFAULTS: dict[str, Any] = {
-    "format": "png",  # png or svg
-    "dpi": 150,
-    "style": "whitegrid",  # seaborn style
-}
-
-
-def figure_settings(section: Mapping[str, Any] | None, key: str = "figures") -> dict[str, Any]:
-    from ecopt.errors import ConfigError
-
-    from ecopt.config import require_one_of, section_with_defaults
-
-    settings = section_with_defaults(section, FIGURE_DEFAULTS, key)
-    require_one_of(settings, "format", ("png", "svg"), key)
-    if isinstance(settings["dpi"], bool) or not isinstance(settings["dpi"], int) or not 50 <= settings["dpi"] <= 600:
-        raise ConfigError(f"{key}.dpi", settings["dpi"], "an integer between 50 and 600")
-    require_one_of(settings, "style", ("whitegrid", "darkgrid", "white", "dark", "ticks"), key, what="a seaborn style: ")
-    return settings
 
 
 def energy_note(sources: Sequence[Any], estimated: Sequence[Any]) -> str:
@@ -152,18 +134,18 @@ def scaling_data(trials: Any, summary: Mapping[str, Any], efficiency: str = "sam
 
 
 # --------------------------------------------------------------------------- drawing
-def _figure(settings: Mapping[str, Any], width: float = 7.0, height: float = 5.0, columns: int = 1) -> tuple[Any, Any]:
+def _figure(settings: FiguresSettings, width: float = 7.0, height: float = 5.0, columns: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    sns.set_theme(style=settings["style"], context="notebook")
+    sns.set_theme(style=settings.style, context="notebook")
     return plt.subplots(1, columns, figsize=(width * columns, height), squeeze=False)
 
 
-def _save(figure: Any, note: str, path: Path, settings: Mapping[str, Any]) -> Path:
+def _save(figure: Any, note: str, path: Path, settings: FiguresSettings) -> Path:
     import matplotlib.pyplot as plt
 
     from ecopt.io import write_bytes
@@ -173,12 +155,12 @@ def _save(figure: Any, note: str, path: Path, settings: Mapping[str, Any]) -> Pa
     import io
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=settings["format"], dpi=settings["dpi"])
+    figure.savefig(buffer, format=settings.format, dpi=settings.dpi)
     plt.close(figure)
     return write_bytes(path, buffer.getvalue())
 
 
-def draw_pareto(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]) -> Path:
+def draw_pareto(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
     figure, axes = _figure(settings)
     axis = axes[0][0]
     points, line, knee = data["points"], data["frontier"], data["knee"]
@@ -203,7 +185,7 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]
     return _save(figure, data["note"], path, settings)
 
 
-def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any], note: str) -> Path:
+def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: FiguresSettings, note: str) -> Path:
     figure, axes = _figure(settings, height=4.0)
     axis = axes[0][0]
     axis.step(data["trial_number"], data["hypervolume"], where="post", color="tab:green", linewidth=2)
@@ -217,7 +199,7 @@ def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: Mapping[str,
     return _save(figure, note, path, settings)
 
 
-def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: Mapping[str, Any], note: str) -> Path:
+def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: FiguresSettings, note: str) -> Path:
     import seaborn as sns
 
     figure, axes = _figure(settings, width=6.0, height=4.5, columns=len(panels))
@@ -233,7 +215,7 @@ def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: Mapp
     return _save(figure, note, path, settings)
 
 
-def draw_calibration(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any]) -> Path:
+def draw_calibration(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
     figure, axes = _figure(settings, height=4.0)
     axis = axes[0][0]
     axis.plot(data["repeat"], data["samples_per_joule"], marker="o", color="tab:purple")
@@ -251,7 +233,7 @@ def draw_calibration(data: Mapping[str, Any], path: Path, settings: Mapping[str,
     return _save(figure, data["note"], path, settings)
 
 
-def draw_scaling(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any], note: str) -> Path:
+def draw_scaling(data: Mapping[str, Any], path: Path, settings: FiguresSettings, note: str) -> Path:
     figure, axes = _figure(settings, height=4.5)
     axis = axes[0][0]
     points, line = data["points"], data["line"]
@@ -271,13 +253,14 @@ def draw_scaling(data: Mapping[str, Any], path: Path, settings: Mapping[str, Any
 FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
 
 
-def draw_all(study_dir: str | Path, out_dir: str | Path, settings: Mapping[str, Any], only: Sequence[str] = FIGURES) -> list[Path]:
+def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettings | Mapping[str, Any] | None, only: Sequence[str] = FIGURES) -> list[Path]:
     """Draw the figures named in ``only`` whose stage outputs exist in the study folder."""
     from ecopt.io import read_json
     from ecopt.records import read_summary, read_table
 
     study, out = Path(study_dir), Path(out_dir)
-    suffix = settings["format"]
+    settings = validate_section("figures", settings)  # a mapping (or None) is validated as the figures section
+    suffix = settings.format
     paths = []
     if (study / "trials.csv").is_file() and {"pareto", "hypervolume", "scaling"} & set(only):
         trials = read_table(study / "trials.csv")
@@ -314,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt.errors import ConfigError
 
     try:
-        settings = figure_settings(load_study_config(args.config).get("figures"))
+        settings = load_study_config(args.config, sections=["figures"]).figures
     except ConfigError as error:
         print(f"ecopt.figures: {error}", file=sys.stderr)
         return 2

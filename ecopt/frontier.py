@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ecopt.objectives import Objective, objective_values, parse_objectives
+from ecopt.objectives import Objective, objective_values
 from ecopt.records import TrialRecord, TrialStatus, as_trial_record
 
 logger = logging.getLogger(__name__)
@@ -249,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt.records import load_trial_records
 
     try:
-        config = load_study_config(args.config)
-        objectives = parse_objectives(config.get("objectives"))
-        records = load_trial_records(args.trials)
-        from ecopt.search import search_settings
+        from ecopt.settings import thaw
 
-        baseline = search_settings(config.get("search"))["baseline"]
+        study = load_study_config(args.config, sections=["objectives", "search"])
+        objectives = list(study.objectives)
+        records = load_trial_records(args.trials)
+        baseline = thaw(study.search.baseline)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.frontier: {error}", file=sys.stderr)
         return 2

@@ -30,8 +30,8 @@ import numpy as np
 from ecopt.history import COMPLETED, FAILED, OUT_OF_MEMORY, trial_outcome
 from ecopt.hyperparameter import Hyperparameter
 from ecopt.objectives import Objective, parse_objectives
-from ecopt.search import RoundProposals, propose, search_settings
-from ecopt.space import parse_space
+from ecopt.search import RoundProposals, propose
+from ecopt.settings import check_space, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +91,13 @@ def optimize(
     """
     from ecopt.frontier import pareto_mask
 
-    parsed_space = dict(space) if all(isinstance(v, Hyperparameter) for v in space.values()) else parse_space(space)
+    if all(isinstance(v, Hyperparameter) for v in space.values()):
+        parsed_space = dict(space)
+    else:  # a config mapping: validated against the schema's space section first
+        parsed_space = dict(validate_study({"space": space}, sections=["space"]).space)
     parsed_objectives = parse_objectives(objectives)
-    merged = search_settings({**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
+    merged = validate_section("search", {**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
+    check_space(parsed_space, merged)  # nothing to search, a baseline outside the space, a finite space smaller than n_init
     trials: list[dict[str, Any]] = []
     history: list[RoundProposals] = []
     for round_index in range(rounds + 1):

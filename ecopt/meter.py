@@ -41,7 +41,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
-from ecopt.errors import ConfigError, MeasurementError
+from ecopt.errors import MeasurementError
+from ecopt.settings import MeterSettings, validate_section
 
 logger = logging.getLogger(__name__)
 
@@ -49,48 +50,6 @@ JOULES_PER_KWH = 3.6e6
 # A refused evaluation window is measured again over this many times its length (see the module notes).
 RETRY_WINDOW_FACTOR = 2.0
 T = TypeVar("T")
-
-METER_DEFAULTS: dict[str, Any] = {
-    "tracking_mode": "machine",  # "machine": whole-node energy (use exclusive nodes); "process": this process's share
-    "country_iso_code": "USA",  # grid for the carbon figure (ISO 3166-1 alpha-3)
-    "pue": 1.0,  # data-centre power usage effectiveness; multiplies every joule
-    "measure_power_seconds": 1.0,  # CodeCarbon's sampling interval
-    "gpu_ids": None,  # GPUs to meter (null: all visible)
-    "cpu_power_watts": None,  # force a CPU power (TDP) instead of CodeCarbon's guess
-    "ram_power_watts": None,  # force a RAM power instead of CodeCarbon's model
-    "min_window_seconds": 3.0,  # evaluation passes repeat until the metered window is this long
-    "idle_seconds": 0.0,  # measure idle power this long before a trial (0: off)
-}
-
-
-def meter_settings(section: Mapping[str, Any] | None, key: str = "meter") -> dict[str, Any]:
-    """Defaults filled in and every field checked; errors name ``meter.<field>``."""
-    from ecopt.config import require_one_of, section_with_defaults
-
-    settings = section_with_defaults(section, METER_DEFAULTS, key)
-    require_one_of(settings, "tracking_mode", ("machine", "process"), key)
-    code = settings["country_iso_code"]
-    if not (isinstance(code, str) and len(code) == 3 and code.isalpha()):
-        raise ConfigError(f"{key}.country_iso_code", code, "a three-letter ISO 3166-1 alpha-3 code such as 'GBR'")
-    checks = {
-        "pue": (1.0, False),
-        "measure_power_seconds": (0.0, True),
-        "min_window_seconds": (0.0, False),
-        "idle_seconds": (0.0, False),
-        "cpu_power_watts": (0.0, True),
-        "ram_power_watts": (0.0, True),
-    }
-    for name, (low, strict) in checks.items():
-        value = settings[name]
-        if value is None and name.endswith("_watts"):
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (strict and value == low):
-            relation = ">" if strict else ">="
-            raise ConfigError(f"{key}.{name}", value, f"a number {relation} {low}")
-    gpu_ids = settings["gpu_ids"]
-    if gpu_ids is not None and (not isinstance(gpu_ids, list) or not all(isinstance(i, int) and i >= 0 for i in gpu_ids)):
-        raise ConfigError(f"{key}.gpu_ids", gpu_ids, "a list of GPU indices or null")
-    return settings
 
 
 @dataclass(frozen=True)
@@ -199,8 +158,9 @@ class WindowMeasurement:
 class Meter:
     """Meters phases of work; one instance per process is enough."""
 
-    def __init__(self, settings: Mapping[str, Any] | None = None, backend: MeterBackend | None = None) -> None:
-        self.settings = meter_settings(settings)
+    def __init__(self, settings: MeterSettings | Mapping[str, Any] | None = None, backend: MeterBackend | None = None) -> None:
+        # A mapping (or None: all defaults) is validated as the config's meter section.
+        self.settings = validate_section("meter", settings)
         self.backend: MeterBackend = backend if backend is not None else CodeCarbonBackend(self.settings)
         self.idle_watts: float | None = None
         self._warm = False
@@ -259,7 +219,7 @@ class Meter:
         ``max_passes``); ``MeasurementError`` only if that one is refused too, its
         message giving both reasons.
         """
-        minimum = self.settings["min_window_seconds"] if min_seconds is None else min_seconds
+        minimum = self.settings.min_window_seconds if min_seconds is None else min_seconds
         try:
             return self._window(one_pass, minimum, max_passes)
         except MeasurementError as first:
@@ -312,7 +272,7 @@ class Meter:
 
     def measure_idle(self, seconds: float | None = None) -> float:
         """Measure idle power (W) for ``seconds``; later records report dynamic energy."""
-        duration = self.settings["idle_seconds"] if seconds is None else seconds
+        duration = self.settings.idle_seconds if seconds is None else seconds
         if duration <= 0:
             raise ValueError(f"idle measurement needs a positive duration, got {duration!r}")
         _, record = self.measure(lambda: time.sleep(duration))
@@ -333,8 +293,8 @@ class Meter:
             gpu=reading.gpu,
             estimated=estimated,
             emissions_kg_co2eq=reading.emissions_kg,
-            country_iso_code=self.settings["country_iso_code"],
-            pue=float(self.settings["pue"]),
+            country_iso_code=self.settings.country_iso_code,
+            pue=float(self.settings.pue),
             tracking_mode=reading.tracking_mode,
             meter=reading.meter,
             idle_watts=self.idle_watts,
@@ -365,8 +325,8 @@ class CodeCarbonBackend:
     _process_warm = False
     _warm_lock = threading.Lock()
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = dict(settings)
+    def __init__(self, settings: MeterSettings | Mapping[str, Any]) -> None:
+        self.settings = validate_section("meter", settings)
         self._tracker: Any = None
         self._started_at = 0.0
 
@@ -381,13 +341,13 @@ class CodeCarbonBackend:
         return OfflineEmissionsTracker(
             project_name="ecopt",
             experiment_name="ecopt",
-            country_iso_code=settings["country_iso_code"],
-            measure_power_secs=float(settings["measure_power_seconds"]),
-            tracking_mode=settings["tracking_mode"],
-            pue=float(settings["pue"]),
-            gpu_ids=settings["gpu_ids"],
-            force_cpu_power=settings["cpu_power_watts"],
-            force_ram_power=settings["ram_power_watts"],
+            country_iso_code=settings.country_iso_code,
+            measure_power_secs=float(settings.measure_power_seconds),
+            tracking_mode=settings.tracking_mode,
+            pue=float(settings.pue),
+            gpu_ids=None if settings.gpu_ids is None else list(settings.gpu_ids),
+            force_cpu_power=settings.cpu_power_watts,
+            force_ram_power=settings.ram_power_watts,
             output_methods=[],
             output_dir=os.devnull,  # nothing may be written; a path that holds no files
             allow_multiple_runs=True,
@@ -453,8 +413,8 @@ class CodeCarbonBackend:
         def watts(kwh: float) -> float:
             return kwh * JOULES_PER_KWH / seconds if seconds > 0 else 0.0
 
-        ram_source = "ram_user_constant" if self.settings["ram_power_watts"] is not None else "ram_power_model"
-        if self.settings["cpu_power_watts"] is not None and cpu_estimated:
+        ram_source = "ram_user_constant" if self.settings.ram_power_watts is not None else "ram_power_model"
+        if self.settings.cpu_power_watts is not None and cpu_estimated:
             cpu_source = f"{cpu_source}_user_tdp"
         return BackendReading(
             seconds=seconds,

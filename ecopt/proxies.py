@@ -22,46 +22,31 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ecopt.errors import ConfigError, InfeasibleArchitecture, MeasurementError
+from ecopt.settings import StudySettings, instantiate_adapter, study_settings, thaw
 
 logger = logging.getLogger(__name__)
 
-PROXIES_DEFAULTS: dict[str, Any] = {
-    "architectures": 20,  # configurations to measure
-    "seed": None,  # null: the study seed
-    "max_draws": 200,  # give up after this many draws if too many are infeasible
-}
+# The config entries the proxy study reads (the workflow passes this slice of the study).
+PROXIES_SECTIONS = ["adapter", "adapter_options", "data", "meter", "proxies", "space", "seed"]
 PROXY_COLUMNS = ("parameters", "flops_per_sample")
 
 
-def proxies_settings(section: Mapping[str, Any] | None, key: str = "proxies") -> dict[str, Any]:
-    from ecopt.config import section_with_defaults
-
-    settings = section_with_defaults(section, PROXIES_DEFAULTS, key)
-    for name, low in (("architectures", 4), ("max_draws", 4)):
-        value = settings[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{key}.{name}", value, f"an integer >= {low} (a confidence interval needs 4 points)")
-    if settings["seed"] is not None and (isinstance(settings["seed"], bool) or not isinstance(settings["seed"], int)):
-        raise ConfigError(f"{key}.seed", settings["seed"], "an integer or null")
-    return settings
-
-
-def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> list[dict[str, Any]]:
-    from ecopt.config import instantiate_adapter
+def measure_architectures(config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> list[dict[str, Any]]:
     from ecopt.cost import count_flops, count_parameters
     from ecopt.meter import Meter
-    from ecopt.space import parse_space, sample_space
+    from ecopt.space import sample_space
 
-    settings = proxies_settings(config.get("proxies"))
-    seed = settings["seed"] if settings["seed"] is not None else config.get("seed", 0)
-    meter = meter if meter is not None else Meter(config.get("meter"))
+    study = study_settings(config, PROXIES_SECTIONS)
+    settings = study.proxies
+    seed = settings.seed if settings.seed is not None else (study.seed or 0)
+    meter = meter if meter is not None else Meter(study.meter)
     meter.warm_up(background=True)
-    model = instantiate_adapter(config, splits_dir=splits_dir)
-    space = parse_space(config["space"]) if config.get("space") else model.hyperparameters
+    model = instantiate_adapter(study, splits_dir=splits_dir)
+    space = study.space if study.space is not None else model.hyperparameters
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for draw, params in enumerate(sample_space(space, settings["max_draws"], seed)):
-        if len(rows) == settings["architectures"]:
+    for draw, params in enumerate(sample_space(space, settings.max_draws, seed)):
+        if len(rows) == settings.architectures:
             break
         # Measuring one architecture twice would weigh it double in the correlation.
         key = repr(sorted(params.items()))
@@ -77,7 +62,7 @@ def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | No
         network = model.network()
         sample = model.single_sample_input()
         if network is None or sample is None:
-            raise ConfigError("adapter", config["adapter"], "an adapter whose network() and single_sample_input() return a torch module and an input, to count parameters and FLOPs")
+            raise ConfigError("adapter", study.adapter, "an adapter whose network() and single_sample_input() return a torch module and an input, to count parameters and FLOPs")
         model.evaluate()  # warm: data on the device, first-call costs outside the window
         try:
             window = meter.measure_window(model.evaluate)
@@ -102,7 +87,7 @@ def measure_architectures(config: Mapping[str, Any], splits_dir: str | Path | No
         })
         logger.info("architecture %d: %d parameters, %d FLOPs, %.3g J/sample", len(rows) - 1, rows[-1]["parameters"], rows[-1]["flops_per_sample"], rows[-1]["joules_per_sample"])
     if len(rows) < 4:
-        raise ConfigError("space", dict(config.get("space") or {}), f"a space with at least 4 distinct feasible architectures in {settings['max_draws']} draws (found {len(rows)})")
+        raise ConfigError("space", thaw(study.effective.get("space")), f"a space with at least 4 distinct feasible architectures in {settings.max_draws} draws (found {len(rows)})")
     return rows
 
 
@@ -134,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt.records import write_table
 
     try:
-        config = load_study_config(args.config)
+        config = load_study_config(args.config, sections=PROXIES_SECTIONS)
         rows = measure_architectures(config, splits_dir=args.splits_dir)
         stats = correlation_stats(rows)
     except (ConfigError, ValueError) as error:

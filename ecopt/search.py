@@ -55,59 +55,26 @@ from ecopt.ax_backend import ACQUISITION, SURROGATES
 from ecopt.errors import ConfigError
 from ecopt.history import choose_reference_point, count_clipped, observations, searched_params, winsorization_levels, with_fixed
 from ecopt.hyperparameter import Hyperparameter
-from ecopt.objectives import Objective, parse_objectives
-from ecopt.space import parse_space
+from ecopt.objectives import Objective
+from ecopt.settings import SearchSettings, validate_section
 
 logger = logging.getLogger(__name__)
 
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "initial_trials": 10,  # Sobol points of round 0
-    "rounds": 3,  # MOBO rounds after round 0
-    "batch_size": 2,  # q: candidates per MOBO round, evaluated in parallel where allowed
-    "num_restarts": 20,  # acquisition optimisation: L-BFGS-B restarts (Ax's default; fewer cost batch quality)
-    "raw_samples": 512,  # acquisition optimisation: raw samples for picking restarts (Ax: 1024; 512 cut 0.8 s of 5 at 200 trials)
-    "mc_samples": 64,  # quasi-Monte Carlo posterior samples inside qLogNEHVI (BoTorch: 128; 64 halves its cost)
-    "batch_fill": "posterior_mean",  # candidates 2..q of a round: "posterior_mean" or "qlognehvi" (fantasies, BoTorch's default)
-    "fit_max_iterations": 60,  # L-BFGS-B iterations of each GP's hyperparameter fit; 0: until converged (Ax's default)
-    "lengthscale_prior": "gamma",  # GP kernel prior: "gamma" (Matern-5/2, Gamma(3, 6)) or "dimension_scaled" (Ax's default)
-    "reference_margin": 0.1,  # inferred reference point: nadir minus this fraction of the front's range
-    "winsorize": 5.0,  # clip observations worse than reference - this x (best - reference) to that level; 0: off
-    "seed": None,  # null: the study's top-level seed
-    "failed_trials": "penalize",  # "penalize": observed as worse than any completed trial; "ignore": no data
-    "baseline": [],  # configurations evaluated first in round 0 (e.g. batch size 1), counted in initial_trials
-}
+# The config entries a round reads (the workflow passes this slice of the study).
+SEARCH_SECTIONS = ["search", "objectives", "space", "seed"]
 
 LENGTHSCALE_PRIORS = tuple(SURROGATES)
 BATCH_FILLS = ("posterior_mean", "qlognehvi")
 
 
-def search_settings(section: Mapping[str, Any] | None, key: str = "search") -> dict[str, Any]:
-    from ecopt.config import require_int, require_number, require_one_of, section_with_defaults
+def baseline_points(settings: SearchSettings, space: Mapping[str, Hyperparameter], key: str = "search") -> list[dict[str, Any]]:
+    """``search.baseline`` as full configurations of the space, fixed values filled in.
 
-    settings = section_with_defaults(section, SEARCH_DEFAULTS, key)
-    minimums = {"initial_trials": 1, "rounds": 0, "batch_size": 1, "num_restarts": 1, "raw_samples": 1, "mc_samples": 1, "fit_max_iterations": 0}
-    for name, low in minimums.items():
-        require_int(settings, name, low, key)
-    require_number(settings, "reference_margin", 0, 1, key, "a number between 0 and 1")
-    require_number(settings, "winsorize", 0, sys.float_info.max, key, "a number >= 0 (0 turns clipping off)")
-    seed = settings["seed"]
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ConfigError(f"{key}.seed", seed, "an integer or null")
-    require_one_of(settings, "batch_fill", BATCH_FILLS, key)
-    require_one_of(settings, "lengthscale_prior", LENGTHSCALE_PRIORS, key)
-    require_one_of(settings, "failed_trials", ("penalize", "ignore"), key)
-    baseline = settings["baseline"]
-    if not isinstance(baseline, list) or not all(isinstance(point, Mapping) for point in baseline):
-        raise ConfigError(f"{key}.baseline", baseline, "a list of configurations (parameter name: value)")
-    if len(baseline) > settings["initial_trials"]:
-        raise ConfigError(f"{key}.baseline", baseline, f"at most initial_trials ({settings['initial_trials']}) configurations: they are part of round 0")
-    return settings
-
-
-def baseline_points(settings: Mapping[str, Any], space: Mapping[str, Hyperparameter], key: str = "search") -> list[dict[str, Any]]:
-    """``search.baseline`` checked against the space; fixed parameters may be left out."""
+    ``ecopt.settings.validate_study`` has checked them against the space already; the
+    check here covers a space handed to ``propose`` directly.
+    """
     points = []
-    for position, point in enumerate(settings.get("baseline") or []):
+    for position, point in enumerate(settings.baseline):
         try:
             points.append(with_fixed(space, searched_params(space, point)))
         except ValueError as error:
@@ -163,7 +130,7 @@ def propose(
     history: Sequence[Any],
     space: Mapping[str, Hyperparameter],
     objectives: Sequence[Objective],
-    settings: Mapping[str, Any],
+    settings: SearchSettings | Mapping[str, Any],
     seed: int = 0,
     noise_rsd: Mapping[str, float] | None = None,
     keep_state: bool = True,
@@ -182,15 +149,15 @@ def propose(
     winsorized: dict[str, Any] = {}
     ax_backend.require_supported_ax()
 
-    settings = search_settings(settings)
+    settings = validate_section("search", settings)  # a mapping is validated as the search section
     round_seed = int(seed) * 1000 + int(round_index)
     imported = time.perf_counter()
-    observed = observations(history, space, objectives, settings["failed_trials"] == "penalize") if round_index > 0 else None
+    observed = observations(history, space, objectives, settings.failed_trials == "penalize") if round_index > 0 else None
     for where, error in observed.errors if observed else []:
         logger.warning("%s: counted as failed: %s", where, error)
 
     if round_index == 0 or observed is None or observed.counts["completed"] < 2:
-        kind, count = "sobol", settings["initial_trials"] if round_index == 0 else settings["batch_size"]
+        kind, count = "sobol", settings.initial_trials if round_index == 0 else settings.batch_size
         generator = "sobol" if round_index == 0 else "sobol (fewer than two completed trials to model)"
         reference = None
         client = ax_backend.new_client(space, objectives, None, round_seed)
@@ -198,11 +165,11 @@ def propose(
         sobol_seed = int(seed) if round_index == 0 else round_seed
         strategy = ax_backend.set_generation_strategy(client, kind, settings, sobol_seed)
     else:
-        kind, count, generator = "mobo", settings["batch_size"], ACQUISITION
-        reference = choose_reference_point(observed.completed, objectives, settings["reference_margin"])
+        kind, count, generator = "mobo", settings.batch_size, ACQUISITION
+        reference = choose_reference_point(observed.completed, objectives, settings.reference_margin)
         client = ax_backend.new_client(space, objectives, reference["values"] if reference else None, round_seed)
         if reference is not None:
-            levels = winsorization_levels(observed.completed, objectives, reference["values"], settings["winsorize"])
+            levels = winsorization_levels(observed.completed, objectives, reference["values"], settings.winsorize)
             winsorized = {
                 o.name: {"level": levels[o.name], "clipped": count_clipped(observed.attached, o, levels[o.name])}
                 for o in objectives
@@ -237,7 +204,7 @@ def propose(
         # batch_fill qlognehvi: the whole batch from one sequential-greedy qLogNEHVI
         # optimisation. posterior_mean: its first candidate only, then the rest
         # maximise the hypervolume improvement of the GP's posterior mean.
-        first = 1 if kind == "mobo" and settings["batch_fill"] == "posterior_mean" else count
+        first = 1 if kind == "mobo" and settings.batch_fill == "posterior_mean" else count
         with ax_backend.seeded(round_seed):
             proposals += ax_backend.generate(strategy, client, space, first)
             if first < count:
@@ -316,14 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        config = load_study_config(args.config)
-        settings = search_settings(config.get("search"))
-        objectives = parse_objectives(config.get("objectives"))
-        if not config.get("space"):
-            raise ConfigError("space", config.get("space"), "the search space of the study")
-        space = parse_space(config["space"])
+        study = load_study_config(args.config, sections=SEARCH_SECTIONS)
+        settings, objectives = study.search, list(study.objectives)
+        if study.space is None:
+            raise ConfigError("space", None, "the search space of the study")
+        space = dict(study.space)
         history = load_trial_records(args.trials)
-        seed = settings["seed"] if settings["seed"] is not None else config["seed"]
+        seed = settings.seed if settings.seed is not None else study.seed
         result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=_noise_from_calibration(args.calibration, objectives))
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.search: {error}", file=sys.stderr)

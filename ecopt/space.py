@@ -1,4 +1,4 @@
-"""Search spaces: build them from config sections, describe them for the optimiser.
+"""Search spaces: build them from validated config sections, describe them for the optimiser.
 
 A space is an ordered ``dict[str, Hyperparameter]``. In a study config it reads::
 
@@ -17,65 +17,33 @@ from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range, ValueType
 
 SearchSpace = dict[str, Hyperparameter]
 
-_ALLOWED_KEYS = {
-    "range": {"type", "bounds", "value_type", "log_scale", "value"},
-    "choice": {"type", "values", "value_type", "is_ordered", "sort_values", "value"},
-    "fixed": {"type", "value", "value_type"},
-}
-_VALUE_TYPES = [t.value for t in ValueType]
+def parse_space(section: Mapping[str, Any], key: str = "space") -> SearchSpace:
+    """Build the domains of a space section that ``ecopt.settings`` has validated against the schema.
 
-
-def parse_space(section: Any, key: str = "space") -> SearchSpace:
-    """Build a search space from a config mapping; errors name ``key.<param>.<field>``."""
-    if not isinstance(section, Mapping) or not section:
-        raise ConfigError(key, section, "a non-empty mapping of parameter name -> {type: range|choice|fixed, ...}")
+    The schema checks each entry's kind, fields and types; this adds the checks
+    that relate fields: ``low < high``, a log scale above 0, choice values of one
+    type (or a ``value_type``) and distinct, a default inside its domain. Errors name
+    ``key.<param>.<field>``.
+    """
     return {str(name): parse_parameter(entry, f"{key}.{name}") for name, entry in section.items()}
 
 
-def parse_parameter(entry: Any, key: str) -> Hyperparameter:
-    if not isinstance(entry, Mapping):
-        raise ConfigError(key, entry, "a mapping with 'type' (range, choice or fixed) and its fields")
-    kind = entry.get("type")
-    if kind not in _ALLOWED_KEYS:
-        raise ConfigError(f"{key}.type", kind, "one of 'range', 'choice', 'fixed'")
-    unknown = sorted(set(entry) - _ALLOWED_KEYS[kind])
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", entry[unknown[0]], f"no such field for a {kind} parameter; allowed: {sorted(_ALLOWED_KEYS[kind])}")
-    value_type = entry.get("value_type")
-    if value_type is not None and value_type not in _VALUE_TYPES:
-        raise ConfigError(f"{key}.value_type", value_type, f"one of {_VALUE_TYPES}")
-
+def parse_parameter(entry: Mapping[str, Any], key: str) -> Hyperparameter:
+    """One schema-validated space entry (``{type: range|choice|fixed, ...}``) as its domain."""
+    kind, value_type = entry["type"], entry.get("value_type")
     if kind == "range":
-        bounds = entry.get("bounds")
-        if (
-            not isinstance(bounds, (list, tuple))
-            or len(bounds) != 2
-            or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
-        ):
-            raise ConfigError(f"{key}.bounds", bounds, "a list [low, high] of two numbers")
-        low, high = bounds
+        low, high = entry["bounds"]
         if not low < high:
-            raise ConfigError(f"{key}.bounds", bounds, "low < high")
+            raise ConfigError(f"{key}.bounds", list(entry["bounds"]), "low < high")
         log_scale = entry.get("log_scale", False)
-        if not isinstance(log_scale, bool):
-            raise ConfigError(f"{key}.log_scale", log_scale, "true or false")
         if log_scale and low <= 0:
-            raise ConfigError(f"{key}.bounds", bounds, "low > 0 for a log-scale range")
-        if value_type not in (None, "int", "float"):
-            raise ConfigError(f"{key}.value_type", value_type, "'int' or 'float' for a range")
-        value = entry.get("value", low)
+            raise ConfigError(f"{key}.bounds", list(entry["bounds"]), "low > 0 for a log-scale range")
         try:
-            return Range(value, low, high, log_scale=log_scale, value_type=value_type)
+            return Range(entry.get("value", low), low, high, log_scale=log_scale, value_type=value_type)
         except ValueError as error:
             raise ConfigError(key, dict(entry), str(error)) from None
-
     if kind == "choice":
-        values = entry.get("values")
-        if not isinstance(values, (list, tuple)) or len(values) < 2:
-            raise ConfigError(f"{key}.values", values, "a list of at least two values")
-        for flag in ("is_ordered", "sort_values"):
-            if not isinstance(entry.get(flag, False), bool):
-                raise ConfigError(f"{key}.{flag}", entry[flag], "true or false")
+        values = list(entry["values"])
         types = {type(v) for v in values}
         if value_type is None and len(types) > 1 and types != {int, float}:
             raise ConfigError(f"{key}.values", values, "values of one type (or give value_type)")
@@ -91,9 +59,6 @@ def parse_parameter(entry: Any, key: str) -> Hyperparameter:
             )
         except ValueError as error:
             raise ConfigError(f"{key}.values", values, str(error)) from None
-
-    if "value" not in entry:
-        raise ConfigError(f"{key}.value", None, "the fixed value")
     return Fixed(entry["value"])
 
 

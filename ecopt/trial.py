@@ -40,33 +40,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ecopt.config import instantiate_adapter, load_study_config
+from ecopt.config import load_study_config
 from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
 from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
 from ecopt.io import json_ready, write_json
 from ecopt.meter import EnergyRecord, Meter
 from ecopt.records import TrialRecord, TrialStatus, read_proposals, validate_document
+from ecopt.settings import StudySettings, instantiate_adapter, study_settings
 
 logger = logging.getLogger(__name__)
 
-TRIAL_DEFAULTS: dict[str, Any] = {
-    "skip_train": False,  # inference-only studies (batch size, model zoo)
-    "threads": None,  # torch intra-op threads (null: torch's default)
-}
+# The config entries a trial reads (the workflow passes this slice of the study).
+TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed"]
 
 _OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
-
-
-def trial_settings(section: Mapping[str, Any] | None, key: str = "trial") -> dict[str, Any]:
-    from ecopt.config import section_with_defaults
-
-    settings = section_with_defaults(section, TRIAL_DEFAULTS, key)
-    if not isinstance(settings["skip_train"], bool):
-        raise ConfigError(f"{key}.skip_train", settings["skip_train"], "true or false")
-    threads = settings["threads"]
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ConfigError(f"{key}.threads", threads, "a positive integer or null")
-    return settings
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -179,7 +166,7 @@ def _metered_training(model: Any, meter: Meter, record: TrialRecord) -> EnergyRe
 
 
 def run_trial(
-    config: Mapping[str, Any],
+    config: StudySettings | Mapping[str, Any],
     params: Mapping[str, Any],
     meter: Meter | None = None,
     splits_dir: str | Path | None = None,
@@ -191,16 +178,15 @@ def run_trial(
     ``ConfigError``, ``ParameterError`` for parameters outside their domains; see
     ``resolve_params``); every failure of the model or the meter is recorded.
     """
-    from ecopt.space import parse_space
-
     started_at = time.time()
     process_started_at = started_at if process_started_at is None else process_started_at
-    settings = trial_settings(config.get("trial"))
-    meter = meter if meter is not None else Meter(config.get("meter"))
+    study = study_settings(config, TRIAL_SECTIONS)
+    settings = study.trial
+    meter = meter if meter is not None else Meter(study.meter)
     meter.warm_up(background=True)  # overlaps the adapter's imports and data loading
 
-    model = instantiate_adapter(config, splits_dir=splits_dir)
-    space = parse_space(config["space"]) if config.get("space") else None
+    model = instantiate_adapter(study, splits_dir=splits_dir)
+    space = study.space
     resolved, filled = resolve_params(model.hyperparameters, space, params)
     record = TrialRecord(
         params=resolved,
@@ -210,22 +196,22 @@ def run_trial(
         performance_metric=getattr(model, "performance_metric", "performance"),
         samples=0,
         eval_passes=0,
-        skip_train=settings["skip_train"],
+        skip_train=settings.skip_train,
     )
     train_energy: EnergyRecord | None = None
     eval_energy: EnergyRecord | None = None
     refused: EnergyRecord | None = None
     phase = "training window"  # the metered window a MeasurementError comes from
     try:
-        if settings["threads"] is not None:
+        if settings.threads is not None:
             import torch
 
-            torch.set_num_threads(settings["threads"])
+            torch.set_num_threads(settings.threads)
         model.set_hyperparameters(resolved)
         model.define()
-        if meter.settings["idle_seconds"] > 0 and meter.idle_watts is None:
+        if meter.settings.idle_seconds > 0 and meter.idle_watts is None:
             meter.measure_idle()
-        if not settings["skip_train"]:
+        if not settings.skip_train:
             train_energy = _metered_training(model, meter, record)
             record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
         network = model.network()
@@ -279,7 +265,7 @@ def run_trial(
     record.idle_watts = meter.idle_watts
     record.train_energy = _phase(train_energy)
     record.eval_energy = _phase(eval_energy)
-    record.min_window_seconds = meter.settings["min_window_seconds"]
+    record.min_window_seconds = meter.settings.min_window_seconds
     record.ran_on = where_it_ran()
     finished_at = time.time()
     metered = sum(r.seconds for r in (train_energy, eval_energy) if r is not None)
@@ -332,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     process_started_at = _process_started_at()
     try:
         params = parse_params_argument(args.params) if args.params is not None else _proposal(args.proposals, args.index)
-        config = load_study_config(args.config)
+        config = load_study_config(args.config, sections=TRIAL_SECTIONS)
         record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
     except (ConfigError, AdapterImportError, ValueError) as error:  # ParameterError and RecordError are ValueErrors
         print(f"ecopt.trial: {error}", file=sys.stderr)

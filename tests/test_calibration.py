@@ -4,10 +4,11 @@ import sys
 
 import pytest
 
-from ecopt.calibration import calibrate, calibration_settings, centre_of, verdict
+from ecopt.calibration import calibrate, centre_of, verdict
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Range, ValueType
 from ecopt.meter import Meter
+from ecopt.settings import validate_section
 from tests.fakes import ConstantPowerBackend
 
 
@@ -44,7 +45,7 @@ def test_calibrate_with_a_known_meter():
 )
 def test_bad_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
-        calibration_settings(section)
+        validate_section("calibration", section)
     assert caught.value.key == key
 
 

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from ecopt.data import build_splits, data_settings, load_splits, main, save_splits
+from ecopt.data import build_splits, load_splits, main, save_splits
 from ecopt.errors import ConfigError
 from ecopt.fixtures import write_cifar10_fixture, write_mnist_fixture
+from ecopt.settings import validate_section
 
 
 def test_digits_splits_are_fixed_seed_stratified_and_disjoint():
@@ -96,7 +97,7 @@ def test_cli_writes_splits(tmp_path):
 )
 def test_bad_data_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
-        data_settings(section)
+        validate_section("data", section)
     assert caught.value.key == key
 
 

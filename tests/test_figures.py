@@ -9,7 +9,6 @@ from ecopt.figures import (
     calibration_data,
     draw_all,
     energy_note,
-    figure_settings,
     hypervolume_data,
     not_completed_note,
     pareto_data,
@@ -19,6 +18,7 @@ from ecopt.figures import (
 from ecopt.frontier import write_frontier
 from ecopt.objectives import parse_objectives
 from ecopt.records import read_table
+from ecopt.settings import validate_section
 
 
 def records():
@@ -77,10 +77,10 @@ def test_draw_all_writes_every_figure(study):
     for proxy in ("parameters", "flops_per_sample"):
         stats[f"{proxy}_vs_joules_per_sample"] = {"pearson_r": 0.1, "pearson_ci_low": -0.5, "pearson_ci_high": 0.6, "pearson_p": 0.5, "spearman_rho": 0.1}
     (study / "proxies/stats.json").write_text(json.dumps(stats))
-    paths = draw_all(study, study / "figures", figure_settings({"dpi": 60}))
+    paths = draw_all(study, study / "figures", validate_section("figures", {"dpi": 60}))
     assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "proxies.png", "scaling.png"]
     assert all(p.stat().st_size > 5000 for p in paths)
-    only = draw_all(study, study / "only", figure_settings({"dpi": 60}), only=["proxies"])
+    only = draw_all(study, study / "only", validate_section("figures", {"dpi": 60}), only=["proxies"])
     assert [p.name for p in only] == ["proxies.png"]
 
 
@@ -97,7 +97,7 @@ def test_scaling_numbers_follow_the_fit():
 
 def test_bad_figure_settings():
     with pytest.raises(ConfigError) as caught:
-        figure_settings({"format": "jpg"})
+        validate_section("figures", {"format": "jpg"})
     assert caught.value.key == "figures.format"
 
 
@@ -106,5 +106,5 @@ def test_records_without_rounds_still_draw(tmp_path):
     flat = [{"params": {"w": i}, "status": "completed", "performance": 0.5 + i / 10, "samples_per_joule": 10.0 / (i + 1), "parameters": 1000 * (i + 1)} for i in range(4)]
     write_frontier(flat, parse_objectives(None), tmp_path)
     assert read_table(tmp_path / "hypervolume.csv")["round"].isna().all()
-    paths = draw_all(tmp_path, tmp_path / "figures", figure_settings({"dpi": 50}), only=["pareto", "hypervolume", "scaling"])
+    paths = draw_all(tmp_path, tmp_path / "figures", validate_section("figures", {"dpi": 50}), only=["pareto", "hypervolume", "scaling"])
     assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "scaling.png"]

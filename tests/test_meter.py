@@ -7,7 +7,8 @@ import time
 import pytest
 
 from ecopt.errors import ConfigError, MeasurementError
-from ecopt.meter import RETRY_WINDOW_FACTOR, CodeCarbonBackend, EnergyRecord, Meter, meter_settings, unusable_reading
+from ecopt.meter import RETRY_WINDOW_FACTOR, CodeCarbonBackend, EnergyRecord, Meter, unusable_reading
+from ecopt.settings import validate_section
 from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
 
 
@@ -114,7 +115,7 @@ def test_codecarbon_ignores_environment_settings(monkeypatch):
 
 
 def test_forced_powers_are_marked_as_user_given():
-    backend = CodeCarbonBackend(meter_settings({"cpu_power_watts": 65, "ram_power_watts": 4}))
+    backend = CodeCarbonBackend(validate_section("meter", {"cpu_power_watts": 65, "ram_power_watts": 4}))
     tracker = backend._new_tracker()
     assert tracker._force_cpu_power == 65 and tracker._force_ram_power == 4
 
@@ -134,7 +135,7 @@ def test_forced_powers_are_marked_as_user_given():
 )
 def test_bad_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
-        meter_settings(section)
+        validate_section("meter", section)
     assert caught.value.key == key
 
 

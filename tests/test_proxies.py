@@ -2,8 +2,9 @@ import pytest
 
 from ecopt.errors import ConfigError
 from ecopt.meter import Meter
-from ecopt.proxies import correlation_stats, measure_architectures, proxies_settings
+from ecopt.proxies import correlation_stats, measure_architectures
 from ecopt.space import parse_space, sample_space
+from ecopt.settings import validate_section
 from tests.fakes import ConstantPowerBackend
 
 CONFIG = {
@@ -41,7 +42,7 @@ def test_measures_feasible_architectures_and_correlates():
 
 
 def test_too_few_feasible_architectures_is_a_clear_error():
-    config = dict(CONFIG, space={"depth": {"type": "range", "bounds": [4, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
+    config = dict(CONFIG, space={"depth": {"type": "range", "bounds": [3, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
                   proxies={"architectures": 4, "max_draws": 10})
     meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
     with pytest.raises(ConfigError, match="at least 4 distinct feasible architectures"):
@@ -51,7 +52,7 @@ def test_too_few_feasible_architectures_is_a_clear_error():
 @pytest.mark.parametrize("section, key", [({"architectures": 3}, "proxies.architectures"), ({"seed": "x"}, "proxies.seed"), ({"k": 1}, "proxies.k")])
 def test_bad_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
-        proxies_settings(section)
+        validate_section("proxies", section)
     assert caught.value.key == key
 
 

@@ -9,7 +9,8 @@ import pytest
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Range, ValueType
 from ecopt.objectives import parse_objectives
-from ecopt.search import load_state, propose, search_settings
+from ecopt.search import load_state, propose
+from ecopt.settings import validate_section
 
 slow = pytest.mark.slow  # Ax imports and GP fits
 
@@ -23,7 +24,7 @@ SPACE = {
     "padding": Fixed("same"),
 }
 OBJECTIVES = parse_objectives(None)  # performance (linear) and samples_per_joule (log10)
-SETTINGS = search_settings({"initial_trials": 6, "batch_size": 3, "num_restarts": 4, "raw_samples": 64})
+SETTINGS = validate_section("search", {"initial_trials": 6, "batch_size": 3, "num_restarts": 4, "raw_samples": 64})
 
 
 def check_in_space(params):
@@ -68,17 +69,17 @@ def test_round_zero_is_a_seeded_sobol_design_inside_the_space():
 
 @slow
 def test_baseline_configurations_lead_round_zero_and_count_in_it():
-    settings = search_settings({**SETTINGS, "baseline": [{"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True}]})
+    settings = validate_section("search", {**SETTINGS.to_dict(), "baseline": [{"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True}]})
     design = propose(0, [], SPACE, OBJECTIVES, settings, seed=7)
     assert len(design.proposals) == 6  # initial_trials, baseline included
     assert design.proposals[0] == {"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True, "padding": "same"}
     for params in design.proposals[1:]:
         check_in_space(params)
     with pytest.raises(ConfigError) as caught:
-        propose(0, [], SPACE, OBJECTIVES, search_settings({**SETTINGS, "baseline": [{"width": 1000}]}))
+        propose(0, [], SPACE, OBJECTIVES, validate_section("search", {**SETTINGS.to_dict(), "baseline": [{"width": 1000}]}))
     assert caught.value.key == "search.baseline[0]"
     with pytest.raises(ConfigError, match="at most initial_trials"):
-        search_settings({"initial_trials": 1, "baseline": [{"width": 2}, {"width": 4}]})
+        validate_section("search", {"initial_trials": 1, "baseline": [{"width": 2}, {"width": 4}]})
 
 
 @slow
@@ -116,7 +117,7 @@ def test_failed_and_out_of_memory_trials_do_not_stop_the_search():
     statuses = [trial.status.name for trial in client._experiment.trials.values()]
     assert statuses[:6].count("COMPLETED") == 6
 
-    ignoring = propose(1, history, SPACE, OBJECTIVES, search_settings({**SETTINGS, "failed_trials": "ignore"}), seed=0)
+    ignoring = propose(1, history, SPACE, OBJECTIVES, validate_section("search", {**SETTINGS.to_dict(), "failed_trials": "ignore"}), seed=0)
     statuses = [trial.status.name for trial in load_state_from(ignoring)._experiment.trials.values()]
     assert statuses[:6].count("FAILED") == 2 and statuses[:6].count("COMPLETED") == 4
 
@@ -177,7 +178,7 @@ def test_a_round_clips_outliers_before_the_gp_sees_them(monkeypatch):
     assert cutoffs[next(iter(k for k in cutoffs if k.startswith("efficiency")))][0] == pytest.approx(clipped["efficiency"]["level"])
     for params in result.proposals:
         check_in_space(params)
-    off = propose(1, history, SPACE, OBJECTIVES, search_settings({**SETTINGS, "winsorize": 0}), seed=0)
+    off = propose(1, history, SPACE, OBJECTIVES, validate_section("search", {**SETTINGS.to_dict(), "winsorize": 0}), seed=0)
     assert off.winsorized == {}
 
 
@@ -190,7 +191,7 @@ def test_a_round_clips_outliers_before_the_gp_sees_them(monkeypatch):
 )
 def test_bad_search_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
-        search_settings(section)
+        validate_section("search", section)
     assert caught.value.key == key
 
 
@@ -242,7 +243,7 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
 @pytest.mark.parametrize("prior, kernel, prior_class", [("gamma", "MaternKernel", "GammaPrior"), ("dimension_scaled", "RBFKernel", "LogNormalPrior")])
 def test_the_round_reports_the_fitted_surrogate_and_its_configured_prior(prior, kernel, prior_class):
     _, history = sobol_history()
-    settings = search_settings({**SETTINGS, "lengthscale_prior": prior})
+    settings = validate_section("search", {**SETTINGS.to_dict(), "lengthscale_prior": prior})
     result = propose(1, history, SPACE, OBJECTIVES, settings, seed=0)
     model = result.to_dict()["model"]
     assert (model["kernel"], model["lengthscale_prior"]) == (kernel, prior_class)
@@ -252,14 +253,14 @@ def test_the_round_reports_the_fitted_surrogate_and_its_configured_prior(prior, 
     assert {"width", "rate", "depth", "kernel", "pooling"} <= set(features) and len(features) == 5 + 3
     assert all(value > 0 for value in features.values())
     assert (model["model_class"], model["fit_max_iterations"]) == ("SingleTaskGPCappedFit", 60)
-    uncapped = propose(1, history, SPACE, OBJECTIVES, search_settings({**settings, "fit_max_iterations": 0}), seed=0).model
+    uncapped = propose(1, history, SPACE, OBJECTIVES, validate_section("search", {**settings.to_dict(), "fit_max_iterations": 0}), seed=0).model
     assert (uncapped["model_class"], uncapped["fit_max_iterations"]) == ("SingleTaskGP", None)
 
 
 @slow
 def test_batch_fill_qlognehvi_is_one_sequential_greedy_batch():
     _, history = sobol_history()
-    result = propose(1, history, SPACE, OBJECTIVES, search_settings({**SETTINGS, "batch_fill": "qlognehvi"}), seed=0)
+    result = propose(1, history, SPACE, OBJECTIVES, validate_section("search", {**SETTINGS.to_dict(), "batch_fill": "qlognehvi"}), seed=0)
     assert result.generator == "qLogNEHVI" and len(result.proposals) == 3
     for params in result.proposals:
         check_in_space(params)

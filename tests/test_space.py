@@ -2,6 +2,7 @@ import pytest
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Range, ValueType
+from ecopt.settings import validate_study
 from ecopt.space import describe_space, parse_space, validate_params
 
 GOOD = {
@@ -28,26 +29,27 @@ def test_parse_space_builds_each_kind():
 @pytest.mark.parametrize(
     "section, key, fragment",
     [
-        (None, "space", "non-empty mapping"),
-        ({"w": 3}, "space.w", "mapping with 'type'"),
-        ({"w": {"type": "interval"}}, "space.w.type", "range"),
-        ({"w": {"type": "range", "bounds": [1]}}, "space.w.bounds", "two numbers"),
+        (None, "space", "a mapping"),
+        ({}, "space", "at least 1 entries"),
+        ({"w": 3}, "space.w", "a mapping"),
+        ({"w": {"type": "interval"}}, "space.w.type", "'range'"),
+        ({"w": {"type": "range", "bounds": [1]}}, "space.w.bounds", "a list of 2 items"),
         ({"w": {"type": "range", "bounds": [5, 1]}}, "space.w.bounds", "low < high"),
-        ({"w": {"type": "range", "bounds": ["a", "b"]}}, "space.w.bounds", "two numbers"),
+        ({"w": {"type": "range", "bounds": [0, "b"]}}, "space.w.bounds[1]", "a number"),
         ({"w": {"type": "range", "bounds": [0, 1], "log_scale": True}}, "space.w.bounds", "low > 0"),
         ({"w": {"type": "range", "bounds": [0, 1], "log_scale": "yes"}}, "space.w.log_scale", "true or false"),
-        ({"w": {"type": "range", "bounds": [0, 1], "value_type": "str"}}, "space.w.value_type", "'int' or 'float'"),
-        ({"w": {"type": "range", "bounds": [0, 1], "value_type": "double"}}, "space.w.value_type", "one of"),
-        ({"w": {"type": "range", "bounds": [0, 1], "step": 2}}, "space.w.step", "no such field"),
-        ({"w": {"type": "choice", "values": [1]}}, "space.w.values", "at least two"),
+        ({"w": {"type": "range", "bounds": [0, 1], "value_type": "str"}}, "space.w.value_type", "'int', 'float'"),
+        ({"w": {"type": "range", "bounds": [0, 1], "step": 2}}, "space.w.step", "known fields"),
+        ({"w": {"type": "choice", "values": [1]}}, "space.w.values", "at least 2 items"),
         ({"w": {"type": "choice", "values": [1, "a"]}}, "space.w.values", "one type"),
         ({"w": {"type": "choice", "values": [1, 1]}}, "space.w.values", "distinct"),
-        ({"w": {"type": "fixed"}}, "space.w.value", "fixed value"),
+        ({"w": {"type": "fixed"}}, "space.w.value", "fixed: the value"),
     ],
 )
 def test_malformed_entries_name_the_key(section, key, fragment):
+    """The schema (through ecopt.settings) checks each entry's shape; parse_space the relations between fields."""
     with pytest.raises(ConfigError) as caught:
-        parse_space(section)
+        validate_study({"space": section}, sections=["space"])
     assert caught.value.key == key
     assert fragment in str(caught.value)
     assert f"config key '{key}'" in str(caught.value)

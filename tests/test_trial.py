@@ -8,7 +8,8 @@ from ecopt.errors import AdapterImportError, ConfigError, ParameterError
 from ecopt.hyperparameter import Choice, Fixed, Range
 from ecopt.meter import Meter
 from ecopt.records import TrialRecord, TrialStatus
-from ecopt.trial import is_out_of_memory, parse_params_argument, resolve_params, run_trial, trial_settings
+from ecopt.settings import validate_section
+from ecopt.trial import is_out_of_memory, parse_params_argument, resolve_params, run_trial
 from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
 
 COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
@@ -217,10 +218,10 @@ def test_out_of_memory_classification():
 
 def test_trial_settings_errors():
     with pytest.raises(ConfigError) as caught:
-        trial_settings({"skip_train": "no"})
+        validate_section("trial", {"skip_train": "no"})
     assert caught.value.key == "trial.skip_train"
     with pytest.raises(ConfigError):
-        trial_settings({"repeats": 3})
+        validate_section("trial", {"repeats": 3})
 
 
 def _run_cli(args, env, timeout=120):

@@ -17,11 +17,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from ecopt.adapters.common import check_device, check_positive_int, check_positive_number, load_or_build_splits, resolve_device
-from ecopt.data import DatasetSplits, data_settings
+from ecopt.data import DatasetSplits
 from ecopt.errors import ConfigError, InfeasibleArchitecture
 from ecopt.hyperparameter import Choice, Range, ValueType
 from ecopt.metrics import PERFORMANCE_METRICS, performance_function
 from ecopt.model import Model
+from ecopt.settings import validate_section
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class CNNClassifier(Model):
         check_positive_int("patience", patience, minimum=0)
         check_positive_number("learning_rate", learning_rate)
         check_device(device)
-        self.data_config = data_settings(data)
+        self.data_config = validate_section("data", data)  # a DataSettings, or a mapping validated as one
         self.splits_dir = splits_dir
         self.performance_metric = performance_metric
         self.learning_rate = float(learning_rate)

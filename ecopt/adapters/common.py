@@ -10,9 +10,8 @@ from ecopt.errors import ConfigError
 
 def check_positive_int(key: str, value: Any, minimum: int = 1) -> int:
     """``adapter_options.<key>`` must be an integer >= ``minimum`` (booleans are not integers here)."""
-    from ecopt.config import require_int
-
-    require_int({key: value}, key, minimum, "adapter_options")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"adapter_options.{key}", value, f"an integer >= {minimum}")
     return value
 
 

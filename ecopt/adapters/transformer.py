@@ -169,11 +169,12 @@ class CausalLMTrainer(Model):
             check_positive_int(key, value)
         check_positive_int("patience", patience, minimum=0)
         check_positive_number("learning_rate", learning_rate)
-        from ecopt.data import TEXT_DATASETS, data_settings
+        from ecopt.data import TEXT_DATASETS
+        from ecopt.settings import validate_section
 
-        self.data_config = data_settings(data if data is not None else {"dataset": "python_docs"})
-        if self.data_config["dataset"] not in TEXT_DATASETS:
-            raise ConfigError("data.dataset", self.data_config["dataset"], f"a token-stream dataset for CausalLMTrainer: one of {list(TEXT_DATASETS)}")
+        self.data_config = validate_section("data", data if data is not None else {"dataset": "python_docs"})
+        if self.data_config.dataset not in TEXT_DATASETS:
+            raise ConfigError("data.dataset", self.data_config.dataset, f"a token-stream dataset for CausalLMTrainer: one of {list(TEXT_DATASETS)}")
         self.splits_dir = splits_dir
         self.learning_rate, self.batch_size, self.max_steps = float(learning_rate), batch_size, max_steps
         self.eval_interval, self.patience, self.min_delta = eval_interval, patience, float(min_delta)
