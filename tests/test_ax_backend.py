@@ -9,12 +9,13 @@ from ecopt import ax_backend
 from ecopt.history import observations
 from ecopt.hyperparameter import Range
 from ecopt.objectives import parse_objectives
+from ecopt.settings import validate_section
 
 pytestmark = pytest.mark.slow  # Ax imports and GP fits
 
 SPACE = {"x0": Range(0.5, 0.0, 1.0), "x1": Range(0.5, 0.0, 1.0)}
 OBJECTIVES = parse_objectives(["f0", "f1"])
-SETTINGS = {"mc_samples": 16, "num_restarts": 2, "raw_samples": 32, "fit_max_iterations": 20, "lengthscale_prior": "gamma"}
+SETTINGS = validate_section("search", {"mc_samples": 16, "num_restarts": 2, "raw_samples": 32, "fit_max_iterations": 20})
 
 
 def fitted_round(count=6):

@@ -78,7 +78,7 @@ def test_baseline_configurations_lead_round_zero_and_count_in_it():
     with pytest.raises(ConfigError) as caught:
         propose(0, [], SPACE, OBJECTIVES, validate_section("search", {**SETTINGS.to_dict(), "baseline": [{"width": 1000}]}))
     assert caught.value.key == "search.baseline[0]"
-    with pytest.raises(ConfigError, match="at most initial_trials"):
+    with pytest.raises(ConfigError, match=r"at most search\.initial_trials \(1\)"):
         validate_section("search", {"initial_trials": 1, "baseline": [{"width": 2}, {"width": 4}]})
 
 
