@@ -4,7 +4,6 @@ import sys
 
 from snakemake.utils import min_version
 
-from ecopt.config import write_if_changed
 from ecopt.errors import ConfigError
 from ecopt.settings import check_with_model, validate_study
 
@@ -31,9 +30,10 @@ STUDY = config["study"]
 STAGES = config["stages"]
 OUT = f"results/{STUDY}"
 PYTHON = sys.executable
-# Every stage reads this copy of the effective config; each rule's config slice is
-# one of its params, so editing a section reruns that stage and what follows only.
-STUDY_CONFIG = str(write_if_changed(f"{OUT}/study.yaml", config))
+# Nothing is written here, at parse time: a dry run, --lint or a run that cannot lock
+# the working directory must leave results/ alone. Each rule passes the config slice
+# its stage reads as one param (canonical JSON, workflow/rules/common.smk), so a job
+# reads no undeclared file, and editing a value reruns that stage and what follows only.
 
 
 include: "workflow/rules/common.smk"

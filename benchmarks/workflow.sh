@@ -10,7 +10,7 @@ snakemake="$repo/.venv/bin/snakemake"
 python="$repo/.venv/bin/python"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-ln -s "$repo/Snakefile" "$repo/workflow" "$work/"
+ln -s "$repo/Snakefile" "$repo/workflow" "$repo/profiles" "$work/"
 mkdir -p "$work/config" && cp "$config" "$work/config/config.yaml"
 cd "$work"
 
@@ -25,7 +25,7 @@ jobs=$(grep -c "^rule \|^localrule " noop.log || true)
 import csv, glob, json, statistics, sys
 t0, t1, t2, jobs = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 full, noop = t1 - t0, t2 - t1
-study = glob.glob("results/*/study.yaml")[0].rsplit("/", 1)[0]
+study = glob.glob("results/*/rounds")[0].rsplit("/", 1)[0]
 print(f"default study, cold: {full:.0f} s wall ({full / 60:.1f} min)")
 print(f"no-op rerun: {noop:.1f} s wall, {jobs} jobs run")
 overheads, walls = [], []

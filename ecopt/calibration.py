@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
-from ecopt.settings import CalibrationSettings, StudySettings, instantiate_adapter, study_settings, thaw
+from ecopt.settings import CalibrationSettings, StudySettings, instantiate_adapter, study_settings, thaw, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -153,20 +153,25 @@ def verdict(summary: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.calibration", description="Repeat one evaluation and report the meter's spread.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--out-dir", required=True, help="folder for runs.csv and summary.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.errors import MeasurementError
     from ecopt.io import write_json
+    from ecopt.metered_lock import hold_metered_lock
     from ecopt.records import write_table
 
     try:
-        config = load_study_config(args.config, sections=CALIBRATION_SECTIONS)
-        rows, summary = calibrate(config, splits_dir=args.splits_dir)
+        config = validate_study(study_mapping(args), sections=CALIBRATION_SECTIONS)
+        # The whole job, not only its windows, keeps this machine to itself: another
+        # study's unmetered work (imports, data loading) would land in these windows.
+        with hold_metered_lock():
+            rows, summary = calibrate(config, splits_dir=args.splits_dir)
     except ConfigError as error:
         print(f"ecopt.calibration: {error}", file=sys.stderr)
         return 2

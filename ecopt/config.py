@@ -1,4 +1,4 @@
-"""Study config files: reading a study YAML and writing the effective config.
+"""Study config files: reading a study YAML.
 
 Validating a study is ``ecopt.settings``'s job: ``load_study_config`` reads the
 YAML a stage CLI is given and returns it validated by ``ecopt.settings``. This
@@ -31,13 +31,3 @@ def load_study_config(path: str | Path, sections: list[str] | None = None) -> St
     """A study YAML validated by ``ecopt.settings.validate_study`` (only ``sections`` when given)."""
     return validate_study(read_study_yaml(path), sections=sections)
 
-
-def write_if_changed(path: str | Path, config: Any) -> Path:
-    """Write the effective study config, touching the file only when its content changes."""
-    from ecopt.io import write_text
-
-    path = Path(path)
-    text = yaml.safe_dump(dict(config), sort_keys=False)
-    if path.is_file() and path.read_text() == text:
-        return path
-    return write_text(path, text)

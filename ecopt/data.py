@@ -23,7 +23,7 @@ import numpy as np
 
 from ecopt.errors import ConfigError
 from ecopt.io import read_json, write_bytes, write_json
-from ecopt.settings import DataSettings, validate_section
+from ecopt.settings import DataSettings, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -245,15 +245,15 @@ def load_splits(folder: str | Path) -> DatasetSplits:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.data", description="Prepare fixed-seed dataset splits.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     parser.add_argument("--out", required=True, help="folder for splits.npz and manifest.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from ecopt.config import load_study_config
-
     try:
-        settings = load_study_config(args.config, sections=["data"]).data
+        settings = validate_study(study_mapping(args), sections=["data"]).data
         splits = build_splits(settings)
     except ConfigError as error:
         print(f"ecopt.data: {error}", file=sys.stderr)

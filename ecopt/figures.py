@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ecopt.records import TrialStatus
-from ecopt.settings import FiguresSettings, validate_section
+from ecopt.settings import FiguresSettings, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -286,18 +286,19 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.figures", description="Figures of a study.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--study-dir", required=True, help="results/<study>")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES), help="figures to draw (default: every one whose inputs exist)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.errors import ConfigError
 
     try:
-        settings = load_study_config(args.config, sections=["figures"]).figures
+        settings = validate_study(study_mapping(args), sections=["figures"]).figures
     except ConfigError as error:
         print(f"ecopt.figures: {error}", file=sys.stderr)
         return 2

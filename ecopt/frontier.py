@@ -238,20 +238,21 @@ def write_frontier(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.frontier", description="Frontier, hypervolume trace and trial table of a study.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
     parser.add_argument("--out-dir", required=True, help="folder for trials.csv, frontier.csv, hypervolume.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.errors import ConfigError
     from ecopt.records import load_trial_records
 
     try:
-        from ecopt.settings import thaw
+        from ecopt.settings import thaw, validate_study
 
-        study = load_study_config(args.config, sections=["objectives", "search"])
+        study = validate_study(study_mapping(args), sections=["objectives", "search"])
         objectives = list(study.objectives)
         records = load_trial_records(args.trials)
         baseline = thaw(study.search.baseline)

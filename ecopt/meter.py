@@ -15,6 +15,10 @@ Design notes:
   its CSV output would litter the working directory.
 * The first ``start()`` in a process probes the hardware (~2 s); ``warm_up()``
   pays that once, outside any metered window.
+* Every window holds the machine-wide metered lock (``ecopt.metered_lock``):
+  no two windows overlap on one machine, whatever Snakemake's ``--cores`` or
+  profile, and across studies run at once. The meter waits for the lock before
+  it starts, so a wait is never metered.
 * The idle baseline answers "how much of this is the model?": measure the
   machine doing nothing for a few seconds, then report ``dynamic_joules`` =
   total - idle power x duration beside the total.
@@ -42,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from ecopt.errors import MeasurementError
+from ecopt.metered_lock import hold_metered_lock
 from ecopt.settings import MeterSettings, validate_section
 
 logger = logging.getLogger(__name__)
@@ -191,15 +196,21 @@ class Meter:
         Raises ``MeasurementError`` (carrying the refused record as ``reading``)
         when the window's reading cannot be an energy (``unusable_reading``), unless
         ``check`` is False (callers that only time the window).
+
+        The window holds the machine-wide metered lock (``ecopt.metered_lock``), so
+        no other process's window overlaps it, whatever Snakemake's flags; it waits
+        for the lock before the meter starts, so waiting is never metered.
         """
         self.warm_up()
-        cpu_before = _process_cpu_seconds()
-        self.backend.start()
-        try:
-            result = work()
-        finally:
-            reading = self.backend.stop()
-        record = self._record(reading, _process_cpu_seconds() - cpu_before)
+        with hold_metered_lock():
+            cpu_before = _process_cpu_seconds()
+            self.backend.start()
+            try:
+                result = work()
+            finally:
+                reading = self.backend.stop()
+            cpu_seconds = _process_cpu_seconds() - cpu_before
+        record = self._record(reading, cpu_seconds)
         problem = unusable_reading(record) if check else None
         if problem is not None:
             raise MeasurementError(problem, reading=record)
@@ -255,19 +266,21 @@ class Meter:
 
         Alternating which side runs first spreads slow drift (a neighbour's load,
         thermal state) over both sides; ``metered / unmetered - 1`` is the overhead.
+        Every pair runs under the metered lock: the unmetered side is a timing too.
         """
         self.warm_up()
         walls: list[tuple[float, float]] = []
-        for pair in range(pairs):
-            seconds = {}
-            for metered in ((False, True) if pair % 2 == 0 else (True, False)):
-                started = time.perf_counter()
-                if metered:
-                    self.measure(work, check=False)  # only the wall time counts here
-                else:
-                    work()
-                seconds[metered] = time.perf_counter() - started
-            walls.append((seconds[False], seconds[True]))
+        with hold_metered_lock():
+            for pair in range(pairs):
+                seconds = {}
+                for metered in ((False, True) if pair % 2 == 0 else (True, False)):
+                    started = time.perf_counter()
+                    if metered:
+                        self.measure(work, check=False)  # only the wall time counts here
+                    else:
+                        work()
+                    seconds[metered] = time.perf_counter() - started
+                walls.append((seconds[False], seconds[True]))
         return walls
 
     def measure_idle(self, seconds: float | None = None) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ecopt.errors import ConfigError, InfeasibleArchitecture, MeasurementError
-from ecopt.settings import StudySettings, instantiate_adapter, study_settings, thaw
+from ecopt.settings import StudySettings, instantiate_adapter, study_settings, thaw, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +108,23 @@ def correlation_stats(rows: list[Mapping[str, Any]], target: str = "joules_per_s
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.proxies", description="Parameters and FLOPs vs measured inference energy.")
-    parser.add_argument("--config", required=True)
+    add_study_arguments(parser)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--out-dir", required=True, help="folder for runs.csv and stats.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.io import write_json
+    from ecopt.metered_lock import hold_metered_lock
     from ecopt.records import write_table
 
     try:
-        config = load_study_config(args.config, sections=PROXIES_SECTIONS)
-        rows = measure_architectures(config, splits_dir=args.splits_dir)
+        config = validate_study(study_mapping(args), sections=PROXIES_SECTIONS)
+        # The whole job holds the machine (see ecopt.metered_lock), not only its windows.
+        with hold_metered_lock():
+            rows = measure_architectures(config, splits_dir=args.splits_dir)
         stats = correlation_stats(rows)
     except (ConfigError, ValueError) as error:
         print(f"ecopt.proxies: {error}", file=sys.stderr)

@@ -189,6 +189,7 @@ class TrialRecord:
     started_at: str | None = None
     finished_at: str | None = None
     traceback: str | None = None
+    fingerprint: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
@@ -283,7 +284,7 @@ _FLOAT_COLUMNS = (
 _BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee")
 _STRING_COLUMNS = (
     "schema", "performance_metric", "energy_source", "error", "measurement_errors", "filled_defaults", "host",
-    "slurm_job_id", "started_at", "finished_at", "reference_source", "space",
+    "slurm_job_id", "started_at", "finished_at", "reference_source", "space", "fingerprint",
 )
 _FLOAT_PREFIXES = ("objective_", "reference_")
 

@@ -56,7 +56,7 @@ from ecopt.errors import ConfigError
 from ecopt.history import choose_reference_point, count_clipped, observations, searched_params, winsorization_levels, with_fixed
 from ecopt.hyperparameter import Hyperparameter
 from ecopt.objectives import Objective
-from ecopt.settings import SearchSettings, validate_section
+from ecopt.settings import SearchSettings, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -267,8 +267,10 @@ def _noise_from_calibration(path: str | None, objectives: Sequence[Objective]) -
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ecopt.search``: write one round's proposals.json (and its state); exit 2 with a message on bad input."""
+    from ecopt.cli import add_study_arguments, study_mapping
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.search", description="Propose one round of trials.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     parser.add_argument("--round", type=int, required=True, help="round number: 0 is the Sobol design")
     parser.add_argument("--trials", nargs="*", default=[], help="trial record files or folders of every earlier round")
     parser.add_argument("--out", required=True, help="proposals.json to write")
@@ -276,14 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", default=None, help="calibration summary.json: its samples/J spread becomes observation noise")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    from ecopt.config import load_study_config
     from ecopt.io import write_json
     from ecopt.records import load_trial_records
 
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        study = load_study_config(args.config, sections=SEARCH_SECTIONS)
+        study = validate_study(study_mapping(args), sections=SEARCH_SECTIONS)
         settings, objectives = study.search, list(study.objectives)
         if study.space is None:
             raise ConfigError("space", None, "the search space of the study")

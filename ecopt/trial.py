@@ -21,6 +21,14 @@ the checkpoint the optimiser reads. Outcome rules:
 * Only a config the trial cannot even start from (an adapter that cannot be
   imported, bad options, bad parameters) is an error, exit status 2.
 
+A record carries a ``fingerprint`` (SHA-256 of the trial's settings, params, round
+and index). The CLI keeps a record already at ``--out`` with the same fingerprint
+instead of metering again: the workflow declares the trial's output ``update()``,
+so when Snakemake reruns a job it saw interrupted (a kill after the record was
+written, before the job was marked complete, with ``rerun-incomplete``) it leaves
+that record in place rather than deleting it, and no finished measurement is lost.
+The whole trial holds the machine-wide metered lock (``ecopt.metered_lock``).
+
 This module must not import Ax: trial jobs stay light.
 """
 
@@ -40,13 +48,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ecopt.config import load_study_config
 from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
 from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
 from ecopt.io import json_ready, write_json
 from ecopt.meter import EnergyRecord, Meter
 from ecopt.records import TrialRecord, TrialStatus, read_proposals, validate_document
-from ecopt.settings import StudySettings, instantiate_adapter, study_settings
+from ecopt.settings import StudySettings, instantiate_adapter, study_settings, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -304,9 +311,57 @@ def _proposal(path: str, index: int | None) -> dict[str, Any]:
     return dict(matching[0])
 
 
+# Tests only: set to 1, the trial SIGKILLs its process group (the Snakemake run that
+# started it) right after writing its record, before Snakemake can mark the job complete:
+# the worst moment for a kill (tests/test_workflow.py).
+KILL_AFTER_RECORD_VARIABLE = "ECOPT_TEST_KILL_GROUP_AFTER_RECORD"
+
+
+def trial_fingerprint(config: Mapping[str, Any], params: Mapping[str, Any], proposal: Mapping[str, Any] | None) -> str:
+    """SHA-256 (hex) of what defines a measurement: the trial's settings, its params and which proposal it is.
+
+    ``config`` (the effective config, defaults filled) contributes only
+    ``TRIAL_SECTIONS``, so a study run by hand and by the workflow agree; ``proposal`` is ``{"round", "index"}``
+    for a proposed trial (two proposals of equal params are two measurements) or
+    None for ``--params``. Canonical JSON (sorted keys), so key order never matters.
+    """
+    import hashlib
+
+    identity = {
+        "settings": {name: config.get(name) for name in TRIAL_SECTIONS},
+        "params": dict(params),
+        "proposal": dict(proposal) if proposal is not None else None,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _finished_record(path: str | Path, fingerprint: str) -> dict[str, Any] | None:
+    """The record at ``path`` if it exists and measured exactly this trial (same fingerprint), else None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # written atomically, so never half a record; anything else is not ours to keep
+    return record if isinstance(record, dict) and record.get("fingerprint") == fingerprint else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.trial``: meter one configuration and write its record; exit 2 on a bad config.
+
+    A record already at ``--out`` with this trial's fingerprint is kept, not
+    measured again: the workflow declares the trial's output ``update(...)``, so
+    Snakemake leaves it in place when it reruns a job it saw interrupted (killed
+    after the record was written, before the job was marked complete). Any other
+    existing file is replaced by a new measurement.
+    """
+    from ecopt.cli import add_study_arguments, study_mapping
+    from ecopt.io import read_json
+    from ecopt.metered_lock import hold_metered_lock
+
     parser = argparse.ArgumentParser(prog="python -m ecopt.trial", description="Evaluate one configuration with metered training and evaluation.")
-    parser.add_argument("--config", required=True, help="study config (YAML)")
+    add_study_arguments(parser)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--params", help="hyperparameters as a JSON object, or @FILE holding one")
     source.add_argument("--proposals", help="a round's proposals.json; with --index, the proposal to evaluate")
@@ -318,11 +373,19 @@ def main(argv: list[str] | None = None) -> int:
     process_started_at = _process_started_at()
     try:
         params = parse_params_argument(args.params) if args.params is not None else _proposal(args.proposals, args.index)
-        config = load_study_config(args.config, sections=TRIAL_SECTIONS)
-        record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
+        proposal = None if args.proposals is None else {"round": read_json(args.proposals).get("round"), "index": args.index}
+        config = validate_study(study_mapping(args), sections=TRIAL_SECTIONS)
+        fingerprint = trial_fingerprint(config.to_dict(), params, proposal)
+        if _finished_record(args.out, fingerprint) is not None:
+            logger.info("kept %s: it already holds this trial's measurement (fingerprint %s)", args.out, fingerprint[:12])
+            return 0
+        # The whole trial holds the machine (see ecopt.metered_lock), not only its windows.
+        with hold_metered_lock():
+            record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
     except (ConfigError, AdapterImportError, ValueError) as error:  # ParameterError and RecordError are ValueErrors
         print(f"ecopt.trial: {error}", file=sys.stderr)
         return 2
+    record.fingerprint = fingerprint
     data = json_ready(record.to_dict())
     validate_document(data, "trial_record", args.out)  # never write what the next stage would refuse to load
     write_json(args.out, data)
@@ -334,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         "no" if record.samples_per_joule is None else f"{record.samples_per_joule:.1f}",
         record.energy_source, ", estimated" if record.estimated else "", record.overhead_seconds, args.out,
     )
+    if os.environ.get(KILL_AFTER_RECORD_VARIABLE) == "1":
+        import signal
+
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     return 0
 
 

@@ -1,8 +1,8 @@
-"""ecopt.config: reading a study YAML validated, writing the effective config."""
+"""ecopt.config: reading a study YAML validated."""
 
 import pytest
 
-from ecopt.config import load_study_config, write_if_changed
+from ecopt.config import load_study_config
 from ecopt.errors import ConfigError
 from ecopt.settings import StudySettings
 
@@ -10,14 +10,6 @@ from ecopt.settings import StudySettings
 def test_default_config_loads_validated():
     settings = load_study_config("config/config.yaml")
     assert isinstance(settings, StudySettings) and settings.search.initial_trials == 8 and settings.data.dataset == "digits"
-
-
-def test_the_effective_config_is_written_only_when_it_changes(tmp_path):
-    path = write_if_changed(tmp_path / "study.yaml", {"study": "s", "seed": 1})
-    stamp = path.stat().st_mtime_ns
-    assert write_if_changed(path, {"study": "s", "seed": 1}).stat().st_mtime_ns == stamp
-    write_if_changed(path, {"study": "s", "seed": 2})
-    assert "seed: 2" in path.read_text()
 
 
 def test_a_slice_loads_only_its_sections(tmp_path):

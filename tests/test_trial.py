@@ -289,3 +289,26 @@ def test_cli_fills_defaults_and_refuses_bad_params(tmp_path, python_env):
         result = _run_cli(["--config", str(config), "--params", params, "--out", str(bad)], python_env)
         assert result.returncode == 2 and words in result.stderr
         assert not bad.exists()
+
+
+@pytest.mark.slow
+def test_cli_keeps_a_record_of_the_same_trial_and_measures_a_changed_one(tmp_path, python_env):
+    """What a rerun of an interrupted trial job does: same fingerprint, record kept; other settings, metered afresh."""
+    study = {"adapter": SCRIPTED, "meter": {"min_window_seconds": 0.1, "tracking_mode": "process"}}
+    out = tmp_path / "t.json"
+    args = ["--params", '{"x": 0.2, "n": 1}', "--out", str(out)]
+    assert _run_cli(["--settings", json.dumps(study), *args], python_env).returncode == 0
+    measured = out.read_bytes()
+    assert len(json.loads(measured)["fingerprint"]) == 64
+
+    config = tmp_path / "study.yaml"  # the same study by hand, keys in another order: the same trial
+    config.write_text(f"meter: {{tracking_mode: process, min_window_seconds: 0.1}}\nadapter: {SCRIPTED}\n")
+    again = _run_cli(["--config", str(config), *args], python_env)
+    assert again.returncode == 0 and "kept" in again.stderr
+    assert out.read_bytes() == measured
+
+    study["meter"]["min_window_seconds"] = 0.2
+    changed = _run_cli(["--settings", json.dumps(study), *args], python_env)
+    assert changed.returncode == 0 and "kept" not in changed.stderr
+    record = json.loads(out.read_text())
+    assert record["fingerprint"] != json.loads(measured)["fingerprint"] and record["min_window_seconds"] == 0.2

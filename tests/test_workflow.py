@@ -1,11 +1,14 @@
 """The workflow end to end on a tiny study: DAG, caching, partial reruns, a SIGKILL, bad configs.
 
 One study is run once per session (module fixture); each test that changes
-something works on its own copy.
+something works on its own copy. Every snakemake runs inside `timeout -s KILL`
+and with its own metered lock file (ECOPT_METERED_LOCK), so that a hung run or
+another test session on this machine cannot block these tests.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -14,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,7 +49,7 @@ TRIALS = 3 + 2 + 2
 
 def make_study(folder: Path, config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow"):
+    for name in ("Snakefile", "workflow", "profiles"):
         target = folder / name
         if not target.exists():
             target.symlink_to(ROOT / name)
@@ -54,9 +58,38 @@ def make_study(folder: Path, config: dict) -> Path:
     return folder
 
 
-def snakemake(folder: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+METERED_RULES = ("calibrate", "proxies", "trial")
+
+
+def environment(folder: Path, **extra: str) -> dict[str, str]:
+    """PYTHONPATH to this checkout and a metered lock of this study's own (see ecopt.metered_lock)."""
+    return dict(os.environ, PYTHONPATH=str(ROOT), ECOPT_METERED_LOCK=str(folder / "metered.lock"), **extra)
+
+
+def snakemake(folder: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    command = ["timeout", "-s", "KILL", str(timeout), SNAKEMAKE, "--cores", "2", *args]
+    return subprocess.run(command, cwd=folder, env=env or environment(folder), capture_output=True, text=True, check=False)
+
+
+def start_snakemake(folder: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.Popen:
+    """A run in a process group of its own (killed with os.killpg), its output discarded."""
+    command = ["timeout", "-s", "KILL", str(timeout), SNAKEMAKE, "--cores", "2", *args]
+    return subprocess.Popen(command, cwd=folder, env=env or environment(folder), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under results/ with its modification time (ns) and content."""
+    return {str(path.relative_to(folder)): (path.stat().st_mtime_ns, path.read_bytes()) for path in sorted((folder / "results").rglob("*")) if path.is_file()}
+
+
+@contextmanager
+def metered_lock_held(folder: Path):
+    """Hold the study's machine-wide metered lock from this test, as another study's metered job would."""
+    import fcntl
+
+    with open(folder / "metered.lock", "a") as stream:
+        fcntl.flock(stream, fcntl.LOCK_EX)
+        yield
 
 
 def planned_jobs(folder: Path) -> dict[str, int]:
@@ -73,8 +106,13 @@ def planned_jobs(folder: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def finished_study(tmp_path_factory) -> Path:
     folder = make_study(tmp_path_factory.mktemp("study") / "run", TINY)
-    result = snakemake(folder, "all")
+    (folder / "reads").mkdir()
+    # Every stage process reports the files it opens under results/ (tests/read_audit).
+    env = environment(folder, ECOPT_TEST_READ_LOG=str(folder / "reads"))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests" / "read_audit")])
+    result = snakemake(folder, "all", env=env)
     assert result.returncode == 0, result.stderr[-5000:]
+    (folder / "first-run.log").write_text(result.stdout + result.stderr)
     return folder
 
 
@@ -110,6 +148,100 @@ def test_second_run_does_nothing(finished_study):
     assert planned_jobs(finished_study) == {}
 
 
+def test_the_default_profile_is_loaded_and_runs_one_metered_job_at_a_time(finished_study):
+    log = (finished_study / "first-run.log").read_text()
+    assert "Using workflow specific profile profiles/default" in log
+    assert "-m ecopt.trial --settings" in log  # printshellcmds, from the profile
+    # Snakemake's own log: at most one calibrate/proxies/trial job between its start and its end,
+    # although --cores 2 would run two (the profile's `metered=1`).
+    running: set[str] = set()
+    started_rule = None
+    most = 0
+    for line in log.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            started_rule = match.group(1)
+        elif (match := re.match(r"^\s+jobid: (\d+)", line)) and started_rule in METERED_RULES:
+            running.add(match.group(1))
+            most = max(most, len(running))
+        elif match := re.match(r"^Finished jobid: (\d+)", line):
+            running.discard(match.group(1))
+    assert most == 1
+    records = [json.loads(path.read_text()) for path in (finished_study / "results/tiny").glob("rounds/*/trials/*.json")]
+    windows = sorted((record["started_at"], record["finished_at"]) for record in records)
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(windows))
+
+
+def test_each_job_reads_only_files_it_declares(finished_study):
+    """What each stage process opened under results/ against its job's declared inputs (Snakemake's metadata)."""
+    import base64
+
+    reports = [json.loads(path.read_text()) for path in (finished_study / "reads").glob("*.json")]
+    stages = {report["argv"][report["argv"].index("-m") + 1] for report in reports}
+    assert stages == {"ecopt.data", "ecopt.calibration", "ecopt.proxies", "ecopt.search", "ecopt.trial", "ecopt.frontier", "ecopt.figures"}
+    for report in reports:
+        declared: set[str] = set()
+        outputs = []
+        for written in report["writes"]:
+            metadata = finished_study / ".snakemake/metadata" / base64.urlsafe_b64encode(written.encode()).decode()
+            if metadata.is_file():
+                outputs.append(written)
+                declared.update(json.loads(metadata.read_text())["input"])
+        assert outputs, f"{report['argv'][:4]} wrote no job output: {report['writes']}"
+        undeclared = set(report["reads"]) - declared - set(outputs)
+        assert not undeclared, f"{' '.join(report['argv'][:4])} read undeclared {sorted(undeclared)}"
+
+
+def test_workflow_profile_none_turns_the_profile_off(tmp_path):
+    """The control for the test above: without the profile, no printed commands (nor its limit)."""
+    study = make_study(tmp_path / "noprofile", TINY)
+    with_profile = snakemake(study, "--dry-run", timeout=120)
+    without = snakemake(study, "--dry-run", "--workflow-profile", "none", timeout=120)
+    assert with_profile.returncode == without.returncode == 0
+    assert "profiles/default" in with_profile.stderr and "profiles/default" not in without.stderr
+    assert "Shell command: " in with_profile.stdout + with_profile.stderr
+    assert "-m ecopt.trial" not in without.stdout + without.stderr
+
+
+def test_editing_the_config_file_without_changing_a_value_reruns_nothing(finished_study, tmp_path):
+    study = copy_of(finished_study, tmp_path)
+
+    # Keys in reverse order (sections and fields), other indentation, flow style, comments.
+    def reverse(value):
+        return {key: reverse(value[key]) for key in reversed(list(value))} if isinstance(value, dict) else value
+
+    text = yaml.safe_dump(reverse(TINY), sort_keys=False, indent=4, default_flow_style=None)
+    (study / "config/config.yaml").write_text("# the same study, written differently\n\n" + text.replace("\n", "  # same\n", 1))
+    assert yaml.safe_load((study / "config/config.yaml").read_text()) == TINY
+    assert planned_jobs(study) == {}
+
+
+def test_no_invocation_writes_under_results_at_parse_time(finished_study, tmp_path):
+    """A dry run, --lint and a run that cannot lock the directory, each with an edited config, while a study runs."""
+    study = copy_of(finished_study, tmp_path)
+    (study / "results/tiny/rounds/002/trials/1.json").unlink()
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(dict(TINY, meter=dict(TINY["meter"], pue=2.0))))
+    with metered_lock_held(study):
+        running = start_snakemake(study, "all")  # its trial job waits for the metered lock this test holds
+        try:
+            log = study / "results/tiny/logs/trials/002-1.log"
+            deadline = time.time() + 300
+            while not (log.exists() and "waiting for the metered lock" in log.read_text()) and time.time() < deadline:
+                time.sleep(0.2)
+            assert log.exists(), "the running study never started its trial"
+            before = snapshot(study)
+            for args in (("--dry-run",), ("--lint",), ()):
+                result = snakemake(study, f"--configfile={edited}", "all", *args, timeout=300)
+                if not args:
+                    assert result.returncode != 0 and "cannot be locked" in result.stdout + result.stderr
+                assert snapshot(study) == before, f"snakemake {' '.join(args)} wrote under results/"
+            assert running.poll() is None
+        finally:
+            os.killpg(running.pid, signal.SIGKILL)
+            running.wait()
+    assert not (study / "results/tiny/study.yaml").exists()
+
+
 def test_editing_figures_reruns_only_figures(finished_study, tmp_path):
     study = copy_of(finished_study, tmp_path)
     config = dict(TINY, figures={"dpi": 90})
@@ -133,9 +265,7 @@ def test_sigkill_mid_round_then_restart_completes_without_redoing_finished_trial
     for name in ("trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"):
         (out / name).unlink()
     finished = {path: path.stat().st_mtime for path in out.glob("rounds/*/trials/*.json")}
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen([SNAKEMAKE, "--cores", "2", "all"], cwd=study, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_snakemake(study, "all")
     deadline = time.time() + 300
     try:
         # Kill while round 2's first trial job is running: its log exists, its record does not.
@@ -157,6 +287,42 @@ def test_sigkill_mid_round_then_restart_completes_without_redoing_finished_trial
     assert {path: path.stat().st_mtime for path in finished} == finished  # no finished trial redone
     assert len(list(out.glob("rounds/*/trials/*.json"))) == TRIALS
     assert (out / "frontier.csv").is_file()
+
+
+def test_a_kill_just_after_a_trial_wrote_its_record_keeps_that_measurement(finished_study, tmp_path):
+    """The README's recipe (--unlock, then the same command) after a SIGKILL of the whole run at the worst moment."""
+    study = copy_of(finished_study, tmp_path)
+    out = study / "results/tiny"
+    shutil.rmtree(out / "rounds/002")
+    for name in ("trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"):
+        (out / name).unlink()
+    # The trial job SIGKILLs its process group (this Snakemake run) right after writing its
+    # record, before Snakemake marks the job complete (ecopt.trial's test hook).
+    killed = start_snakemake(study, "all", env=environment(study, ECOPT_TEST_KILL_GROUP_AFTER_RECORD="1"))
+    assert killed.wait(timeout=600) == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
+    written = list(out.glob("rounds/002/trials/*.json"))
+    assert len(written) == 1, "the run should have died right after its first round-2 record"
+    measurement = written[0].read_bytes()
+    assert "IncompleteFilesException" not in snakemake(study, "--dry-run").stderr  # rerun-incomplete applies
+    assert snakemake(study, "--unlock").returncode == 0
+    result = snakemake(study, "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert written[0].read_bytes() == measurement  # the same joules and timestamps: not metered again
+    index = written[0].stem
+    assert "kept" in (out / f"logs/trials/002-{index}.log").read_text()
+    assert len(list(out.glob("rounds/*/trials/*.json"))) == TRIALS and (out / "frontier.csv").is_file()
+
+
+def test_changed_trial_settings_measure_again(finished_study, tmp_path):
+    """The kept-record rule is narrow: a trial whose settings changed is metered afresh, not kept."""
+    study = copy_of(finished_study, tmp_path)
+    record = study / "results/tiny/rounds/000/trials/0.json"
+    before = json.loads(record.read_text())
+    make_study(study, dict(TINY, meter=dict(TINY["meter"], min_window_seconds=0.2)))
+    assert snakemake(study, str(record.relative_to(study))).returncode == 0
+    after = json.loads(record.read_text())
+    assert after["fingerprint"] != before["fingerprint"] and after["started_at"] != before["started_at"]
+    assert after["min_window_seconds"] == 0.2
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,13 @@
 rule calibrate:
     input:
+        # load_splits reads both files of the data stage.
         splits=rules.prepare_data.output.splits,
+        manifest=rules.prepare_data.output.manifest,
     output:
         runs=f"{OUT}/calibration/runs.csv",
         summary=f"{OUT}/calibration/summary.json",
     params:
-        calibration=config["calibration"],
-        model=trial_slice(),
-        config=STUDY_CONFIG,
+        settings=settings_of(*CALIBRATION_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.summary),
@@ -20,5 +20,5 @@ rule calibrate:
     benchmark:
         f"{OUT}/benchmarks/calibrate.tsv"
     shell:
-        "{params.python} -m ecopt.calibration --config {params.config} --splits-dir {params.splits_dir} "
+        "{params.python} -m ecopt.calibration --settings {params.settings:q} --splits-dir {params.splits_dir} "
         "--out-dir {params.out_dir} > {log} 2>&1"

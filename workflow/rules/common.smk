@@ -1,6 +1,12 @@
 # Helpers and input functions shared by the rules.
 import os
 
+from ecopt.calibration import CALIBRATION_SECTIONS
+from ecopt.cli import settings_json
+from ecopt.proxies import PROXIES_SECTIONS
+from ecopt.search import SEARCH_SECTIONS
+from ecopt.trial import TRIAL_SECTIONS
+
 
 wildcard_constraints:
     round=r"\d{3}",
@@ -36,17 +42,27 @@ def proposal_inputs(wildcards):
     return inputs
 
 
-def search_slice():
+def settings_of(*sections, **partial):
+    """The named config sections (and, by keyword, a section's chosen fields) as canonical JSON.
+
+    The text is the rule's `settings` param and its stage's --settings argument: the
+    stage reads exactly this, and Snakemake reruns the rule when a value in it changes,
+    never for comments, key order or whitespace in the config file. The section lists
+    are the stages' own (ecopt.trial.TRIAL_SECTIONS, ...), so the two cannot drift.
+    """
+    chosen = {name: config[name] for name in sections if config.get(name) is not None}
+    chosen.update(partial)
+    return settings_json(chosen)
+
+
+def search_settings():
     # `rounds` only adds rounds at the end: changing it must not redo finished ones.
-    return {key: value for key, value in config["search"].items() if key != "rounds"}
-
-
-def trial_slice():
-    return {key: config.get(key) for key in ("adapter", "adapter_options", "data", "meter", "trial", "space", "seed")}
+    search = {key: value for key, value in config["search"].items() if key != "rounds"}
+    return settings_of(*SEARCH_SECTIONS, search=search)
 
 
 def figure_shell(names):
     return (
-        "{params.python} -m ecopt.figures --config {params.config} --study-dir {params.study_dir} "
+        "{params.python} -m ecopt.figures --settings {params.settings:q} --study-dir {params.study_dir} "
         f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
     )

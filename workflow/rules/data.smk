@@ -3,8 +3,7 @@ rule prepare_data:
         splits=f"{OUT}/data/splits.npz",
         manifest=f"{OUT}/data/manifest.json",
     params:
-        data=config["data"],
-        config=STUDY_CONFIG,
+        settings=settings_of("data"),
         python=PYTHON,
         out_dir=lambda wildcards, output: os.path.dirname(output.splits),
     conda:
@@ -14,4 +13,4 @@ rule prepare_data:
     benchmark:
         f"{OUT}/benchmarks/prepare_data.tsv"
     shell:
-        "{params.python} -m ecopt.data --config {params.config} --out {params.out_dir} > {log} 2>&1"
+        "{params.python} -m ecopt.data --settings {params.settings:q} --out {params.out_dir} > {log} 2>&1"

@@ -24,8 +24,7 @@ rule figures:
             category="Frontier",
         ),
     params:
-        figures=config["figures"],
-        config=STUDY_CONFIG,
+        settings=settings_of("figures"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
@@ -50,8 +49,7 @@ rule proxies_figure:
             category="Proxies",
         ),
     params:
-        figures=config["figures"],
-        config=STUDY_CONFIG,
+        settings=settings_of("figures"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
@@ -76,8 +74,7 @@ rule calibration_figure:
             category="Meter",
         ),
     params:
-        figures=config["figures"],
-        config=STUDY_CONFIG,
+        settings=settings_of("figures"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.calibration),

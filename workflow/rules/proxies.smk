@@ -1,13 +1,13 @@
 rule proxies:
     input:
+        # load_splits reads both files of the data stage.
         splits=rules.prepare_data.output.splits,
+        manifest=rules.prepare_data.output.manifest,
     output:
         runs=f"{OUT}/proxies/runs.csv",
         stats=f"{OUT}/proxies/stats.json",
     params:
-        proxies=config["proxies"],
-        model=trial_slice(),
-        config=STUDY_CONFIG,
+        settings=settings_of(*PROXIES_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.stats),
@@ -20,5 +20,5 @@ rule proxies:
     benchmark:
         f"{OUT}/benchmarks/proxies.tsv"
     shell:
-        "{params.python} -m ecopt.proxies --config {params.config} --splits-dir {params.splits_dir} "
+        "{params.python} -m ecopt.proxies --settings {params.settings:q} --splits-dir {params.splits_dir} "
         "--out-dir {params.out_dir} > {log} 2>&1"

@@ -5,11 +5,7 @@ rule propose:
         proposals=f"{OUT}/rounds/{{round}}/proposals.json",
         state=f"{OUT}/rounds/{{round}}/experiment.json",
     params:
-        search=search_slice(),
-        space=config["space"],
-        objectives=config.get("objectives"),
-        seed=config["seed"],
-        config=STUDY_CONFIG,
+        settings=search_settings(),
         python=PYTHON,
         trials=lambda wildcards, input: " ".join(input.get("trials", [])),
         calibration=lambda wildcards, input: f"--calibration {input.calibration}" if "calibration" in input.keys() else "",
@@ -20,19 +16,25 @@ rule propose:
     benchmark:
         f"{OUT}/benchmarks/propose/{{round}}.tsv"
     shell:
-        "{params.python} -m ecopt.search --config {params.config} --round {wildcards.round} "
+        "{params.python} -m ecopt.search --settings {params.settings:q} --round {wildcards.round} "
         "--trials {params.trials} {params.calibration} --out {output.proposals} --state {output.state} > {log} 2>&1"
 
 
 rule trial:
     input:
         proposals=f"{OUT}/rounds/{{round}}/proposals.json",
+        # load_splits reads both files of the data stage.
         splits=rules.prepare_data.output.splits,
+        manifest=rules.prepare_data.output.manifest,
     output:
-        f"{OUT}/rounds/{{round}}/trials/{{index}}.json",
+        # update(): Snakemake keeps an existing record when it reruns this job rather
+        # than deleting it first, so a trial killed after writing its record (before
+        # Snakemake marked the job complete) is not metered again: ecopt.trial keeps a
+        # record whose fingerprint (settings, params, round, index) matches and
+        # measures afresh otherwise.
+        update(f"{OUT}/rounds/{{round}}/trials/{{index}}.json"),
     params:
-        model=trial_slice(),
-        config=STUDY_CONFIG,
+        settings=settings_of(*TRIAL_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
     resources:
@@ -44,7 +46,7 @@ rule trial:
     benchmark:
         f"{OUT}/benchmarks/trials/{{round}}-{{index}}.tsv"
     shell:
-        "{params.python} -m ecopt.trial --config {params.config} --proposals {input.proposals} --index {wildcards.index} "
+        "{params.python} -m ecopt.trial --settings {params.settings:q} --proposals {input.proposals} --index {wildcards.index} "
         "--splits-dir {params.splits_dir} --out {output} > {log} 2>&1"
 
 
@@ -57,9 +59,7 @@ rule frontier:
         hypervolume=f"{OUT}/hypervolume.csv",
         summary=f"{OUT}/summary.json",
     params:
-        objectives=config.get("objectives"),
-        baseline=config["search"]["baseline"],
-        config=STUDY_CONFIG,
+        settings=settings_of("objectives", search={"baseline": config["search"]["baseline"]}),
         python=PYTHON,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
     conda:
@@ -69,4 +69,4 @@ rule frontier:
     benchmark:
         f"{OUT}/benchmarks/frontier.tsv"
     shell:
-        "{params.python} -m ecopt.frontier --config {params.config} --trials {input} --out-dir {params.out_dir} > {log} 2>&1"
+        "{params.python} -m ecopt.frontier --settings {params.settings:q} --trials {input} --out-dir {params.out_dir} > {log} 2>&1"
