@@ -76,7 +76,7 @@ SEARCH_SETTINGS: dict[str, Any] = {}  # --search KEY=VALUE: ECOpt's search setti
 
 def run_ecopt(problem: Any, dim: int, seed: int, q: int, noise: float) -> list[np.ndarray]:
     from ecopt.hyperparameter import Range
-    from ecopt.search import optimize
+    from ecopt.function_api import optimize
 
     evaluate, truth = evaluator(problem, noise, np.random.default_rng(seed + 10_000))
     reference = problem.ref_point.numpy()

@@ -13,7 +13,7 @@ __all__ = ["optimize"]
 
 def __getattr__(name: str) -> Any:
     if name == "optimize":
-        from ecopt.search import optimize
+        from ecopt.function_api import optimize
 
         return optimize
     raise AttributeError(f"module 'ecopt' has no attribute {name!r}")

@@ -16,7 +16,7 @@ def test_importing_ecopt_stays_light(python_env):
 
 def test_optimize_is_exported_lazily():
     import ecopt
-    from ecopt.search import optimize
+    from ecopt.function_api import optimize
 
     assert ecopt.optimize is optimize
 

@@ -260,7 +260,7 @@ def test_every_shipped_study_passes(path):
 
 
 def test_optimize_refuses_a_space_with_nothing_to_search():
-    from ecopt.search import optimize
+    from ecopt.function_api import optimize
 
     with pytest.raises(ConfigError) as caught:
         optimize(lambda params: {"performance": 1.0, "samples_per_joule": 1.0}, {"padding": Fixed("same")}, n_init=2, rounds=0)
