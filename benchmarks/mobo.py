@@ -28,7 +28,8 @@ import argparse
 import json
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -75,8 +76,8 @@ SEARCH_SETTINGS: dict[str, Any] = {}  # --search KEY=VALUE: ECOpt's search setti
 
 
 def run_ecopt(problem: Any, dim: int, seed: int, q: int, noise: float) -> list[np.ndarray]:
-    from ecopt.hyperparameter import Range
     from ecopt.function_api import optimize
+    from ecopt.hyperparameter import Range
 
     evaluate, truth = evaluator(problem, noise, np.random.default_rng(seed + 10_000))
     reference = problem.ref_point.numpy()
@@ -87,8 +88,17 @@ def run_ecopt(problem: Any, dim: int, seed: int, q: int, noise: float) -> list[n
         observed, _ = evaluate(np.array([params[f"x{i}"] for i in range(dim)]))
         return {"f0": float(observed[0]), "f1": float(observed[1])}
 
-    optimize(fn, space, objectives, n_init=N_INIT, rounds=(BUDGET - N_INIT) // q, batch_size=q, seed=seed,
-             noise_rsd={"f1": noise} if noise > 0 else None, settings=SEARCH_SETTINGS)
+    optimize(
+        fn,
+        space,
+        objectives,
+        n_init=N_INIT,
+        rounds=(BUDGET - N_INIT) // q,
+        batch_size=q,
+        seed=seed,
+        noise_rsd={"f1": noise} if noise > 0 else None,
+        settings=SEARCH_SETTINGS,
+    )
     return truth
 
 
@@ -134,7 +144,10 @@ def run_botorch(problem: Any, dim: int, seed: int, q: int, noise: float) -> list
         model = ModelListGP(*[SingleTaskGP(train_x, train_y[:, j : j + 1], outcome_transform=Standardize(m=1)) for j in range(2)])
         fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
         acquisition = qLogNoisyExpectedHypervolumeImprovement(
-            model=model, ref_point=problem.ref_point.tolist(), X_baseline=train_x, prune_baseline=True,
+            model=model,
+            ref_point=problem.ref_point.tolist(),
+            X_baseline=train_x,
+            prune_baseline=True,
             sampler=SobolQMCNormalSampler(torch.Size([128])),
         )
         candidates, _ = optimize_acqf(acquisition, bounds=bounds, q=min(q, BUDGET - len(x)), num_restarts=20, raw_samples=1024, sequential=True)
@@ -208,14 +221,19 @@ def timing(repeats: int = 2) -> list[dict[str, Any]]:
         history = []
         for index, row in enumerate(x):
             _, true = evaluate(row)
-            history.append({"params": {f"x{i}": float(row[i]) for i in range(dim)}, "status": "completed", "f0": float(true[0]), "f1": float(true[1]), "index": index})
+            history.append(
+                {"params": {f"x{i}": float(row[i]) for i in range(dim)}, "status": "completed", "f0": float(true[0]), "f1": float(true[1]), "index": index}
+            )
         for q in (1, 4):
             for repeat in range(repeats):
                 result = propose(1, history, space, objectives, validate_section("search", {**SEARCH_SETTINGS, "batch_size": q}), seed=repeat, keep_state=False)
                 rows.append({"observations": observations, "q": q, "repeat": repeat, **result.seconds, "per_candidate": result.seconds["total"] / q})
-                print(f"  {observations} observations, q={q}: {result.seconds['total']:.2f} s total "
-                      f"(rebuild {result.seconds['rebuild']:.2f} s, generate {result.seconds['generate']:.2f} s) "
-                      f"= {result.seconds['total'] / q:.2f} s per candidate", flush=True)
+                print(
+                    f"  {observations} observations, q={q}: {result.seconds['total']:.2f} s total "
+                    f"(rebuild {result.seconds['rebuild']:.2f} s, generate {result.seconds['generate']:.2f} s) "
+                    f"= {result.seconds['total'] / q:.2f} s per candidate",
+                    flush=True,
+                )
     return rows
 
 
@@ -246,7 +264,16 @@ def main() -> None:
                 truth = run_method(method, problem, dim, seed, args.noise)
                 seconds.append(time.perf_counter() - started)
                 ratios.append(hv_ratios(truth, problem))
-                results.append({"problem": problem_name, "method": method, "seed": seed, "noise": args.noise, "hv_ratio": dict(zip(CHECKPOINTS, ratios[-1])), "seconds": seconds[-1]})
+                results.append(
+                    {
+                        "problem": problem_name,
+                        "method": method,
+                        "seed": seed,
+                        "noise": args.noise,
+                        "hv_ratio": dict(zip(CHECKPOINTS, ratios[-1])),
+                        "seconds": seconds[-1],
+                    }
+                )
             columns = []
             for position, checkpoint in enumerate(CHECKPOINTS):
                 at = [r[position] for r in ratios]

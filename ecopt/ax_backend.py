@@ -47,8 +47,9 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from ecopt.errors import ConfigError
 from ecopt.history import with_fixed
@@ -323,11 +324,7 @@ def set_generation_strategy(
                 "surrogate_spec": surrogate_spec(settings),
                 **({"transform_configs": transform_configs} if transform_configs else {}),
             },
-            generator_gen_kwargs={
-                "model_gen_options": {
-                    "optimizer_kwargs": {"num_restarts": settings.num_restarts, "raw_samples": settings.raw_samples}
-                }
-            },
+            generator_gen_kwargs={"model_gen_options": {"optimizer_kwargs": {"num_restarts": settings.num_restarts, "raw_samples": settings.raw_samples}}},
         )
     node = GenerationNode(name=kind, generator_specs=[spec], should_deduplicate=True)
     strategy = GenerationStrategy(name=f"ecopt-{kind}", nodes=[node])
@@ -364,8 +361,16 @@ def attach_history(
             # Relative spread r of the raw value: SEM r*|v| in linear units, r/ln(10)
             # in log10 units (delta method). NaN: Ax infers the noise level.
             sem = float("nan") if rsd is None else (rsd / math.log(10) if objective.log_scale else rsd * abs(value))
-            rows.append({"trial_index": trial.index, "arm_name": trial.arm.name, "metric_name": objective.name,
-                         "metric_signature": signatures[objective.name], "mean": float(value), "sem": sem})
+            rows.append(
+                {
+                    "trial_index": trial.index,
+                    "arm_name": trial.arm.name,
+                    "metric_name": objective.name,
+                    "metric_signature": signatures[objective.name],
+                    "mean": float(value),
+                    "sem": sem,
+                }
+            )
     if rows:
         experiment.attach_data(Data(df=pd.DataFrame(rows)))
     for trial, completed in outcomes:
@@ -436,8 +441,16 @@ def posterior_mean_hvi_class() -> Any:
 
         class qLogPosteriorMeanHVI(qLogExpectedHypervolumeImprovement):
             def __init__(
-                self, model: Any, ref_point: Any, X_baseline: Any, objective: Any = None, constraints: Any = None,
-                X_pending: Any = None, eta: Any = 1e-3, fat: bool = True, **_: Any,
+                self,
+                model: Any,
+                ref_point: Any,
+                X_baseline: Any,
+                objective: Any = None,
+                constraints: Any = None,
+                X_pending: Any = None,
+                eta: Any = 1e-3,
+                fat: bool = True,
+                **_: Any,
             ) -> None:
                 mean_model = PosteriorMeanModel(model)
                 known = X_baseline if X_pending is None else torch.cat([X_baseline, X_pending], dim=-2)
@@ -446,8 +459,14 @@ def posterior_mean_hvi_class() -> Any:
                     values = objective(means.unsqueeze(0), X=known).squeeze(0) if objective is not None else means
                 ref = torch.as_tensor(ref_point, dtype=values.dtype, device=values.device)
                 super().__init__(
-                    model=mean_model, ref_point=ref, partitioning=FastNondominatedPartitioning(ref_point=ref, Y=values),
-                    sampler=IndexSampler(torch.Size([1])), objective=objective, constraints=constraints, eta=eta, fat=fat,
+                    model=mean_model,
+                    ref_point=ref,
+                    partitioning=FastNondominatedPartitioning(ref_point=ref, Y=values),
+                    sampler=IndexSampler(torch.Size([1])),
+                    objective=objective,
+                    constraints=constraints,
+                    eta=eta,
+                    fat=fat,
                 )
 
         acqf_input_constructor(qLogPosteriorMeanHVI)(construct_inputs_qLogNEHVI)

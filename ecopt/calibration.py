@@ -17,8 +17,9 @@ import argparse
 import logging
 import statistics
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
@@ -78,7 +79,9 @@ def _define_calibration_model(model: Any, study: StudySettings, settings: Calibr
     raise ConfigError("space", thaw(study.effective.get("space")), "a space with a model that can be built; 100 draws were all infeasible")
 
 
-def calibrate(config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def calibrate(
+    config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows of runs.csv and the summary."""
     from ecopt.meter import Meter
     from ecopt.statistics import relative_standard_deviation
@@ -98,18 +101,20 @@ def calibrate(config: StudySettings | Mapping[str, Any], splits_dir: str | Path 
         window = meter.measure_window(model.evaluate)
         record = window.record
         samples = sum(int(n) for _, n in window.results)
-        rows.append({
-            "repeat": repeat,
-            "joules": record.joules,
-            "seconds": record.seconds,
-            "cpu_seconds": record.cpu_seconds,
-            "samples": samples,
-            "passes": window.passes,
-            "samples_per_joule": samples / record.joules,
-            "dynamic_joules": record.dynamic_joules,
-            "energy_source": record.energy_source,
-            "estimated": record.estimated,
-        })
+        rows.append(
+            {
+                "repeat": repeat,
+                "joules": record.joules,
+                "seconds": record.seconds,
+                "cpu_seconds": record.cpu_seconds,
+                "samples": samples,
+                "passes": window.passes,
+                "samples_per_joule": samples / record.joules,
+                "dynamic_joules": record.dynamic_joules,
+                "energy_source": record.energy_source,
+                "estimated": record.estimated,
+            }
+        )
         logger.info("repeat %d: %.2f J in %.2f s, %.1f samples/J", repeat, record.joules, record.seconds, rows[-1]["samples_per_joule"])
 
     passes = rows[0]["passes"]  # the same work with and without the meter

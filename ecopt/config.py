@@ -30,4 +30,3 @@ def read_study_yaml(path: str | Path) -> Any:
 def load_study_config(path: str | Path, sections: list[str] | None = None) -> StudySettings:
     """A study YAML validated by ``ecopt.settings.validate_study`` (only ``sections`` when given)."""
     return validate_study(read_study_yaml(path), sections=sections)
-

@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,9 @@ def pareto_data(trials: Any, frontier: Any, performance: str = "performance", ef
         "knee": knee[[performance, efficiency]].to_numpy(dtype=float),
         "counts": status_counts(trials),
         "note": energy_note(list(trials.get("energy_source", [])), list(trials.get("estimated", []))),
-        "performance_label": str(trials["performance_metric"].dropna().iloc[0]) if "performance_metric" in trials and trials["performance_metric"].notna().any() else performance,
+        "performance_label": str(trials["performance_metric"].dropna().iloc[0])
+        if "performance_metric" in trials and trials["performance_metric"].notna().any()
+        else performance,
     }
 
 
@@ -91,14 +94,16 @@ def proxy_data(runs: Any, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
     panels = []
     for proxy, label in (("parameters", "parameters"), ("flops_per_sample", "FLOPs per sample")):
         entry = stats[f"{proxy}_vs_{stats['target']}"]
-        panels.append({
-            "x": runs[proxy].to_numpy(dtype=float),
-            "y": runs[stats["target"]].to_numpy(dtype=float),
-            "xlabel": label,
-            "ylabel": "joules per inference",
-            "title": f"Pearson r = {entry['pearson_r']:.2f}, 95% CI [{entry['pearson_ci_low']:.2f}, {entry['pearson_ci_high']:.2f}], "
-            f"p = {entry['pearson_p']:.2g}\nSpearman rho = {entry['spearman_rho']:.2f}, n = {len(runs)}",
-        })
+        panels.append(
+            {
+                "x": runs[proxy].to_numpy(dtype=float),
+                "y": runs[stats["target"]].to_numpy(dtype=float),
+                "xlabel": label,
+                "ylabel": "joules per inference",
+                "title": f"Pearson r = {entry['pearson_r']:.2f}, 95% CI [{entry['pearson_ci_low']:.2f}, {entry['pearson_ci_high']:.2f}], "
+                f"p = {entry['pearson_p']:.2g}\nSpearman rho = {entry['spearman_rho']:.2f}, n = {len(runs)}",
+            }
+        )
     return panels
 
 
@@ -126,8 +131,10 @@ def scaling_data(trials: Any, summary: Mapping[str, Any], efficiency: str = "sam
         xs = np.geomspace(points[:, 0].min(), points[:, 0].max(), 50)
         line = np.column_stack([xs, fit["prefactor"] * xs ** fit["exponent"]])
     if "exponent" in fit:
-        title = (f"efficiency = {fit['prefactor']:.3g} x parameters^{fit['exponent']:.3f}  "
-                 f"(95% CI [{fit['exponent_ci_low']:.3f}, {fit['exponent_ci_high']:.3f}], R^2 = {fit['r_squared']:.2f}, n = {fit['n']})")
+        title = (
+            f"efficiency = {fit['prefactor']:.3g} x parameters^{fit['exponent']:.3f}  "
+            f"(95% CI [{fit['exponent_ci_low']:.3f}, {fit['exponent_ci_high']:.3f}], R^2 = {fit['r_squared']:.2f}, n = {fit['n']})"
+        )
     else:
         title = f"no power-law fit: {fit.get('reason', 'no trial with a parameter count')}"
     return {"points": points, "line": line, "title": title}
@@ -277,11 +284,22 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")
-        paths.append(draw_proxies(proxy_data(read_table(study / "proxies" / "runs.csv"), stats), out / f"proxies.{suffix}", settings,
-                                  energy_note([stats["energy_source"]], [stats["estimated"]])))
+        paths.append(
+            draw_proxies(
+                proxy_data(read_table(study / "proxies" / "runs.csv"), stats),
+                out / f"proxies.{suffix}",
+                settings,
+                energy_note([stats["energy_source"]], [stats["estimated"]]),
+            )
+        )
     if "calibration" in only and (study / "calibration" / "summary.json").is_file():
-        paths.append(draw_calibration(calibration_data(read_table(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
-                                      out / f"calibration.{suffix}", settings))
+        paths.append(
+            draw_calibration(
+                calibration_data(read_table(study / "calibration" / "runs.csv"), read_json(study / "calibration" / "summary.json")),
+                out / f"calibration.{suffix}",
+                settings,
+            )
+        )
     return paths
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +50,26 @@ def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> t
 
 # --------------------------------------------------------------------------- tables
 TRIAL_COLUMNS = [
-    "round", "index", "status", "performance_metric", "performance", "samples_per_joule", "samples", "eval_passes",
-    "eval_joules", "eval_seconds", "train_joules", "train_seconds", "parameters", "flops_per_sample",
-    "energy_source", "estimated", "overhead_seconds", "error", "filled_defaults", "measurement_errors",
+    "round",
+    "index",
+    "status",
+    "performance_metric",
+    "performance",
+    "samples_per_joule",
+    "samples",
+    "eval_passes",
+    "eval_joules",
+    "eval_seconds",
+    "train_joules",
+    "train_seconds",
+    "parameters",
+    "flops_per_sample",
+    "energy_source",
+    "estimated",
+    "overhead_seconds",
+    "error",
+    "filled_defaults",
+    "measurement_errors",
 ]
 _NOT_TABULATED = {"params", "ran_on", "traceback", "train_energy", "eval_energy", "performance_spread"}
 
@@ -120,9 +138,7 @@ def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all(key in a and a[key] == value for key, value in b.items())
 
 
-def study_summary(
-    records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, Any]] = (), efficiency: str = "samples_per_joule"
-) -> dict[str, Any]:
+def study_summary(records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, Any]] = (), efficiency: str = "samples_per_joule") -> dict[str, Any]:
     """Headline figures of a study (``summary.schema.json``): trials by status, the most
     efficient trial, its gain over the baseline configurations (``search.baseline``,
     e.g. batch size 1), and the power law of efficiency against parameter count."""
@@ -130,7 +146,8 @@ def study_summary(
 
     records = [as_trial_record(r) for r in records]
     completed = [
-        r for r in records
+        r
+        for r in records
         if r.status is TrialStatus.COMPLETED and isinstance(r.get(efficiency), (int, float)) and not isinstance(r.get(efficiency), bool) and r[efficiency] > 0
     ]
     summary: dict[str, Any] = {

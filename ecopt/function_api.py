@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -50,8 +50,9 @@ to that level for the GP (:func:`winsorization_levels`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -182,9 +183,7 @@ def _where(record: Any) -> str:
     return str(path or f"trial {index}")
 
 
-def observations(
-    history: Sequence[Any], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], penalize_failed: bool = True
-) -> Observations:
+def observations(history: Sequence[Any], space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], penalize_failed: bool = True) -> Observations:
     """The observations of ``history`` (``TrialRecord``s or plain dicts with the same keys) under the outcome rules.
 
     Raises ValueError naming the record (its ``path``, else its index) whose params

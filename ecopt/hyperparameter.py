@@ -10,8 +10,9 @@ adapter never sees a value the search space does not allow.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Sequence
+from typing import Any
 
 
 class ValueType(str, Enum):

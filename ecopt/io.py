@@ -6,8 +6,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def _write_atomically(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str) -> Path:

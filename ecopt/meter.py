@@ -42,8 +42,9 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ecopt.errors import MeasurementError
 from ecopt.metered_lock import hold_metered_lock
@@ -137,10 +138,7 @@ def unusable_reading(record: EnergyRecord) -> str | None:
     readings = ", ".join(f"{name} {part.joules:.6g} J ({part.source})" for name, part in components)
     bad = [name for name, part in components if not math.isfinite(part.joules) or part.joules < 0]
     if bad:
-        return (
-            f"negative or non-finite energy in {', '.join(bad)} over a {record.seconds:.3g} s window "
-            f"(a counter reset or wrap the meter missed): {readings}"
-        )
+        return f"negative or non-finite energy in {', '.join(bad)} over a {record.seconds:.3g} s window (a counter reset or wrap the meter missed): {readings}"
     if not record.joules > 0:
         return f"0 J over a {record.seconds:.3g} s window (the meter read no energy): {readings}"
     return None
@@ -273,7 +271,7 @@ class Meter:
         with hold_metered_lock():
             for pair in range(pairs):
                 seconds = {}
-                for metered in ((False, True) if pair % 2 == 0 else (True, False)):
+                for metered in (False, True) if pair % 2 == 0 else (True, False):
                     started = time.perf_counter()
                     if metered:
                         self.measure(work, check=False)  # only the wall time counts here

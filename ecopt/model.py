@@ -9,7 +9,8 @@ window when a single pass is too short to measure.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ecopt.hyperparameter import Hyperparameter
 
@@ -66,10 +67,10 @@ class Model:
         raise NotImplementedError
 
     # Optional hooks: implement them to get parameter and FLOP counts in trial records.
-    def network(self) -> "torch.nn.Module | None":
+    def network(self) -> torch.nn.Module | None:
         """The torch module whose parameters and FLOPs describe this model, if any."""
         return None
 
-    def single_sample_input(self) -> "tuple[Any, ...] | None":
+    def single_sample_input(self) -> tuple[Any, ...] | None:
         """Positional inputs for one sample (batch of one), used to count FLOPs."""
         return None

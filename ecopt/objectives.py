@@ -11,8 +11,9 @@ transformed space, the space the optimiser improves.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ecopt.errors import ConfigError
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ecopt.errors import ConfigError, InfeasibleArchitecture, MeasurementError
 from ecopt.settings import StudySettings, instantiate_adapter, study_settings, thaw, validate_study
@@ -62,7 +63,11 @@ def measure_architectures(config: StudySettings | Mapping[str, Any], splits_dir:
         network = model.network()
         sample = model.single_sample_input()
         if network is None or sample is None:
-            raise ConfigError("adapter", study.adapter, "an adapter whose network() and single_sample_input() return a torch module and an input, to count parameters and FLOPs")
+            raise ConfigError(
+                "adapter",
+                study.adapter,
+                "an adapter whose network() and single_sample_input() return a torch module and an input, to count parameters and FLOPs",
+            )
         model.evaluate()  # warm: data on the device, first-call costs outside the window
         try:
             window = meter.measure_window(model.evaluate)
@@ -71,23 +76,35 @@ def measure_architectures(config: StudySettings | Mapping[str, Any], splits_dir:
             continue
         samples = sum(int(n) for _, n in window.results)
         record = window.record
-        rows.append({
-            "architecture": len(rows),
-            **{f"param_{k}": v for k, v in params.items()},
-            "parameters": count_parameters(network),
-            "flops_per_sample": count_flops(network, sample),
-            "joules": record.joules,
-            "seconds": record.seconds,
-            "samples": samples,
-            "joules_per_sample": record.joules / samples,
-            "seconds_per_sample": record.seconds / samples,
-            "samples_per_joule": samples / record.joules,
-            "energy_source": record.energy_source,
-            "estimated": record.estimated,
-        })
-        logger.info("architecture %d: %d parameters, %d FLOPs, %.3g J/sample", len(rows) - 1, rows[-1]["parameters"], rows[-1]["flops_per_sample"], rows[-1]["joules_per_sample"])
+        rows.append(
+            {
+                "architecture": len(rows),
+                **{f"param_{k}": v for k, v in params.items()},
+                "parameters": count_parameters(network),
+                "flops_per_sample": count_flops(network, sample),
+                "joules": record.joules,
+                "seconds": record.seconds,
+                "samples": samples,
+                "joules_per_sample": record.joules / samples,
+                "seconds_per_sample": record.seconds / samples,
+                "samples_per_joule": samples / record.joules,
+                "energy_source": record.energy_source,
+                "estimated": record.estimated,
+            }
+        )
+        logger.info(
+            "architecture %d: %d parameters, %d FLOPs, %.3g J/sample",
+            len(rows) - 1,
+            rows[-1]["parameters"],
+            rows[-1]["flops_per_sample"],
+            rows[-1]["joules_per_sample"],
+        )
     if len(rows) < 4:
-        raise ConfigError("space", thaw(study.effective.get("space")), f"a space with at least 4 distinct feasible architectures in {settings.max_draws} draws (found {len(rows)})")
+        raise ConfigError(
+            "space",
+            thaw(study.effective.get("space")),
+            f"a space with at least 4 distinct feasible architectures in {settings.max_draws} draws (found {len(rows)})",
+        )
     return rows
 
 
@@ -101,8 +118,7 @@ def correlation_stats(rows: list[Mapping[str, Any]], target: str = "joules_per_s
     stats["estimated"] = bool(rows[0]["estimated"])
     if stats["estimated"]:
         stats["note"] = (
-            "energy is an estimate (time x assumed power, no RAPL/NVML counter): these correlations measure "
-            "proxy vs run time, not proxy vs measured energy"
+            "energy is an estimate (time x assumed power, no RAPL/NVML counter): these correlations measure proxy vs run time, not proxy vs measured energy"
         )
     return stats
 
@@ -134,7 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     write_json(out / "stats.json", stats)
     for proxy in PROXY_COLUMNS:
         entry = stats[f"{proxy}_vs_joules_per_sample"]
-        logger.info("%s vs J/sample: r = %.2f [%.2f, %.2f], p = %.3g; Spearman %.2f", proxy, entry["pearson_r"], entry["pearson_ci_low"], entry["pearson_ci_high"], entry["pearson_p"], entry["spearman_rho"])
+        logger.info(
+            "%s vs J/sample: r = %.2f [%.2f, %.2f], p = %.3g; Spearman %.2f",
+            proxy,
+            entry["pearson_r"],
+            entry["pearson_ci_low"],
+            entry["pearson_ci_high"],
+            entry["pearson_p"],
+            entry["spearman_rho"],
+        )
     return 0
 
 

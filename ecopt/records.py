@@ -35,11 +35,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ecopt.errors import RecordError
 
@@ -277,14 +278,35 @@ def _status_dtype() -> Any:
 
 _INTEGER_COLUMNS = ("round", "index", "samples", "eval_passes", "parameters", "trial_number")
 _FLOAT_COLUMNS = (
-    "performance", "samples_per_joule", "dynamic_samples_per_joule", "eval_joules", "eval_seconds", "train_joules",
-    "train_seconds", "flops_per_sample", "overhead_seconds", "process_wall_seconds", "idle_watts", "min_window_seconds",
+    "performance",
+    "samples_per_joule",
+    "dynamic_samples_per_joule",
+    "eval_joules",
+    "eval_seconds",
+    "train_joules",
+    "train_seconds",
+    "flops_per_sample",
+    "overhead_seconds",
+    "process_wall_seconds",
+    "idle_watts",
+    "min_window_seconds",
     "hypervolume",
 )
 _BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee")
 _STRING_COLUMNS = (
-    "schema", "performance_metric", "energy_source", "error", "measurement_errors", "filled_defaults", "host",
-    "slurm_job_id", "started_at", "finished_at", "reference_source", "space", "fingerprint",
+    "schema",
+    "performance_metric",
+    "energy_source",
+    "error",
+    "measurement_errors",
+    "filled_defaults",
+    "host",
+    "slurm_job_id",
+    "started_at",
+    "finished_at",
+    "reference_source",
+    "space",
+    "fingerprint",
 )
 _FLOAT_PREFIXES = ("objective_", "reference_")
 

@@ -46,9 +46,10 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ecopt import ax_backend
 from ecopt.ax_backend import ACQUISITION, SURROGATES
@@ -171,9 +172,7 @@ def propose(
         if reference is not None:
             levels = winsorization_levels(observed.completed, objectives, reference["values"], settings.winsorize)
             winsorized = {
-                o.name: {"level": levels[o.name], "clipped": count_clipped(observed.attached, o, levels[o.name])}
-                for o in objectives
-                if o.name in levels
+                o.name: {"level": levels[o.name], "clipped": count_clipped(observed.attached, o, levels[o.name])} for o in objectives if o.name in levels
             }
         strategy = ax_backend.set_generation_strategy(client, kind, settings, round_seed, objectives, levels)
 
@@ -181,11 +180,7 @@ def propose(
     if observed is not None:
         for objective in objectives:
             rsd = (noise_rsd or {}).get(objective.name)
-            noise[objective.name] = (
-                {"source": "meter calibration", "relative_sd": rsd}
-                if rsd is not None
-                else {"source": "inferred by the GP"}
-            )
+            noise[objective.name] = {"source": "meter calibration", "relative_sd": rsd} if rsd is not None else {"source": "inferred by the GP"}
         ax_backend.attach_history(client, observed.attached, objectives, noise_rsd or {})
     rebuilt = time.perf_counter()
 
@@ -300,9 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, result.to_dict())
     logger.info(
         "round %d: %d proposals from %s (%s), %.1f s (rebuild %.1f s, generate %.1f s) -> %s",
-        args.round, len(result.proposals), result.generator,
+        args.round,
+        len(result.proposals),
+        result.generator,
         result.reference_point["source"] if result.reference_point else "no reference point",
-        result.seconds["total"], result.seconds["rebuild"], result.seconds["generate"], args.out,
+        result.seconds["total"],
+        result.seconds["rebuild"],
+        result.seconds["generate"],
+        args.out,
     )
     return 0
 

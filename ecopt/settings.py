@@ -53,11 +53,12 @@ import importlib
 import inspect
 import json
 import typing
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator
@@ -70,7 +71,6 @@ from ecopt.records import load_schema
 from ecopt.space import parse_space
 
 SCHEMA_FILE = "config.schema.json"
-
 
 
 def trial_metrics() -> tuple[str, ...]:
@@ -366,7 +366,9 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
     settings = StudySettings(**parsed, effective=_freeze(effective))
     if settings.search is not None and len(settings.search.baseline) > settings.search.initial_trials:
         raise ConfigError(
-            "search.baseline", thaw(settings.search.baseline), f"at most search.initial_trials ({settings.search.initial_trials}) configurations: they are part of round 0"
+            "search.baseline",
+            thaw(settings.search.baseline),
+            f"at most search.initial_trials ({settings.search.initial_trials}) configurations: they are part of round 0",
         )
     # A slice without `stages` may serve any stage: it gets every check.
     stages = settings.stages if settings.stages is not None else STAGES
@@ -402,9 +404,7 @@ def check_space(space: Mapping[str, Hyperparameter], search: Any = None) -> None
         check_configuration(space, point, f"search.baseline[{position}]")
     size = space_size(space)
     if size is not None and search.initial_trials > size:
-        raise ConfigError(
-            "search.initial_trials", search.initial_trials, f"at most {size}: the space holds only {size} distinct configurations"
-        )
+        raise ConfigError("search.initial_trials", search.initial_trials, f"at most {size}: the space holds only {size} distinct configurations")
 
 
 def space_size(space: Mapping[str, Hyperparameter]) -> int | None:

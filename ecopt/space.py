@@ -10,12 +10,14 @@ A space is an ordered ``dict[str, Hyperparameter]``. In a study config it reads:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range, ValueType
 
 SearchSpace = dict[str, Hyperparameter]
+
 
 def parse_space(section: Mapping[str, Any], key: str = "space") -> SearchSpace:
     """Build the domains of a space section that ``ecopt.settings`` has validated against the schema.

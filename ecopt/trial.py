@@ -40,13 +40,14 @@ import logging
 import os
 import platform
 import socket
-import sys
 import statistics
+import sys
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
 from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
@@ -393,9 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("parameters not given took the adapter's defaults: %s", ", ".join(f"{n}={record.params[n]!r}" for n in record.filled_defaults))
     logger.info(
         "%s: %s=%s, %s samples/J (%s%s), overhead %.1f s -> %s",
-        record.status, record.performance_metric, record.performance,
+        record.status,
+        record.performance_metric,
+        record.performance,
         "no" if record.samples_per_joule is None else f"{record.samples_per_joule:.1f}",
-        record.energy_source, ", estimated" if record.estimated else "", record.overhead_seconds, args.out,
+        record.energy_source,
+        ", estimated" if record.estimated else "",
+        record.overhead_seconds,
+        args.out,
     )
     if os.environ.get(KILL_AFTER_RECORD_VARIABLE) == "1":
         import signal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ecopt.hyperparameter import Choice, Range, ValueType
 from ecopt.meter import BackendReading, ComponentEnergy

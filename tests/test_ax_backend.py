@@ -93,7 +93,7 @@ def test_the_gp_fit_stops_at_the_iteration_cap():
 
     generator = torch.Generator().manual_seed(0)
     train_x = torch.rand(30, 3, generator=generator, dtype=torch.double)
-    train_y = (torch.sin(6 * train_x).sum(-1, keepdim=True) + 0.05 * torch.randn(30, 1, generator=generator, dtype=torch.double))
+    train_y = torch.sin(6 * train_x).sum(-1, keepdim=True) + 0.05 * torch.randn(30, 1, generator=generator, dtype=torch.double)
 
     def fitted_mll(iterations):
         model = ax_backend.capped_fit_gp_class()(train_x, train_y)
@@ -123,7 +123,9 @@ def test_posterior_mean_hvi_is_the_hypervolume_improvement_of_the_model_mean():
         mean_front = model.posterior(train_x).mean.numpy()
         for _ in range(3):
             candidates = torch.rand(2, 2, generator=generator, dtype=torch.double)  # a batch of q = 2
-            expected = hypervolume(np.vstack([mean_front, model.posterior(candidates).mean.numpy()]), reference, [False, False]) - hypervolume(mean_front, reference, [False, False])
+            expected = hypervolume(np.vstack([mean_front, model.posterior(candidates).mean.numpy()]), reference, [False, False]) - hypervolume(
+                mean_front, reference, [False, False]
+            )
             got = math.exp(acquisition(candidates[None]).item())
             assert got == pytest.approx(expected, rel=0.02, abs=1e-5)
 

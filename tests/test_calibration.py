@@ -23,8 +23,11 @@ def test_centre_of_a_space():
 
 
 def test_calibrate_with_a_known_meter():
-    config = {"adapter": "tests.fakes:ScriptedModel", "adapter_options": {"evaluate_seconds": 0.01},
-              "calibration": {"repeats": 4, "idle_seconds": 0.2, "overhead_pairs": 1, "params": {"x": 0.2, "n": 2}}}
+    config = {
+        "adapter": "tests.fakes:ScriptedModel",
+        "adapter_options": {"evaluate_seconds": 0.01},
+        "calibration": {"repeats": 4, "idle_seconds": 0.2, "overhead_pairs": 1, "params": {"x": 0.2, "n": 2}},
+    }
     meter = Meter({"min_window_seconds": 0.2}, backend=ConstantPowerBackend(cpu_watts=10, ram_watts=5))
     rows, summary = calibrate(config, meter=meter)
     assert len(rows) == 4 and all(row["samples"] == 20 * row["passes"] for row in rows)
@@ -40,8 +43,13 @@ def test_calibrate_with_a_known_meter():
 
 @pytest.mark.parametrize(
     "section, key",
-    [({"repeats": 1}, "calibration.repeats"), ({"on_fail": "ignore"}, "calibration.on_fail"), ({"max_rsd": -1}, "calibration.max_rsd"),
-     ({"params": [1]}, "calibration.params"), ({"reps": 3}, "calibration.reps")],
+    [
+        ({"repeats": 1}, "calibration.repeats"),
+        ({"on_fail": "ignore"}, "calibration.on_fail"),
+        ({"max_rsd": -1}, "calibration.max_rsd"),
+        ({"params": [1]}, "calibration.params"),
+        ({"reps": 3}, "calibration.reps"),
+    ],
 )
 def test_bad_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
@@ -56,8 +64,13 @@ def test_cli_stops_the_study_when_the_spread_is_above_the_bound(tmp_path, python
         "adapter: tests.fakes:ScriptedModel\nmeter: {min_window_seconds: 0.2, tracking_mode: process}\n"
         "calibration: {repeats: 3, idle_seconds: 0, overhead_pairs: 0, max_rsd: 0.0, on_fail: stop, params: {x: 0.1, n: 1}}\n"
     )
-    result = subprocess.run([sys.executable, "-m", "ecopt.calibration", "--config", str(config), "--out-dir", str(tmp_path / "out")],
-                            env=python_env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ecopt.calibration", "--config", str(config), "--out-dir", str(tmp_path / "out")],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 3
     assert "FAILED" in result.stderr and "calibration.on_fail: warn" in result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -65,9 +78,12 @@ def test_cli_stops_the_study_when_the_spread_is_above_the_bound(tmp_path, python
 
 
 def test_an_infeasible_centre_falls_back_to_a_feasible_draw():
-    config = {"adapter": "ecopt.adapters.cnn:CNNClassifier", "data": {"dataset": "digits"},
-              "space": {"depth": {"type": "range", "bounds": [2, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
-              "calibration": {"repeats": 2, "idle_seconds": 0, "overhead_pairs": 0}}
+    config = {
+        "adapter": "ecopt.adapters.cnn:CNNClassifier",
+        "data": {"dataset": "digits"},
+        "space": {"depth": {"type": "range", "bounds": [2, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
+        "calibration": {"repeats": 2, "idle_seconds": 0, "overhead_pairs": 0},
+    }
     meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
     _, summary = calibrate(config, meter=meter)
     assert summary["params"]["depth"] <= 3  # 8x8 input: depth 4 (the centre) cannot pool

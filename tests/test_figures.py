@@ -24,11 +24,24 @@ from ecopt.settings import validate_section
 def records():
     rows = []
     for index, (performance, efficiency) in enumerate([(0.9, 10.0), (0.5, 1000.0), (0.4, 100.0), (0.8, 200.0)]):
-        rows.append({"round": 0, "index": index, "status": "completed", "params": {"w": index}, "performance_metric": "accuracy",
-                     "performance": performance, "samples_per_joule": efficiency, "energy_source": "cpu:cpu_load_estimate+ram:ram_power_model", "estimated": True})
+        rows.append(
+            {
+                "round": 0,
+                "index": index,
+                "status": "completed",
+                "params": {"w": index},
+                "performance_metric": "accuracy",
+                "performance": performance,
+                "samples_per_joule": efficiency,
+                "energy_source": "cpu:cpu_load_estimate+ram:ram_power_model",
+                "estimated": True,
+            }
+        )
     rows.append({"round": 1, "index": 0, "status": "out_of_memory", "params": {"w": 9}, "performance": None, "samples_per_joule": 0.0, "error": "oom"})
     rows.append({"round": 1, "index": 1, "status": "failed", "params": {"w": 8}, "error": "boom"})
-    rows.append({"round": 1, "index": 2, "status": "measurement_failed", "params": {"w": 7}, "error": "MeasurementError: 0 J", "energy_source": "cpu:rapl_counter"})
+    rows.append(
+        {"round": 1, "index": 2, "status": "measurement_failed", "params": {"w": 7}, "error": "MeasurementError: 0 J", "energy_source": "cpu:rapl_counter"}
+    )
     return rows
 
 
@@ -60,11 +73,17 @@ def test_hypervolume_proxy_and_calibration_numbers(study):
     assert len(hv["trial_number"]) == 7 and np.all(np.diff(hv["hypervolume"]) >= 0)
     assert "log10 samples_per_joule" in hv["space"]
     runs = pd.DataFrame({"parameters": [1, 2, 3, 4], "flops_per_sample": [4, 3, 2, 1], "joules_per_sample": [1.0, 2.0, 2.5, 4.0]})
-    stats = {"target": "joules_per_sample",
-             "parameters_vs_joules_per_sample": {"pearson_r": 0.98, "pearson_ci_low": 0.5, "pearson_ci_high": 1.0, "pearson_p": 0.02, "spearman_rho": 1.0},
-             "flops_per_sample_vs_joules_per_sample": {"pearson_r": -0.98, "pearson_ci_low": -1.0, "pearson_ci_high": -0.5, "pearson_p": 0.02, "spearman_rho": -1.0}}
+    stats = {
+        "target": "joules_per_sample",
+        "parameters_vs_joules_per_sample": {"pearson_r": 0.98, "pearson_ci_low": 0.5, "pearson_ci_high": 1.0, "pearson_p": 0.02, "spearman_rho": 1.0},
+        "flops_per_sample_vs_joules_per_sample": {"pearson_r": -0.98, "pearson_ci_low": -1.0, "pearson_ci_high": -0.5, "pearson_p": 0.02, "spearman_rho": -1.0},
+    }
     panels = proxy_data(runs, stats)
-    assert [p["xlabel"] for p in panels] == ["parameters", "FLOPs per sample"] and "r = 0.98, 95% CI [0.50, 1.00]" in panels[0]["title"] and "n = 4" in panels[0]["title"]
+    assert (
+        [p["xlabel"] for p in panels] == ["parameters", "FLOPs per sample"]
+        and "r = 0.98, 95% CI [0.50, 1.00]" in panels[0]["title"]
+        and "n = 4" in panels[0]["title"]
+    )
     summary = {"samples_per_joule_mean": 100.0, "samples_per_joule_rsd": 0.05, "max_rsd": 0.02, "passed": False, "energy_source": "cpu:x", "estimated": False}
     calibration = calibration_data(pd.DataFrame({"repeat": [0, 1], "samples_per_joule": [95.0, 105.0]}), summary)
     assert calibration["rsd"] == 0.05 and calibration["passed"] is False and calibration["note"] == "Energy: cpu:x"
@@ -85,8 +104,9 @@ def test_draw_all_writes_every_figure(study):
 
 
 def test_scaling_numbers_follow_the_fit():
-    trials = pd.DataFrame({"status": ["completed", "completed", "completed", "failed"], "parameters": [1e3, 1e4, 1e5, 1e6],
-                           "samples_per_joule": [100.0, 50.0, 25.0, None]})
+    trials = pd.DataFrame(
+        {"status": ["completed", "completed", "completed", "failed"], "parameters": [1e3, 1e4, 1e5, 1e6], "samples_per_joule": [100.0, 50.0, 25.0, None]}
+    )
     fit = {"n": 3, "exponent": -0.301, "exponent_ci_low": -0.4, "exponent_ci_high": -0.2, "prefactor": 800.0, "r_squared": 1.0}
     data = scaling_data(trials, {"power_law_vs_parameters": fit})
     assert data["points"].shape == (3, 2) and data["line"][0, 0] == 1e3 and data["line"][-1, 0] == pytest.approx(1e5)
@@ -103,7 +123,10 @@ def test_bad_figure_settings():
 
 def test_records_without_rounds_still_draw(tmp_path):
     # Records read from a flat folder carry no round: a missing integer (pd.NA) must not reach a comparison.
-    flat = [{"params": {"w": i}, "status": "completed", "performance": 0.5 + i / 10, "samples_per_joule": 10.0 / (i + 1), "parameters": 1000 * (i + 1)} for i in range(4)]
+    flat = [
+        {"params": {"w": i}, "status": "completed", "performance": 0.5 + i / 10, "samples_per_joule": 10.0 / (i + 1), "parameters": 1000 * (i + 1)}
+        for i in range(4)
+    ]
     write_frontier(flat, parse_objectives(None), tmp_path)
     assert read_table(tmp_path / "hypervolume.csv")["round"].isna().all()
     paths = draw_all(tmp_path, tmp_path / "figures", validate_section("figures", {"dpi": 50}), only=["pareto", "hypervolume", "scaling"])

@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 
 from ecopt.frontier import (
-    study_summary,
     frontier_tables,
     hypervolume,
     hypervolume_trace,
     knee_index,
     pareto_mask,
     reference_point,
+    study_summary,
     write_frontier,
 )
 from ecopt.objectives import Objective
@@ -86,8 +86,13 @@ def test_reference_point_from_thresholds_or_worst_observed():
 
 def _record(round_number, index, status, performance=None, efficiency=None, **params):
     return {
-        "round": round_number, "index": index, "status": status, "params": params or {"w": index},
-        "performance": performance, "samples_per_joule": efficiency, "error": None if status == "completed" else "boom",
+        "round": round_number,
+        "index": index,
+        "status": status,
+        "params": params or {"w": index},
+        "performance": performance,
+        "samples_per_joule": efficiency,
+        "error": None if status == "completed" else "boom",
         "ran_on": {"host": "node1", "slurm_job_id": "42"},
     }
 

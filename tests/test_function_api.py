@@ -38,8 +38,16 @@ def test_optimize_a_plain_function():
             raise RuntimeError("diverged")
         return {"f0": params["x"], "f1": 1 - params["x"] ** 2}
 
-    result = optimize(fn, {"x": {"type": "range", "bounds": [0.0, 1.0]}}, ["f0", "f1"], n_init=5, rounds=2, batch_size=2, seed=1,
-                      settings={"num_restarts": 4, "raw_samples": 64})
+    result = optimize(
+        fn,
+        {"x": {"type": "range", "bounds": [0.0, 1.0]}},
+        ["f0", "f1"],
+        n_init=5,
+        rounds=2,
+        batch_size=2,
+        seed=1,
+        settings={"num_restarts": 4, "raw_samples": 64},
+    )
     assert len(result.trials) == 9 and len(result.rounds) == 3
     assert all(t["status"] in ("completed", "failed") for t in result.trials)
     assert all(t["f1"] == pytest.approx(1 - t["f0"] ** 2) for t in result.trials if t["status"] == "completed")
@@ -49,8 +57,15 @@ def test_optimize_a_plain_function():
 
 @pytest.mark.slow
 def test_result_keys_that_do_not_match_the_objectives_fail_every_trial_naming_the_metric():
-    result = optimize(lambda params: {"accuracy": params["x"], "f1": 1.0}, {"x": {"type": "range", "bounds": [0.0, 1.0]}}, ["f0", "f1"],
-                      n_init=3, rounds=1, batch_size=1, seed=0)
+    result = optimize(
+        lambda params: {"accuracy": params["x"], "f1": 1.0},
+        {"x": {"type": "range", "bounds": [0.0, 1.0]}},
+        ["f0", "f1"],
+        n_init=3,
+        rounds=1,
+        batch_size=1,
+        seed=0,
+    )
     assert [t["status"] for t in result.trials] == ["failed"] * 4
     assert all(t["error"] == "result lacks metric 'f0' of objective 'f0'" for t in result.trials)
     assert result.frontier == []
@@ -67,7 +82,15 @@ def test_out_of_memory_in_a_minimised_objective_steers_away():
         return {"accuracy": params["x"], "seconds": 1.0 + params["x"]}
 
     objectives = {"accuracy": {"metric": "accuracy"}, "seconds": {"metric": "seconds", "minimize": True}}
-    result = optimize(fn, {"x": {"type": "range", "bounds": [0.0, 1.0]}}, objectives, n_init=6, rounds=4, batch_size=1, seed=0,
-                      settings={"num_restarts": 4, "raw_samples": 64})
+    result = optimize(
+        fn,
+        {"x": {"type": "range", "bounds": [0.0, 1.0]}},
+        objectives,
+        n_init=6,
+        rounds=4,
+        batch_size=1,
+        seed=0,
+        settings={"num_restarts": 4, "raw_samples": 64},
+    )
     model_based = [t for t in result.trials if t["round"] > 0]
     assert sum(t["status"] == "out_of_memory" for t in model_based) <= 1

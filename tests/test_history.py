@@ -110,8 +110,13 @@ def test_observations_by_hand():
     worst = {"accuracy": pytest.approx(0.46), "seconds": pytest.approx(2.15)}
     assert [params for params, _ in observed.attached] == [{"width": w} for w in (8, 16, 32, 2, 64, 4, 5)]
     assert [values for _, values in observed.attached] == [
-        {"accuracy": 0.9, "seconds": 2.0}, {"accuracy": 0.7, "seconds": 1.0}, {"accuracy": 0.5, "seconds": 0.5},
-        worst, worst, None, worst,
+        {"accuracy": 0.9, "seconds": 2.0},
+        {"accuracy": 0.7, "seconds": 1.0},
+        {"accuracy": 0.5, "seconds": 0.5},
+        worst,
+        worst,
+        None,
+        worst,
     ]
     assert observed.errors == [("trial None", "result lacks metric 'seconds_per_batch' of objective 'seconds'")]
     # failed_trials: ignore -> failures carry no data; out of memory is an outcome, still the worst value.

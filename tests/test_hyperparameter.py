@@ -17,7 +17,11 @@ def test_range_int_to_dict_and_bounds():
     width = Range(32, 1, 128, log_scale=True, value_type=ValueType.INT)
     assert width.value == 32
     assert width.to_dict("width") == {
-        "name": "width", "type": "range", "bounds": [1, 128], "value_type": "int", "log_scale": True,
+        "name": "width",
+        "type": "range",
+        "bounds": [1, 128],
+        "value_type": "int",
+        "log_scale": True,
     }
     width.value = 128.0  # Ax may hand back integral floats
     assert width.value == 128 and isinstance(width.value, int)
@@ -48,8 +52,12 @@ def test_choice_to_dict_ordering_and_validation():
     kernel = Choice(3, [5, 1, 3], sort_values=True, value_type="int")
     assert kernel.values == [1, 3, 5]
     assert kernel.to_dict("kernel") == {
-        "name": "kernel", "type": "choice", "values": [1, 3, 5], "value_type": "int",
-        "is_ordered": True, "sort_values": True,
+        "name": "kernel",
+        "type": "choice",
+        "values": [1, 3, 5],
+        "value_type": "int",
+        "is_ordered": True,
+        "sort_values": True,
     }
     with pytest.raises(ValueError, match="not one of"):
         kernel.value = 7

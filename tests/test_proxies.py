@@ -3,8 +3,8 @@ import pytest
 from ecopt.errors import ConfigError
 from ecopt.meter import Meter
 from ecopt.proxies import correlation_stats, measure_architectures
-from ecopt.space import parse_space, sample_space
 from ecopt.settings import validate_section
+from ecopt.space import parse_space, sample_space
 from tests.fakes import ConstantPowerBackend
 
 CONFIG = {
@@ -42,8 +42,11 @@ def test_measures_feasible_architectures_and_correlates():
 
 
 def test_too_few_feasible_architectures_is_a_clear_error():
-    config = dict(CONFIG, space={"depth": {"type": "range", "bounds": [3, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
-                  proxies={"architectures": 4, "max_draws": 10})
+    config = dict(
+        CONFIG,
+        space={"depth": {"type": "range", "bounds": [3, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
+        proxies={"architectures": 4, "max_draws": 10},
+    )
     meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
     with pytest.raises(ConfigError, match="at least 4 distinct feasible architectures"):
         measure_architectures(config, meter=meter)
@@ -57,9 +60,15 @@ def test_bad_settings_name_the_key(section, key):
 
 
 def test_each_architecture_is_measured_once():
-    config = {**CONFIG, "space": {"depth": {"type": "range", "bounds": [1, 2], "value_type": "int"},
-                                  "pooling": {"type": "choice", "values": [False, True]}, "width": {"type": "fixed", "value": 4}},
-              "proxies": {"architectures": 4, "max_draws": 100}}
+    config = {
+        **CONFIG,
+        "space": {
+            "depth": {"type": "range", "bounds": [1, 2], "value_type": "int"},
+            "pooling": {"type": "choice", "values": [False, True]},
+            "width": {"type": "fixed", "value": 4},
+        },
+        "proxies": {"architectures": 4, "max_draws": 100},
+    }
     meter = Meter({"min_window_seconds": 0.05}, backend=ConstantPowerBackend())
     rows = measure_architectures(config, meter=meter)
     assert sorted((r["param_depth"], r["param_pooling"]) for r in rows) == [(1, False), (1, True), (2, False), (2, True)]

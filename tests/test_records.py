@@ -31,14 +31,39 @@ def _write(path, record):
 def full_record(**changes):
     """A record as ``ecopt.trial`` writes it (energies of a 2 s evaluation window)."""
     component = {"joules": 20.0, "source": "rapl_counter", "estimated": False, "average_watts": 10.0}
-    energy = {"joules": 30.0, "seconds": 2.0, "cpu_seconds": 2.0, "cpu": component, "ram": {**component, "joules": 10.0, "source": "ram_power_model", "estimated": True},
-              "gpu": None, "estimated": False, "energy_source": "cpu:rapl_counter+ram:ram_power_model"}
+    energy = {
+        "joules": 30.0,
+        "seconds": 2.0,
+        "cpu_seconds": 2.0,
+        "cpu": component,
+        "ram": {**component, "joules": 10.0, "source": "ram_power_model", "estimated": True},
+        "gpu": None,
+        "estimated": False,
+        "energy_source": "cpu:rapl_counter+ram:ram_power_model",
+    }
     record = {
-        "schema": "ecopt.trial/2", "status": "completed", "error": None, "params": {"width": 8, "pooling": True, "padding": "same"},
-        "filled_defaults": ["padding"], "measurement_errors": [], "performance_metric": "accuracy", "performance": 0.9,
-        "samples": 300, "samples_per_joule": 10.0, "eval_joules": 30.0, "eval_seconds": 2.0, "eval_passes": 3, "train_joules": 50.0,
-        "train_seconds": 4.0, "parameters": 1200, "flops_per_sample": 5.0e4, "energy_source": "cpu:rapl_counter+ram:ram_power_model",
-        "estimated": False, "skip_train": False, "eval_energy": energy, "train_energy": {**energy, "joules": 50.0, "seconds": 4.0},
+        "schema": "ecopt.trial/2",
+        "status": "completed",
+        "error": None,
+        "params": {"width": 8, "pooling": True, "padding": "same"},
+        "filled_defaults": ["padding"],
+        "measurement_errors": [],
+        "performance_metric": "accuracy",
+        "performance": 0.9,
+        "samples": 300,
+        "samples_per_joule": 10.0,
+        "eval_joules": 30.0,
+        "eval_seconds": 2.0,
+        "eval_passes": 3,
+        "train_joules": 50.0,
+        "train_seconds": 4.0,
+        "parameters": 1200,
+        "flops_per_sample": 5.0e4,
+        "energy_source": "cpu:rapl_counter+ram:ram_power_model",
+        "estimated": False,
+        "skip_train": False,
+        "eval_energy": energy,
+        "train_energy": {**energy, "joules": 50.0, "seconds": 4.0},
         "ran_on": {"host": "node1", "slurm_job_id": None},
     }
     record.update(changes)
@@ -80,8 +105,11 @@ def test_records_are_ordered_by_round_then_index(tmp_path):
     "changes, key, expected",
     [
         ({"status": "done"}, "status", "one of ['completed', 'failed', 'out_of_memory', 'early_stopped', 'measurement_failed']"),
-        ({"eval_energy": {**full_record()["eval_energy"], "cpu": {"joules": "20", "source": "rapl_counter", "estimated": False}}},
-         "eval_energy.cpu.joules", "a value of JSON type number"),
+        (
+            {"eval_energy": {**full_record()["eval_energy"], "cpu": {"joules": "20", "source": "rapl_counter", "estimated": False}}},
+            "eval_energy.cpu.joules",
+            "a value of JSON type number",
+        ),
         ({"eval_joules": 0.0}, "eval_joules", "a number > 0"),
         ({"samples": 2.5}, "samples", "a value of JSON type integer or null"),
         ({"params": {"width": [8]}}, "params.width", "a value of JSON type number or string or boolean or null"),
@@ -127,10 +155,19 @@ def test_proposals_as_the_search_writes_them(tmp_path):
     from ecopt.search import RoundProposals
 
     proposals = RoundProposals(
-        round=1, proposals=[{"width": 8}, {"width": 16}], generator="qLogNEHVI", seed=1001,
-        reference_point={"values": [0.5, 1.0], "raw_values": [0.5, 10.0], "objectives": ["performance", "efficiency"],
-                         "space": ["performance", "log10 samples_per_joule"], "source": "inferred"},
-        history={"completed": 3, "failed": 1, "out_of_memory": 0, "total": 4}, seconds={"total": 1.5},
+        round=1,
+        proposals=[{"width": 8}, {"width": 16}],
+        generator="qLogNEHVI",
+        seed=1001,
+        reference_point={
+            "values": [0.5, 1.0],
+            "raw_values": [0.5, 10.0],
+            "objectives": ["performance", "efficiency"],
+            "space": ["performance", "log10 samples_per_joule"],
+            "source": "inferred",
+        },
+        history={"completed": 3, "failed": 1, "out_of_memory": 0, "total": 4},
+        seconds={"total": 1.5},
     )
     path = tmp_path / "proposals.json"
     path.write_text(json.dumps(proposals.to_dict()))
@@ -181,8 +218,7 @@ def test_tables_keep_their_types_through_csv(tmp_path):
     assert str(frontier["knee"].dtype) == "boolean" and frontier["knee"].sum() == 1
     hypervolume = read_table(tmp_path / "hypervolume.csv")
     assert str(hypervolume["trial_number"].dtype) == "Int64" and hypervolume["status"].tolist()[3] == "measurement_failed"
-    assert read_summary(tmp_path / "summary.json")["statuses"] == {
-        "completed": 2, "failed": 0, "out_of_memory": 1, "early_stopped": 1, "measurement_failed": 1}
+    assert read_summary(tmp_path / "summary.json")["statuses"] == {"completed": 2, "failed": 0, "out_of_memory": 1, "early_stopped": 1, "measurement_failed": 1}
 
 
 def test_an_empty_table_reads_back_empty(tmp_path):

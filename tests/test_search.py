@@ -69,7 +69,9 @@ def test_round_zero_is_a_seeded_sobol_design_inside_the_space():
 
 @slow
 def test_baseline_configurations_lead_round_zero_and_count_in_it():
-    settings = validate_section("search", {**SETTINGS.to_dict(), "baseline": [{"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True}]})
+    settings = validate_section(
+        "search", {**SETTINGS.to_dict(), "baseline": [{"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True}]}
+    )
     design = propose(0, [], SPACE, OBJECTIVES, settings, seed=7)
     assert len(design.proposals) == 6  # initial_trials, baseline included
     assert design.proposals[0] == {"width": 2, "rate": 0.001, "depth": 1, "kernel": 1, "activation": "tanh", "pooling": True, "padding": "same"}
@@ -184,10 +186,20 @@ def test_a_round_clips_outliers_before_the_gp_sees_them(monkeypatch):
 
 @pytest.mark.parametrize(
     "section, key",
-    [({"batch_size": 0}, "search.batch_size"), ({"failed_trials": "drop"}, "search.failed_trials"), ({"rounds": 1.5}, "search.rounds"), ({"reference_margin": 2}, "search.reference_margin"), ({"q": 4}, "search.q"),
-     ({"baseline": {"width": 2}}, "search.baseline"), ({"mc_samples": 0}, "search.mc_samples"),
-     ({"lengthscale_prior": "short"}, "search.lengthscale_prior"), ({"batch_fill": "greedy"}, "search.batch_fill"),
-     ({"winsorize": -1}, "search.winsorize"), ({"winsorize": "yes"}, "search.winsorize"), ({"fit_max_iterations": -5}, "search.fit_max_iterations")],
+    [
+        ({"batch_size": 0}, "search.batch_size"),
+        ({"failed_trials": "drop"}, "search.failed_trials"),
+        ({"rounds": 1.5}, "search.rounds"),
+        ({"reference_margin": 2}, "search.reference_margin"),
+        ({"q": 4}, "search.q"),
+        ({"baseline": {"width": 2}}, "search.baseline"),
+        ({"mc_samples": 0}, "search.mc_samples"),
+        ({"lengthscale_prior": "short"}, "search.lengthscale_prior"),
+        ({"batch_fill": "greedy"}, "search.batch_fill"),
+        ({"winsorize": -1}, "search.winsorize"),
+        ({"winsorize": "yes"}, "search.winsorize"),
+        ({"fit_max_iterations": -5}, "search.fit_max_iterations"),
+    ],
 )
 def test_bad_search_settings_name_the_key(section, key):
     with pytest.raises(ConfigError) as caught:
@@ -210,8 +222,9 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
         "  depth: {type: range, bounds: [1, 3], value_type: int}\n  padding: {type: fixed, value: same}\n"
         "search: {initial_trials: 5, batch_size: 2, num_restarts: 4, raw_samples: 64}\n"
     )
-    run = lambda *args: subprocess.run([sys.executable, "-m", "ecopt.search", "--config", str(config), *args],
-                                       env=python_env, capture_output=True, text=True, timeout=300)
+    run = lambda *args: subprocess.run(
+        [sys.executable, "-m", "ecopt.search", "--config", str(config), *args], env=python_env, capture_output=True, text=True, timeout=300
+    )
     result = run("--round", "0", "--out", str(tmp_path / "rounds/000/proposals.json"))
     assert result.returncode == 0, result.stderr
     proposals = json.loads((tmp_path / "rounds/000/proposals.json").read_text())
@@ -224,8 +237,18 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
         (trials / f"{entry['index']}.json").write_text(json.dumps(record))
     calibration = tmp_path / "summary.json"
     calibration.write_text(json.dumps({"samples_per_joule_rsd": 0.05}))
-    result = run("--round", "1", "--trials", str(trials), "--out", str(tmp_path / "rounds/001/proposals.json"),
-                 "--state", str(tmp_path / "rounds/001/experiment.json"), "--calibration", str(calibration))
+    result = run(
+        "--round",
+        "1",
+        "--trials",
+        str(trials),
+        "--out",
+        str(tmp_path / "rounds/001/proposals.json"),
+        "--state",
+        str(tmp_path / "rounds/001/experiment.json"),
+        "--calibration",
+        str(calibration),
+    )
     assert result.returncode == 0, result.stderr
     round_one = json.loads((tmp_path / "rounds/001/proposals.json").read_text())
     assert round_one["generator"] == "qLogNEHVI (candidate 1), posterior-mean hypervolume improvement (candidate 2)" and len(round_one["proposals"]) == 2
@@ -233,7 +256,9 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
     assert round_one["seconds"]["total"] > 0
     assert len(load_state(tmp_path / "rounds/001/experiment.json")._experiment.trials) == 7
 
-    config.write_text("adapter: ecopt.adapters.cnn:CNNClassifier\nobjectives: {performance: {minimise: true}, efficiency: {}}\nspace: {w: {type: range, bounds: [1, 2]}}\n")
+    config.write_text(
+        "adapter: ecopt.adapters.cnn:CNNClassifier\nobjectives: {performance: {minimise: true}, efficiency: {}}\nspace: {w: {type: range, bounds: [1, 2]}}\n"
+    )
     result = run("--round", "0", "--out", str(tmp_path / "bad.json"))
     assert result.returncode == 2 and "objectives.performance.minimise" in result.stderr
     assert not (tmp_path / "bad.json").exists()
@@ -264,8 +289,6 @@ def test_batch_fill_qlognehvi_is_one_sequential_greedy_batch():
     assert result.generator == "qLogNEHVI" and len(result.proposals) == 3
     for params in result.proposals:
         check_in_space(params)
-
-
 
 
 @slow

@@ -101,10 +101,12 @@ MUTATIONS = [
 NESTED = {
     "fixed-only space": ({"space": {"stride": {"type": "fixed", "value": 1}, "padding": {"type": "fixed", "value": "same"}}}, "space"),
     "initial_trials above a finite space": (
-        {"space": {"kernel_size": {"type": "choice", "values": [1, 3, 5]}, "stride": {"type": "fixed", "value": 1}}}, "search.initial_trials"
+        {"space": {"kernel_size": {"type": "choice", "values": [1, 3, 5]}, "stride": {"type": "fixed", "value": 1}}},
+        "search.initial_trials",
     ),
     "baseline contradicting a fixed value": (
-        {"search": {"baseline": [{"width": 8, "depth": 1, "kernel_size": 3, "pooling": False, "stride": 2}]}}, "search.baseline[0].stride"
+        {"search": {"baseline": [{"width": 8, "depth": 1, "kernel_size": 3, "pooling": False, "stride": 2}]}},
+        "search.baseline[0].stride",
     ),
     "baseline outside the space": ({"search": {"baseline": [{"width": 1000, "depth": 1, "kernel_size": 3, "pooling": False}]}}, "search.baseline[0].width"),
     "baseline naming no parameter of the space": ({"search": {"baseline": [{"widht": 8}]}}, "search.baseline[0].widht"),
@@ -286,7 +288,11 @@ def test_snakemake_dry_run_stops_on_the_key(tmp_path):
         path.write_text(yaml.safe_dump(config))
         result = subprocess.run(
             [str(snakemake), "-n", "--cores", "1", "--configfile", str(path)],
-            cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert result.returncode != 0, result.stdout[-2000:]
         assert f"config key '{key}'" in result.stderr, result.stderr[-2000:]

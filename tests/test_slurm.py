@@ -32,8 +32,9 @@ def cluster_is_up() -> bool:
 def through_slurm(folder: Path, *args: str, limit: int = 1200) -> tuple[subprocess.CompletedProcess, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.perf_counter()
-    result = subprocess.run(["timeout", "-s", "KILL", str(limit), SNAKEMAKE, "--workflow-profile", "profiles/slurm", *args],
-                            cwd=folder, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["timeout", "-s", "KILL", str(limit), SNAKEMAKE, "--workflow-profile", "profiles/slurm", *args], cwd=folder, env=env, capture_output=True, text=True
+    )
     return result, time.perf_counter() - started
 
 

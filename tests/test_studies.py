@@ -65,16 +65,22 @@ def test_cifar10_cnn_study_on_a_generated_cifar_fixture(tmp_path):
 
     root = tmp_path / "cifar"
     write_cifar10_fixture(root, train_per_batch=24, test=40)
-    out, study = run_study(tmp_path, "cifar10-cnn", {
-        "adapter_options": {"max_epochs": 2},
-        "data": {"root": str(root), "verify_checksums": False, "validation_size": 40},
-        "space": {"width": {"type": "range", "bounds": [1, 8], "value_type": "int", "log_scale": True},
-                  "depth": {"type": "range", "bounds": [1, 6], "value_type": "int"}},
-        "meter": FAST_METER,
-        "search": {"initial_trials": 3, "rounds": 1, "batch_size": 2, **TINY_SEARCH},
-        "calibration": {"repeats": 3, "overhead_pairs": 1},
-        "proxies": {"architectures": 4},
-    })
+    out, study = run_study(
+        tmp_path,
+        "cifar10-cnn",
+        {
+            "adapter_options": {"max_epochs": 2},
+            "data": {"root": str(root), "verify_checksums": False, "validation_size": 40},
+            "space": {
+                "width": {"type": "range", "bounds": [1, 8], "value_type": "int", "log_scale": True},
+                "depth": {"type": "range", "bounds": [1, 6], "value_type": "int"},
+            },
+            "meter": FAST_METER,
+            "search": {"initial_trials": 3, "rounds": 1, "batch_size": 2, **TINY_SEARCH},
+            "calibration": {"repeats": 3, "overhead_pairs": 1},
+            "proxies": {"architectures": 4},
+        },
+    )
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["dataset"] == "cifar10" and manifest["input_shape"] == [3, 32, 32]
     assert manifest["counts"] == {"train": 80, "val": 40, "test": 40}  # 5 x 24 official training images, 40 held out
@@ -93,14 +99,26 @@ def test_cifar10_cnn_study_on_a_generated_cifar_fixture(tmp_path):
 
 
 def test_transformer_batch_study_measures_tokens_per_joule_against_batch_one(tmp_path):
-    out, study = run_study(tmp_path, "transformer-batch", {
-        "adapter_options": {"hidden_size": 32, "layers": 1, "heads": 2, "vocab_size": 500, "prompt_length": 8,
-                            "new_tokens": 2, "max_batch_size": 64, "device": "cpu"},
-        "space": {"batch_size": {"type": "range", "bounds": [1, 64], "value_type": "int", "log_scale": True}},
-        "meter": FAST_METER,
-        "search": {"initial_trials": 3, "rounds": 1, **TINY_SEARCH},
-        "calibration": {"repeats": 3, "overhead_pairs": 1},
-    })
+    out, study = run_study(
+        tmp_path,
+        "transformer-batch",
+        {
+            "adapter_options": {
+                "hidden_size": 32,
+                "layers": 1,
+                "heads": 2,
+                "vocab_size": 500,
+                "prompt_length": 8,
+                "new_tokens": 2,
+                "max_batch_size": 64,
+                "device": "cpu",
+            },
+            "space": {"batch_size": {"type": "range", "bounds": [1, 64], "value_type": "int", "log_scale": True}},
+            "meter": FAST_METER,
+            "search": {"initial_trials": 3, "rounds": 1, **TINY_SEARCH},
+            "calibration": {"repeats": 3, "overhead_pairs": 1},
+        },
+    )
     assert not (out / "proxies").exists()  # stages: [calibrate, search]
     records = trial_records(out)
     assert len(records) == 4 and all(r["status"] == "completed" for r in records)
@@ -121,18 +139,23 @@ def test_transformer_batch_study_measures_tokens_per_joule_against_batch_one(tmp
 
 
 def test_transformer_size_study_trains_on_the_bundled_corpus_and_fits_a_power_law(tmp_path):
-    out, study = run_study(tmp_path, "transformer-size", {
-        "adapter_options": {"max_steps": 30, "eval_interval": 15, "batch_size": 8, "validation_tokens": 2048,
-                            "test_tokens": 2048, "device": "cpu"},
-        "space": {"hidden_size": {"type": "choice", "values": [16, 32, 64], "value_type": "int"},
-                  "layers": {"type": "range", "bounds": [1, 2], "value_type": "int"},
-                  "heads": {"type": "choice", "values": [1, 2], "value_type": "int"},
-                  "context_length": {"type": "choice", "values": [16, 32], "value_type": "int"}},
-        "meter": FAST_METER,
-        "search": {"initial_trials": 4, "rounds": 1, "batch_size": 1, **TINY_SEARCH},
-        "calibration": {"repeats": 3, "overhead_pairs": 1},
-        "proxies": {"architectures": 4},
-    })
+    out, study = run_study(
+        tmp_path,
+        "transformer-size",
+        {
+            "adapter_options": {"max_steps": 30, "eval_interval": 15, "batch_size": 8, "validation_tokens": 2048, "test_tokens": 2048, "device": "cpu"},
+            "space": {
+                "hidden_size": {"type": "choice", "values": [16, 32, 64], "value_type": "int"},
+                "layers": {"type": "range", "bounds": [1, 2], "value_type": "int"},
+                "heads": {"type": "choice", "values": [1, 2], "value_type": "int"},
+                "context_length": {"type": "choice", "values": [16, 32], "value_type": "int"},
+            },
+            "meter": FAST_METER,
+            "search": {"initial_trials": 4, "rounds": 1, "batch_size": 1, **TINY_SEARCH},
+            "calibration": {"repeats": 3, "overhead_pairs": 1},
+            "proxies": {"architectures": 4},
+        },
+    )
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["dataset"] == "python_docs" and manifest["num_classes"] == 256
     records = trial_records(out)
@@ -148,12 +171,16 @@ def test_transformer_size_study_trains_on_the_bundled_corpus_and_fits_a_power_la
 
 def test_model_zoo_proxy_study_measures_distinct_torchvision_architectures(tmp_path):
     names = ["squeezenet1_1", "mobilenet_v3_small", "shufflenet_v2_x0_5", "mnasnet0_5", "resnet18"]
-    out, study = run_study(tmp_path, "model-zoo-proxies", {
-        "adapter_options": {"image_size": 32, "batch_size": 2, "device": "cpu", "architectures": names},
-        "space": {"architecture": {"type": "choice", "is_ordered": False, "value_type": "str", "values": names}},
-        "meter": FAST_METER,
-        "proxies": {"architectures": 5},
-    })
+    out, study = run_study(
+        tmp_path,
+        "model-zoo-proxies",
+        {
+            "adapter_options": {"image_size": 32, "batch_size": 2, "device": "cpu", "architectures": names},
+            "space": {"architecture": {"type": "choice", "is_ordered": False, "value_type": "str", "values": names}},
+            "meter": FAST_METER,
+            "proxies": {"architectures": 5},
+        },
+    )
     assert not (out / "rounds").exists() and not (out / "calibration").exists()  # stages: [proxies]
     runs = read_csv(out / "proxies" / "runs.csv")
     assert sorted(r["param_architecture"] for r in runs) == sorted(names)  # each once

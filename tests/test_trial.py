@@ -37,9 +37,7 @@ def test_completed_record_counts_every_pass_in_the_window():
     assert record["eval_joules"] == pytest.approx(15.0 * record["eval_seconds"])
     assert record["train_joules"] is not None and record["train_seconds"] >= 0
     assert record["energy_source"] == "cpu:fake_constant+ram:fake_constant" and record["estimated"] is True
-    assert record["overhead_seconds"] == pytest.approx(
-        record["process_wall_seconds"] - record["eval_seconds"] - record["train_seconds"]
-    )
+    assert record["overhead_seconds"] == pytest.approx(record["process_wall_seconds"] - record["eval_seconds"] - record["train_seconds"])
     assert record["ran_on"]["host"]
     assert record.filled_defaults == [] and record.measurement_errors == []
     data = json.loads(json.dumps(record.to_dict()))  # serialisable as it stands
@@ -140,7 +138,9 @@ def test_a_default_outside_the_study_space_is_refused():
     assert caught.value.key == "space.z"
 
 
-@pytest.mark.parametrize("text, words", [("{not json", "expected a JSON object"), ("[1]", "JSON object of parameter name"), ("@/no/such/file", "cannot read it")])
+@pytest.mark.parametrize(
+    "text, words", [("{not json", "expected a JSON object"), ("[1]", "JSON object of parameter name"), ("@/no/such/file", "cannot read it")]
+)
 def test_unparseable_params_argument(text, words):
     with pytest.raises(ValueError, match=words):
         parse_params_argument(text)
@@ -242,7 +242,10 @@ def test_cli_default_config_trial_on_digits(tmp_path, python_env):
     params = json.dumps({"width": 8, "depth": 2, "kernel_size": 3, "pooling": True})
     result = subprocess.run(
         [sys.executable, "-c", code, "ecopt.trial", "--config", "config/config.yaml", "--params", params, "--out", str(out)],
-        env=python_env, capture_output=True, text=True, timeout=120,
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())

@@ -6,19 +6,18 @@ rule calibrate:
     output:
         runs=f"{OUT}/calibration/runs.csv",
         summary=f"{OUT}/calibration/summary.json",
+    log:
+        f"{OUT}/logs/calibrate.log",
+    benchmark:
+        f"{OUT}/benchmarks/calibrate.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    resources:
+        metered=1,
     params:
         settings=settings_of(*CALIBRATION_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.summary),
-    resources:
-        metered=1,
-    conda:
-        "../envs/ecopt.yaml"
-    log:
-        f"{OUT}/logs/calibrate.log",
-    benchmark:
-        f"{OUT}/benchmarks/calibrate.tsv"
     shell:
-        "{params.python} -m ecopt.calibration --settings {params.settings:q} --splits-dir {params.splits_dir} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "{params.python} -m ecopt.calibration --settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"

@@ -23,17 +23,17 @@ rule figures:
             caption="../report/scaling.rst",
             category="Frontier",
         ),
+    log:
+        f"{OUT}/logs/figures.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures.tsv"
+    conda:
+        "../envs/ecopt.yaml"
     params:
         settings=settings_of("figures"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
-    conda:
-        "../envs/ecopt.yaml"
-    log:
-        f"{OUT}/logs/figures.log",
-    benchmark:
-        f"{OUT}/benchmarks/figures.tsv"
     shell:
         figure_shell(["pareto", "hypervolume", "scaling"])
 
@@ -48,17 +48,17 @@ rule proxies_figure:
             caption="../report/proxies.rst",
             category="Proxies",
         ),
+    log:
+        f"{OUT}/logs/proxies_figure.log",
+    benchmark:
+        f"{OUT}/benchmarks/proxies_figure.tsv"
+    conda:
+        "../envs/ecopt.yaml"
     params:
         settings=settings_of("figures"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
-    conda:
-        "../envs/ecopt.yaml"
-    log:
-        f"{OUT}/logs/proxies_figure.log",
-    benchmark:
-        f"{OUT}/benchmarks/proxies_figure.tsv"
     shell:
         figure_shell(["proxies"])
 
@@ -73,16 +73,16 @@ rule calibration_figure:
             caption="../report/calibration.rst",
             category="Meter",
         ),
+    log:
+        f"{OUT}/logs/calibration_figure.log",
+    benchmark:
+        f"{OUT}/benchmarks/calibration_figure.tsv"
+    conda:
+        "../envs/ecopt.yaml"
     params:
         settings=settings_of("figures"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.calibration),
-    conda:
-        "../envs/ecopt.yaml"
-    log:
-        f"{OUT}/logs/calibration_figure.log",
-    benchmark:
-        f"{OUT}/benchmarks/calibration_figure.tsv"
     shell:
         figure_shell(["calibration"])

@@ -6,19 +6,18 @@ rule proxies:
     output:
         runs=f"{OUT}/proxies/runs.csv",
         stats=f"{OUT}/proxies/stats.json",
+    log:
+        f"{OUT}/logs/proxies.log",
+    benchmark:
+        f"{OUT}/benchmarks/proxies.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    resources:
+        metered=1,
     params:
         settings=settings_of(*PROXIES_SECTIONS),
         python=PYTHON,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.stats),
-    resources:
-        metered=1,
-    conda:
-        "../envs/ecopt.yaml"
-    log:
-        f"{OUT}/logs/proxies.log",
-    benchmark:
-        f"{OUT}/benchmarks/proxies.tsv"
     shell:
-        "{params.python} -m ecopt.proxies --settings {params.settings:q} --splits-dir {params.splits_dir} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "{params.python} -m ecopt.proxies --settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"

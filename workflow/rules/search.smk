@@ -4,17 +4,17 @@ rule propose:
     output:
         proposals=f"{OUT}/rounds/{{round}}/proposals.json",
         state=f"{OUT}/rounds/{{round}}/experiment.json",
+    log:
+        f"{OUT}/logs/propose/{{round}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/propose/{{round}}.tsv"
+    conda:
+        "../envs/ecopt.yaml"
     params:
         settings=search_settings(),
         python=PYTHON,
         trials=lambda wildcards, input: " ".join(input.get("trials", [])),
         calibration=lambda wildcards, input: f"--calibration {input.calibration}" if "calibration" in input.keys() else "",
-    conda:
-        "../envs/ecopt.yaml"
-    log:
-        f"{OUT}/logs/propose/{{round}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/propose/{{round}}.tsv"
     shell:
         "{params.python} -m ecopt.search --settings {params.settings:q} --round {wildcards.round} "
         "--trials {params.trials} {params.calibration} --out {output.proposals} --state {output.state} > {log} 2>&1"
@@ -33,18 +33,18 @@ rule trial:
         # record whose fingerprint (settings, params, round, index) matches and
         # measures afresh otherwise.
         update(f"{OUT}/rounds/{{round}}/trials/{{index}}.json"),
-    params:
-        settings=settings_of(*TRIAL_SECTIONS),
-        python=PYTHON,
-        splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
-    resources:
-        metered=1,
-    conda:
-        "../envs/ecopt.yaml"
     log:
         f"{OUT}/logs/trials/{{round}}-{{index}}.log",
     benchmark:
         f"{OUT}/benchmarks/trials/{{round}}-{{index}}.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    resources:
+        metered=1,
+    params:
+        settings=settings_of(*TRIAL_SECTIONS),
+        python=PYTHON,
+        splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
     shell:
         "{params.python} -m ecopt.trial --settings {params.settings:q} --proposals {input.proposals} --index {wildcards.index} "
         "--splits-dir {params.splits_dir} --out {output} > {log} 2>&1"
@@ -58,15 +58,15 @@ rule frontier:
         frontier=f"{OUT}/frontier.csv",
         hypervolume=f"{OUT}/hypervolume.csv",
         summary=f"{OUT}/summary.json",
-    params:
-        settings=settings_of("objectives", search={"baseline": config["search"]["baseline"]}),
-        python=PYTHON,
-        out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
-    conda:
-        "../envs/ecopt.yaml"
     log:
         f"{OUT}/logs/frontier.log",
     benchmark:
         f"{OUT}/benchmarks/frontier.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    params:
+        settings=settings_of("objectives", search={"baseline": config["search"]["baseline"]}),
+        python=PYTHON,
+        out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
     shell:
         "{params.python} -m ecopt.frontier --settings {params.settings:q} --trials {input} --out-dir {params.out_dir} > {log} 2>&1"
