@@ -167,6 +167,7 @@ class TrialRecord:
     performance_metric: str | None = None
     performance: float | None = None
     performance_spread: list[float] | None = None
+    learning_curve: list[dict[str, float]] | None = None
     samples: int | None = None
     samples_per_joule: float | None = None
     dynamic_samples_per_joule: float | None = None

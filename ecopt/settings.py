@@ -261,6 +261,7 @@ SearchSettings = SECTION_CLASSES["search"]
 CalibrationSettings = SECTION_CLASSES["calibration"]
 ProxiesSettings = SECTION_CLASSES["proxies"]
 FiguresSettings = SECTION_CLASSES["figures"]
+MlflowSettings = SECTION_CLASSES["mlflow"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ class StudySettings:
     calibration: CalibrationSettings | None = None
     proxies: ProxiesSettings | None = None
     figures: FiguresSettings | None = None
+    mlflow: MlflowSettings | None = None  # absent: tracking off (the section has no default)
     effective: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -222,6 +222,7 @@ def run_trial(
         if not settings.skip_train:
             train_energy = _metered_training(model, meter, record)
             record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
+            record.learning_curve = [dict(point) for point in getattr(model, "learning_curve", None) or []] or None
         network = model.network()
         if network is not None:
             from ecopt.cost import count_flops, count_parameters
@@ -348,6 +349,22 @@ def _finished_record(path: str | Path, fingerprint: str) -> dict[str, Any] | Non
     return record if isinstance(record, dict) and record.get("fingerprint") == fingerprint else None
 
 
+def _tracking(mapping: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """(study, mlflow section) when the trial is tracked: the config's ``mlflow`` section (a study run by hand),
+    else the one the workflow exports in ``ECOPT_MLFLOW``; None when neither is set, and then MLflow is never imported."""
+    if mapping.get("mlflow") is not None:
+        from ecopt.settings import validate_section
+
+        return str(mapping.get("study") or "ecopt"), validate_section("mlflow", mapping["mlflow"])
+    if not os.environ.get("ECOPT_MLFLOW", "").strip():
+        return None
+    from ecopt.settings import validate_section
+    from ecopt.tracking import section_from_environment
+
+    study, section = section_from_environment()  # type: ignore[misc]
+    return study, validate_section("mlflow", section)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ecopt.trial``: meter one configuration and write its record; exit 2 on a bad config.
 
@@ -375,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = parse_params_argument(args.params) if args.params is not None else _proposal(args.proposals, args.index)
         proposal = None if args.proposals is None else {"round": read_json(args.proposals).get("round"), "index": args.index}
-        config = validate_study(study_mapping(args), sections=TRIAL_SECTIONS)
+        mapping = study_mapping(args)
+        config = validate_study(mapping, sections=TRIAL_SECTIONS)
+        tracking = _tracking(mapping)
         fingerprint = trial_fingerprint(config.to_dict(), params, proposal)
         if _finished_record(args.out, fingerprint) is not None:
             logger.info("kept %s: it already holds this trial's measurement (fingerprint %s)", args.out, fingerprint[:12])
@@ -403,6 +422,12 @@ def main(argv: list[str] | None = None) -> int:
         record.overhead_seconds,
         args.out,
     )
+    if tracking is not None:  # after the record is written and the metered lock released: MLflow can only add
+        from ecopt.tracking import log_trial_safely
+
+        record.path = args.out
+        record.round, record.index = (proposal or {}).get("round"), (proposal or {}).get("index")
+        log_trial_safely(tracking[1], record, tracking[0])
     if os.environ.get(KILL_AFTER_RECORD_VARIABLE) == "1":
         import signal
 

@@ -30,7 +30,7 @@ rule figures:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("figures"),
+        settings=settings_of("figures", "mlflow"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
@@ -55,7 +55,7 @@ rule proxies_figure:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("figures"),
+        settings=settings_of("figures", "mlflow"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
@@ -80,7 +80,7 @@ rule calibration_figure:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("figures"),
+        settings=settings_of("figures", "mlflow"),
         python=PYTHON,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.calibration),

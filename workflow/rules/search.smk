@@ -65,7 +65,7 @@ rule frontier:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("objectives", search={"baseline": config["search"]["baseline"]}),
+        settings=settings_of("objectives", "mlflow", search={"baseline": config["search"]["baseline"]}),
         python=PYTHON,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
     shell:
