@@ -61,6 +61,7 @@ rule all:
         all_trials() if "search" in STAGES else [],
         rules.frontier.output if "search" in STAGES else [],
         rules.figures.output if "search" in STAGES else [],
+        rules.frontier_page.output if "search" in STAGES else [],
         rules.proxies.output if "proxies" in STAGES else [],
         rules.proxies_figure.output if "proxies" in STAGES else [],
         rules.calibrate.output if "calibrate" in STAGES else [],

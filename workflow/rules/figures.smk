@@ -38,6 +38,37 @@ rule figures:
         figure_shell(["pareto", "hypervolume", "scaling"])
 
 
+def frontier_page_inputs(wildcards):
+    """The frontier tables, and the meter's spread (error bars) when the study calibrates."""
+    inputs = {"trials": rules.frontier.output.trials, "frontier": rules.frontier.output.frontier}
+    if "calibrate" in STAGES:
+        inputs["calibration"] = f"{OUT}/calibration/summary.json"
+    return inputs
+
+
+rule frontier_page:
+    input:
+        unpack(frontier_page_inputs),
+    output:
+        page=report(
+            f"{OUT}/figures/frontier.html",
+            caption="../report/frontier_page.rst",
+            category="Frontier",
+        ),
+    log:
+        f"{OUT}/logs/frontier_page.log",
+    benchmark:
+        f"{OUT}/benchmarks/frontier_page.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    params:
+        settings=settings_of("mlflow"),
+        python=PYTHON,
+        study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.page)),
+    shell:
+        "{params.python} -m ecopt.frontier_page --settings {params.settings:q} --study-dir {params.study_dir} --out {output.page} > {log} 2>&1"
+
+
 rule proxies_figure:
     input:
         proxies=rules.proxies.output.stats,
