@@ -32,11 +32,13 @@ Design choices:
   ``ECOPT_MLFLOW`` (``ENVIRONMENT_VARIABLE``) instead, which local and SLURM jobs
   inherit.
 
-Measured (this project's 2-core machine, under load from other jobs):
-``python -X importtime -c "import mlflow"`` reports about 2.9 s cumulative for
-mlflow-skinny 3.17, which is why ``ecopt.trial`` imports this module only when the
-section is present. Creating a fresh SQLite store (MLflow's schema migrations)
-takes about 10 s once; logging one trial run to it about 0.3 s.
+Measured (this project's 2-core machine, shared by three jobs): ``import mlflow``
+(mlflow-skinny 3.17.2) takes 3.6 to 4.2 s (three runs; ``python -X importtime``
+reports 2.9 s cumulative on a quieter moment), against 0.3 s for ``import
+ecopt.trial``: that is why ``ecopt.trial`` imports this module only when the
+section is present (tests/test_tracking.py checks that a trial without it never
+imports mlflow). Creating a fresh SQLite store (MLflow's schema migrations) takes
+about 10 s, once per store.
 """
 
 from __future__ import annotations

@@ -29,6 +29,11 @@ written, before the job was marked complete, with ``rerun-incomplete``) it leave
 that record in place rather than deleting it, and no finished measurement is lost.
 The whole trial holds the machine-wide metered lock (``ecopt.metered_lock``).
 
+With MLflow tracking on (the study's ``mlflow`` section, or ``ECOPT_MLFLOW`` which the
+Snakefile exports), the record is sent to MLflow after it is written and the lock is
+released (``ecopt.tracking.log_trial_safely``): a tracking server that is down is a
+warning, never a lost record. Without it, MLflow is never imported.
+
 This module must not import Ax: trial jobs stay light.
 """
 
