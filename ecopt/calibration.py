@@ -149,6 +149,13 @@ def calibrate(
 
 
 def verdict(summary: Mapping[str, Any]) -> str:
+    """One-line human verdict on a calibration ``summary`` (the dict ``calibrate`` returns).
+
+    Reads the keys ``samples_per_joule_rsd`` and ``max_rsd`` (fractions, printed as
+    percent), ``repeats``, ``energy_source``, ``estimated`` and ``passed``; a missing key
+    raises KeyError. Says ESTIMATE when the meter had no energy counter (CodeCarbon's
+    time x assumed power fallback).
+    """
     estimated = " (an ESTIMATE: time x assumed power, no energy counter)" if summary["estimated"] else ""
     line = (
         f"samples/J spread {summary['samples_per_joule_rsd']:.2%} over {summary['repeats']} repeats "
@@ -158,6 +165,11 @@ def verdict(summary: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.calibration``: repeat one evaluation under the meter and write runs.csv and summary.json.
+
+    Exit 0 when the spread is within ``calibration.max_rsd`` (or ``on_fail: warn``), 2 on a
+    bad config, 3 when the meter gives no usable reading or the spread fails with ``on_fail: stop``.
+    """
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.calibration", description="Repeat one evaluation and report the meter's spread.")

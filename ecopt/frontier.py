@@ -195,6 +195,10 @@ def write_frontier(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.frontier``: read trial records and write the study's tables and summary.json.
+
+    Exit 2 with a message on a bad config or unreadable/missing records.
+    """
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.frontier", description="Frontier, hypervolume trace and trial table of a study.")
