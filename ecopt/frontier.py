@@ -115,7 +115,7 @@ def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective
         knee = observed[knee_index(values[observed], minimize)]
         for position in observed[mask]:
             row = dict(rows[position])
-            for objective, value in zip(objectives, values[position]):
+            for objective, value in zip(objectives, values[position], strict=True):
                 row[f"objective_{objective.name}"] = value
             row["knee"] = bool(position == knee)
             frontier_rows.append(row)
@@ -124,9 +124,9 @@ def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective
         frontier_rows.sort(key=lambda r: r[f"objective_{first.name}"], reverse=not first.minimize)
     trace = hypervolume_trace(values, reference, minimize) if len(records) else np.zeros(0)
     hypervolume_rows = []
-    for number, (record, hv) in enumerate(zip(records, trace), start=1):
+    for number, (record, hv) in enumerate(zip(records, trace, strict=True), start=1):
         row = {"trial_number": number, "round": record.round, "index": record.index, "status": record.status.value, "hypervolume": float(hv)}
-        for objective, value in zip(objectives, reference):
+        for objective, value in zip(objectives, reference, strict=True):
             row[f"reference_{objective.name}"] = value
         row["reference_source"] = source
         row["space"] = " x ".join(o.label for o in objectives)
