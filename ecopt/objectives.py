@@ -26,6 +26,12 @@ _FIELDS = {"metric", "minimize", "threshold", "log_scale"}
 
 @dataclass(frozen=True)
 class Objective:
+    """One optimisation objective: which record metric, its direction, threshold and scale.
+
+    ``parse_objectives`` builds these from config; values move between raw units and
+    the optimiser's space through ``transform``/``untransform``.
+    """
+
     name: str  # the name the optimiser and the tables use
     metric: str  # the key of the value in a trial record (or in fn's result)
     minimize: bool = False
@@ -39,10 +45,12 @@ class Objective:
         return float(value)
 
     def untransform(self, value: float) -> float:
+        """The optimiser's space -> raw units (10**value for log-scale objectives)."""
         return 10.0**value if self.log_scale else float(value)
 
     @property
     def label(self) -> str:
+        """The axis name of the optimiser's space: ``log10 <metric>`` or ``<metric>``."""
         return f"log10 {self.metric}" if self.log_scale else self.metric
 
 
