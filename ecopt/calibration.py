@@ -82,7 +82,17 @@ def _define_calibration_model(model: Any, study: StudySettings, settings: Calibr
 def calibrate(
     config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows of runs.csv and the summary."""
+    """Meter ``calibration.repeats`` identical evaluations of one mid-sized model; returns (rows of runs.csv, summary).
+
+    Each row: ``repeat``, ``joules``, ``seconds``, ``cpu_seconds``, ``samples``,
+    ``passes``, ``samples_per_joule``, ``dynamic_joules`` (null without an idle
+    measurement), ``energy_source``, ``estimated``. The summary (written as
+    summary.json) holds the means and relative standard deviations (fractions) of
+    joules and samples per joule, idle power in watts, the meter's wall-time overhead
+    (median fraction over ``overhead_pairs``), and ``passed``: RSD <= ``max_rsd``.
+    ``meter`` defaults to ``ecopt.meter.Meter(study.meter)`` (CodeCarbon).
+    Raises ConfigError for a bad config, MeasurementError when the meter refuses a window twice.
+    """
     from ecopt.meter import Meter
     from ecopt.statistics import relative_standard_deviation
 

@@ -34,7 +34,12 @@ logger = logging.getLogger(__name__)
 
 
 def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> tuple[list[float], str]:
-    """Config thresholds where given, else each objective's worst observed value (anti-ideal)."""
+    """The hypervolume reference point, m values in the optimiser's space, and where each came from.
+
+    ``completed``: (n, m) objective values of completed trials (n may be 0, then 0 is
+    used where no threshold is given). Each coordinate is the objective's config
+    threshold (transformed) where given, else its worst observed value (anti-ideal).
+    """
     worst = as_maximised(completed, [o.minimize for o in objectives]).min(axis=0) if len(completed) else np.zeros(len(objectives))
     signs = np.array([-1.0 if o.minimize else 1.0 for o in objectives])
     reference, sources = [], []
@@ -101,7 +106,14 @@ def trial_rows(records: Sequence[AnyRecord]) -> list[dict[str, Any]]:
 
 
 def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective]) -> dict[str, list[dict[str, Any]]]:
-    """Rows of trials.csv, frontier.csv and hypervolume.csv (only completed trials have objective values)."""
+    """Rows of trials.csv, frontier.csv and hypervolume.csv, keyed ``trials``, ``frontier``, ``hypervolume``.
+
+    One trials row and one hypervolume row per record, in order; frontier rows are
+    the non-dominated completed trials (``ecopt.pareto``), best first in the first
+    objective, with ``objective_<name>`` values in the optimiser's space and the knee
+    flagged. Only completed trials have objective values. A mapping that is not a
+    valid trial record raises RecordError (``ecopt.records.as_trial_record``).
+    """
     records = [as_trial_record(r) for r in records]
     minimize = [o.minimize for o in objectives]
     rows = trial_rows(records)

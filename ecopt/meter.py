@@ -289,7 +289,11 @@ class Meter:
         return walls
 
     def measure_idle(self, seconds: float | None = None) -> float:
-        """Measure idle power (W) for ``seconds``; later records report dynamic energy."""
+        """Measure idle power in watts over ``seconds`` (default ``meter.idle_seconds``) of sleep; returns it.
+
+        Later records also report dynamic energy (total minus idle watts x seconds).
+        ValueError for a duration <= 0; MeasurementError when the window is refused.
+        """
         duration = self.settings.idle_seconds if seconds is None else seconds
         if duration <= 0:
             raise ValueError(f"idle measurement needs a positive duration, got {duration!r}")

@@ -96,7 +96,11 @@ def parse_objectives(section: Any = None, key: str = "objectives") -> list[Objec
 
 
 def objective_values(record: Mapping[str, Any], objectives: Sequence[Objective]) -> list[float] | None:
-    """The record's values in the optimiser's space, or None where one is missing or not finite."""
+    """The record's values in the optimiser's space, one per objective in order (m floats).
+
+    None when any is missing, not a number (bools are refused) or not finite after
+    ``Objective.transform`` (e.g. log10 of 0).
+    """
     values = []
     for objective in objectives:
         raw = record.get(objective.metric)

@@ -366,5 +366,8 @@ def read_table(path: str | Path) -> Any:
 
 
 def as_trial_record(record: TrialRecord | Mapping[str, Any], source: str | Path = "<trial record>") -> TrialRecord:
-    """``record`` itself when it is a ``TrialRecord``, else the mapping validated and converted."""
+    """``record`` itself when it is a ``TrialRecord``, else the mapping validated and converted.
+
+    Raises ``RecordError`` (a ValueError) naming ``source``, the key path and what was expected.
+    """
     return record if isinstance(record, TrialRecord) else TrialRecord.from_dict(record, source=source)

@@ -70,7 +70,11 @@ def describe_space(space: Mapping[str, Hyperparameter]) -> list[dict[str, Any]]:
 
 
 def validate_params(space: Mapping[str, Hyperparameter], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a full parameter assignment against a space; fill fixed values; return it coerced."""
+    """Check a full parameter assignment against a space; fill fixed values; return it coerced.
+
+    Returns one value per space entry, in the space's order, cast to each domain's
+    value type. ValueError names the missing, unknown or out-of-domain parameter.
+    """
     missing = [name for name, hp in space.items() if name not in params and not isinstance(hp, Fixed)]
     if missing:
         raise ValueError(f"parameters {missing} missing; the space has {list(space)}")
@@ -90,7 +94,11 @@ def validate_params(space: Mapping[str, Hyperparameter], params: Mapping[str, An
 
 
 def sample_space(space: Mapping[str, Hyperparameter], count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` independent uniform draws (log-uniform on log scales), fixed values kept."""
+    """``count`` independent uniform draws (log-uniform on log scales), fixed values kept.
+
+    Returns ``count`` dicts with every space entry; integer ranges are rounded and
+    clipped to their bounds. Reproducible for a ``seed`` (numpy's ``default_rng``).
+    """
     import math
 
     import numpy as np
