@@ -147,7 +147,12 @@ def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def scaling_data(trials: Any, summary: Mapping[str, Any], efficiency: str = "samples_per_joule") -> dict[str, Any]:
-    """Efficiency against parameter count of completed trials, and the fitted power law (if any)."""
+    """Efficiency against parameter count of completed trials, and the fitted power law (if any).
+
+    Returns ``points`` (k, 2): (parameters, samples per joule), positive values only;
+    ``line`` (50, 2) along the fit from summary.json's ``power_law_vs_parameters``
+    (empty without a fit or points); and a ``title`` with exponent, its 95% CI, R^2, n.
+    """
     completed = trials[(trials["status"] == TrialStatus.COMPLETED.value)] if "status" in trials else trials
     columns = [c for c in ("parameters", efficiency) if c in completed]
     points = completed[columns].dropna().to_numpy(dtype=float) if len(columns) == 2 else np.zeros((0, 2))
@@ -297,7 +302,13 @@ FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
 
 
 def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettings | Mapping[str, Any] | None, only: Sequence[str] = FIGURES) -> list[Path]:
-    """Draw the figures named in ``only`` whose stage outputs exist in the study folder."""
+    """Draw the figures named in ``only`` whose stage outputs exist in the study folder; returns the paths written.
+
+    Reads trials.csv, frontier.csv, hypervolume.csv, summary.json, proxies/ and
+    calibration/ under ``study_dir``, writes ``<name>.<figures.format>`` under
+    ``out_dir``. ConfigError for bad figures settings; RecordError for a summary.json
+    that breaks its schema.
+    """
     from ecopt.io import read_json
     from ecopt.records import read_summary, read_table
 
