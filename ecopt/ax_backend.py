@@ -151,7 +151,10 @@ def _threshold_constraints(objectives: Sequence[Objective], reference: Sequence[
 
 
 def new_client(space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], reference: Sequence[float] | None, seed: int) -> Any:
-    """An ``ax.api.Client`` for the space and objectives; ``reference`` (optimiser space) becomes the objective thresholds."""
+    """An ``ax.api.Client`` for the space and objectives; ``reference`` (m values, optimiser space) becomes the objective thresholds.
+
+    Raises UnsupportedAxVersion outside ax-platform 1.3.x, ConfigError for a space with nothing to search.
+    """
     require_supported_ax()
     from ax.api.client import Client
 

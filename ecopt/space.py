@@ -31,7 +31,11 @@ def parse_space(section: Mapping[str, Any], key: str = "space") -> SearchSpace:
 
 
 def parse_parameter(entry: Mapping[str, Any], key: str) -> Hyperparameter:
-    """One schema-validated space entry (``{type: range|choice|fixed, ...}``) as its domain."""
+    """One schema-validated space entry (``{type: range|choice|fixed, ...}``) as its domain.
+
+    Returns a ``Range``, ``Choice`` or ``Fixed``; ConfigError naming ``key`` and the
+    offending field (bounds, values, value) when the domain cannot be built.
+    """
     kind, value_type = entry["type"], entry.get("value_type")
     if kind == "range":
         low, high = entry["bounds"]
