@@ -22,7 +22,8 @@ Design choices:
 * **Trials without efficiency are still shown**: failed, out-of-memory, early
   stopped and measurement-failed trials have no samples/J (or 0), which a log axis
   cannot place; they sit on a strip below the lowest measured efficiency, marked
-  "x", with their status and error text in the hover.
+  "x" and spread along it (most have no performance either), with their status
+  and error text in the hover.
 """
 
 from __future__ import annotations
@@ -115,17 +116,20 @@ def frontier_page_data(trials: Any, frontier: Any, calibration: Mapping[str, Any
     log_y = spans_orders_of_magnitude(efficiencies)
     positive = [value for value in efficiencies if value > 0]
     floor = (min(positive) / 2 if log_y else 0.0) if positive else 0.0
-    x_floor = min(performances) if performances else 0.0
+    # Trials without a performance are spread evenly along the strip, so that none hides another.
+    unplaced = [position for position, r in enumerate(rows) if r.get("performance") is None]
+    low, high = (min(performances), max(performances)) if performances else (0.0, 1.0)
+    strip_x = dict(zip(unplaced, np.linspace(low, high, len(unplaced) + 2)[1:-1].tolist(), strict=True))
     rsd = None
     if calibration and isinstance(calibration.get("samples_per_joule_rsd"), (int, float)):
         rsd = float(calibration["samples_per_joule_rsd"])
     series: dict[str, dict[str, list[Any]]] = {}
-    for row in rows:
+    for position, row in enumerate(rows):
         status = str(row.get("status"))
         entry = series.setdefault(status, {"x": [], "y": [], "hover": [], "error_y": []})
         efficiency = row.get("samples_per_joule")
         measured = status == TrialStatus.COMPLETED.value and efficiency is not None and (float(efficiency) > 0 or not log_y)
-        entry["x"].append(float(row["performance"]) if row.get("performance") is not None else x_floor)
+        entry["x"].append(float(row["performance"]) if row.get("performance") is not None else strip_x[position])
         entry["y"].append(float(efficiency) if measured else floor)
         entry["hover"].append(_hover(row, label, parameters))
         entry["error_y"].append(rsd * float(efficiency) if measured and rsd is not None else None)

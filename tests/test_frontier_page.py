@@ -70,6 +70,7 @@ def test_page_data_every_trial_by_status_with_frontier_knee_and_error_bars(study
     assert data["floor"] == 5.0  # half the lowest efficiency: where OOM and failed trials sit on the log axis
     assert data["series"]["out_of_memory"]["y"] == [5.0] and data["series"]["failed"]["y"] == [5.0]
     assert data["series"]["out_of_memory"]["error_y"] == [None]
+    assert data["series"]["out_of_memory"]["x"] == pytest.approx([0.6333333]) and data["series"]["failed"]["x"] == pytest.approx([0.7666667])
     assert sorted(data["frontier"]["x"]) == [0.60, 0.85, 0.90]  # trial 3 is dominated
     assert len(data["knee"]["x"]) == 1 and data["knee"]["x"][0] in (0.60, 0.85, 0.90)
     assert data["counts"]["completed"] == 4 and data["counts"]["out_of_memory"] == 1 and data["counts"]["failed"] == 1

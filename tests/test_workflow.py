@@ -178,7 +178,8 @@ def test_each_job_reads_only_files_it_declares(finished_study):
 
     reports = [json.loads(path.read_text()) for path in (finished_study / "reads").glob("*.json")]
     stages = {report["argv"][report["argv"].index("-m") + 1] for report in reports}
-    assert stages == {"ecopt.data", "ecopt.calibration", "ecopt.proxies", "ecopt.search", "ecopt.trial", "ecopt.frontier", "ecopt.figures"}
+    expected = {"ecopt.data", "ecopt.calibration", "ecopt.proxies", "ecopt.search", "ecopt.trial", "ecopt.frontier", "ecopt.figures", "ecopt.frontier_page"}
+    assert stages == expected
     for report in reports:
         declared: set[str] = set()
         outputs = []
