@@ -25,7 +25,9 @@ Design choices:
   objectives (the defaults when no config is found), so the number printed is the
   number ``hypervolume.csv`` will hold.
 * **Time left** = median process wall time of the trials so far x trials still
-  planned. Rounds run their q trials in parallel only where the machine allows
+  planned, plus the median time of a model-based proposal (Snakemake's benchmark
+  files ``benchmarks/propose/<round>.tsv``, column ``s``) x rounds not proposed
+  yet. Rounds run their q trials in parallel only where the machine allows
   (metered trials are exclusive on one machine), so the serial estimate is the
   honest upper figure for a local run.
 
@@ -76,6 +78,7 @@ class StudyStatus:
     trial_joules: float = 0.0
     ledger_joules: float | None = None
     median_trial_seconds: float | None = None
+    median_propose_seconds: float | None = None
     seconds_left: float | None = None
     unreadable: list[str] = field(default_factory=list)
     config_source: str | None = None
@@ -158,6 +161,20 @@ def ledger_joules(study_dir: Path) -> float | None:
     return total if found else None
 
 
+def propose_seconds(study_dir: Path) -> list[float]:
+    """Wall seconds of each model-based round's proposal (rounds >= 1), from Snakemake's benchmark files; unreadable ones skipped."""
+    seconds = []
+    for path in sorted((study_dir / "benchmarks" / "propose").glob("*.tsv")):
+        if not path.stem.isdigit() or int(path.stem) == 0:  # round 0 is a Sobol draw: no model to fit
+            continue
+        try:
+            header, values = path.read_text().splitlines()[:2]
+            seconds.append(float(dict(zip(header.split("\t"), values.split("\t"), strict=False))["s"]))
+        except (OSError, ValueError, KeyError):
+            continue
+    return seconds
+
+
 def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, config_source: str | None = None) -> StudyStatus:
     """Read ``study_dir`` (``results/<study>``) and return its ``StudyStatus``.
 
@@ -201,10 +218,13 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
     status.trial_joules = sum(float(r.train_joules or 0.0) + float(r.eval_joules or 0.0) for r in records)
     status.ledger_joules = ledger_joules(study_dir)
     times = [float(r.process_wall_seconds) for r in records if isinstance(r.process_wall_seconds, (int, float))]
+    proposals = propose_seconds(study_dir)
+    status.median_propose_seconds = statistics.median(proposals) if proposals else None
     if times:
         status.median_trial_seconds = statistics.median(times)
-        if status.trials_planned is not None:
+        if status.trials_planned is not None and status.rounds_planned is not None:
             status.seconds_left = max(0, status.trials_planned - len(records)) * status.median_trial_seconds
+            status.seconds_left += max(0, status.rounds_planned - status.rounds_started) * (status.median_propose_seconds or 0.0)
     return status
 
 
@@ -228,8 +248,9 @@ def format_status(status: StudyStatus) -> str:
         f"frontier     {status.frontier_size} trials, hypervolume " + ("none yet" if status.hypervolume is None else f"{status.hypervolume:.6g}"),
         f"energy       {status.trial_joules:.1f} J in trials (train + eval)"
         + ("" if status.ledger_joules is None else f"; {status.ledger_joules:.1f} J in the study ledger"),
-        f"trial time   median {_duration(status.median_trial_seconds)}",
-        f"time left    {_duration(status.seconds_left)}" + (" (median trial time x trials still planned)" if status.seconds_left is not None else ""),
+        f"trial time   median {_duration(status.median_trial_seconds)}; a model-based proposal: median {_duration(status.median_propose_seconds)}",
+        f"time left    {_duration(status.seconds_left)}"
+        + (" (median trial time x trials still planned + median proposal time x rounds not proposed)" if status.seconds_left is not None else ""),
     ]
     if status.unreadable:
         lines.append(f"unreadable   {len(status.unreadable)} file(s), skipped: " + "; ".join(status.unreadable[:3]))

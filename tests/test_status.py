@@ -39,6 +39,10 @@ def study_dir(tmp_path):
     _write(study / "rounds/002/proposals.json", {"round": 2, "proposals": [{"index": i, "params": {}} for i in range(2)]})
     _write(study / "rounds/002/trials/0.json", '{"params": {"width": 8}, "sta')  # a half-written file (not atomic)
     _write(study / "rounds/002/trials/.1.json.tmp", "{")  # an atomic write's temporary: skipped silently
+    header = "s\th:m:s\tmax_rss\n"
+    _write(study / "benchmarks/propose/000.tsv", header + "2.0\t0:00:02\t100\n")  # Sobol: not a model fit, left out
+    _write(study / "benchmarks/propose/001.tsv", header + "80.0\t0:01:20\t900\n")
+    _write(study / "benchmarks/propose/002.tsv", header + "100.0\t0:01:40\t900\n")
     return study
 
 
@@ -54,7 +58,7 @@ def test_counts_rounds_trials_energy_and_time_left(study_dir):
     assert status.frontier_size == 2  # (0.9, 100) and (0.8, 400); (0.7, 150) is dominated
     assert status.trial_joules == pytest.approx(4 * 7.0 + 1.0)  # four trials of 5 + 2 J and the failed one's 1 J of training
     assert status.median_trial_seconds == pytest.approx(7.0)  # median of 10, 20, 2, 3, 30, 4
-    assert status.seconds_left == pytest.approx((10 - 6) * 7.0)
+    assert status.seconds_left == pytest.approx((10 - 6) * 7.0 + (4 - 3) * 90.0)  # and one round still to propose
     assert len(status.unreadable) == 1 and "rounds/002/trials/0.json" in status.unreadable[0]
 
 
