@@ -24,6 +24,12 @@ Design choices:
   all of them under the study run (the ``mlflow.parentRunId`` tag, which MLflow's
   UI nests by), so running it again adds nothing. A run left unfinished by a
   crash mid-logging is logged again into the same run.
+* **One writer at a time on a local store.** Several jobs of one run (the frontier
+  and the calibration and proxy figures) reach a ``sqlite:///`` store at once; two
+  processes creating a fresh store race in MLflow's schema migrations (measured:
+  "CommandError: Online migration expected to match one row ... 0 found" in the
+  workflow test), and SQLite takes one writer anyway. Every operation on such a
+  store holds ``fcntl.flock`` on ``<database>.lock`` beside it (``_store_lock``).
 * **Trials do not create the parent.** Parallel trial jobs (SLURM) would race to
   create it; the frontier stage creates it once and adopts the trial runs.
 * **Where the workflow's trials find the section:** the trial rule's settings
@@ -43,11 +49,12 @@ about 10 s, once per store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +165,22 @@ def tracking_uri(section: Any, study: str) -> str:
     return uri if uri else f"sqlite:///results/{study}/mlflow.db"
 
 
+@contextlib.contextmanager
+def _store_lock(settings: Any, study: str) -> Iterator[None]:
+    """Hold ``<database>.lock`` (``fcntl.flock``) for a ``sqlite:///`` store; nothing for a tracking server."""
+    uri = tracking_uri(settings, study)
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as stream:
+        fcntl.flock(stream, fcntl.LOCK_EX)  # released when the file closes, or by the kernel if the process dies
+        yield
+
+
 def _client(settings: Any, study: str) -> Any:
     """An ``MlflowClient`` on the section's tracking URI, with its request retries and timeout."""
     # MLflow reads these when it sends a request; a user's own values win.
@@ -225,10 +248,11 @@ def log_study_artifacts_safely(section: Any, study: str, paths: Iterable[str | P
     """
     settings = _settings(section)
     try:
-        client = _client(settings, study)
-        parent = _study_run(client, experiment_id(client, settings, study), study)
-        for path in paths:
-            client.log_artifact(parent, str(path), artifact_path=artifact_path)
+        with _store_lock(settings, study):
+            client = _client(settings, study)
+            parent = _study_run(client, experiment_id(client, settings, study), study)
+            for path in paths:
+                client.log_artifact(parent, str(path), artifact_path=artifact_path)
     except Exception as error:  # the files are written already: tracking must never fail the stage
         uri = tracking_uri(settings, study)
         logger.warning("MLflow tracking server %s: could not attach %s to the study run (%s: %s)", uri, artifact_path, type(error).__name__, error)
@@ -271,13 +295,14 @@ def log_trial(section: Any, record: TrialRecord | Mapping[str, Any], study: str)
     """
     settings = _settings(section)
     record = as_trial_record(record)
-    client = _client(settings, study)
-    experiment = experiment_id(client, settings, study)
-    key = trial_key(record)
-    found = client.search_runs([experiment], filter_string=f"tags.`{TRIAL_KEY_TAG}` = '{key}'", max_results=1)
-    if found and found[0].info.status == "FINISHED":
-        return found[0].info.run_id
-    return _log_trial_run(client, experiment, record, study, None, found[0].info.run_id if found else None)
+    with _store_lock(settings, study):
+        client = _client(settings, study)
+        experiment = experiment_id(client, settings, study)
+        key = trial_key(record)
+        found = client.search_runs([experiment], filter_string=f"tags.`{TRIAL_KEY_TAG}` = '{key}'", max_results=1)
+        if found and found[0].info.status == "FINISHED":
+            return found[0].info.run_id
+        return _log_trial_run(client, experiment, record, study, None, found[0].info.run_id if found else None)
 
 
 def log_trial_safely(section: Any, record: TrialRecord | Mapping[str, Any], study: str) -> str | None:
@@ -309,9 +334,16 @@ def sync_study(
     no run. Returns ``{"study_run", "logged", "already_logged", "adopted"}``.
     Raises what MLflow raises.
     """
+    settings = _settings(section)
+    with _store_lock(settings, study):
+        return _sync_study(settings, records, study, study_dir, artifacts)
+
+
+def _sync_study(
+    settings: Any, records: Sequence[TrialRecord | Mapping[str, Any]], study: str, study_dir: str | Path | None, artifacts: Iterable[str | Path]
+) -> dict[str, Any]:
     from mlflow.entities import Metric
 
-    settings = _settings(section)
     client = _client(settings, study)
     experiment = experiment_id(client, settings, study)
     runs = _study_runs(client, experiment, study)

@@ -208,3 +208,21 @@ def test_default_store_is_the_studys_own_sqlite_file():
 
     assert tracking_uri({}, "toy") == "sqlite:///results/toy/mlflow.db"
     assert tracking_uri({"tracking_uri": "http://mlflow:5000"}, "toy") == "http://mlflow:5000"
+
+
+@pytest.mark.slow
+def test_parallel_jobs_share_a_fresh_local_store(tmp_path, python_env):
+    """Three processes reach a new SQLite store at once (the frontier and two figure jobs do): every one logs."""
+    store = f"sqlite:///{tmp_path}/fresh/mlflow.db"
+    figure = tmp_path / "figure.png"
+    figure.write_bytes(b"\x89PNG")
+    code = (
+        "import sys\nfrom ecopt.tracking import log_study_artifacts_safely\n"
+        "sys.exit(0 if log_study_artifacts_safely({'tracking_uri': sys.argv[1]}, 'toy', [sys.argv[2]], sys.argv[3]) else 1)\n"
+    )
+    jobs = [subprocess.Popen([sys.executable, "-c", code, store, str(figure), f"job{n}"], env=python_env, stderr=subprocess.PIPE, text=True) for n in range(3)]
+    results = [(job.wait(timeout=300), job.stderr.read()) for job in jobs]
+    assert all(status == 0 for status, _ in results), results
+    client = mlflow.MlflowClient(store)
+    (run,) = client.search_runs([client.get_experiment_by_name("toy").experiment_id])
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"job0", "job1", "job2"}
