@@ -66,3 +66,11 @@ def figure_shell(names):
         "{params.python} -m ecopt.figures --settings {params.settings:q} --study-dir {params.study_dir} "
         f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
     )
+
+
+def frontier_page_inputs(wildcards):
+    """The frontier tables, and the meter's spread (error bars) when the study calibrates."""
+    inputs = {"trials": f"{OUT}/trials.csv", "frontier": f"{OUT}/frontier.csv"}
+    if "calibrate" in STAGES:
+        inputs["calibration"] = f"{OUT}/calibration/summary.json"
+    return inputs

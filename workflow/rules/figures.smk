@@ -38,14 +38,6 @@ rule figures:
         figure_shell(["pareto", "hypervolume", "scaling"])
 
 
-def frontier_page_inputs(wildcards):
-    """The frontier tables, and the meter's spread (error bars) when the study calibrates."""
-    inputs = {"trials": rules.frontier.output.trials, "frontier": rules.frontier.output.frontier}
-    if "calibrate" in STAGES:
-        inputs["calibration"] = f"{OUT}/calibration/summary.json"
-    return inputs
-
-
 rule frontier_page:
     input:
         unpack(frontier_page_inputs),
