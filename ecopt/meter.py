@@ -32,6 +32,26 @@ Design notes:
   failed one (``RETRY_WINDOW_FACTOR``: a transient wrap rarely repeats, and a
   longer window also lifts a reading out of a coarse counter's resolution) and
   raises only if that fails too. The trial then records ``measurement_failed``.
+* The efficiency objective counts measured joules only (``meter.components:
+  measured``, the default) whenever any component has a counter; modelled
+  components are reported beside (``all_joules``, per component) but never mixed
+  in silently. With a 40 W RAPL package counter, CodeCarbon adds its RAM model
+  (~20 W here, proportional to time, not to work): counting it gave 4 750
+  samples/J where the measured component gives 7 118, flattening real differences
+  between models by a third. When nothing is measured, every estimate is counted
+  and the record says ``estimated``. Each record names what it counted
+  (``counted_components``).
+* RAPL's DRAM domain is read here (``RaplDramCounter``), not by CodeCarbon:
+  with ``rapl_include_dram=True`` CodeCarbon 3.3.2 folds DRAM into its CPU figure
+  and still adds its RAM model, counting memory twice and hiding which joules are
+  measured. The counter's wrap at ``max_energy_range_uj`` is undone by modular
+  difference (one wrap per window: 262 kJ at 10 W is 7 h).
+* The meter synchronises the accelerator itself at both edges of every window
+  (``synchronize_devices``): CUDA kernels and MPS command buffers run
+  asynchronously, so an adapter that forgets ``torch.cuda.synchronize()`` would
+  otherwise close its window before its work ran, and the next window would pay
+  for it. torch is never imported for this: a process that has not imported it
+  has no device work in flight.
 """
 
 from __future__ import annotations
@@ -40,13 +60,14 @@ import dataclasses
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from ecopt.errors import MeasurementError
+from ecopt.errors import ConfigError, MeasurementError
 from ecopt.metered_lock import hold_metered_lock
 from ecopt.settings import MeterSettings, validate_section
 
@@ -86,13 +107,13 @@ class BackendReading:
 class EnergyRecord:
     """One metered phase: what a trial record and a calibration row store."""
 
-    joules: float
+    joules: float  # the counted components' joules: what samples/J divides by
     seconds: float
     cpu_seconds: float
     cpu: ComponentEnergy
     ram: ComponentEnergy
     gpu: ComponentEnergy | None
-    estimated: bool  # CPU or GPU energy is an estimate, not a counter reading
+    estimated: bool  # some counted component is an estimate, not a counter reading
     emissions_kg_co2eq: float
     country_iso_code: str
     pue: float
@@ -101,6 +122,14 @@ class EnergyRecord:
     idle_watts: float | None = None
     dynamic_joules: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    counted_components: tuple[str, ...] = ("cpu", "gpu", "ram")  # those of cpu/gpu/ram summed into ``joules``
+    all_joules: float | None = None  # every component, modelled ones included (reported beside, never the objective)
+    synchronized: tuple[str, ...] = ()  # devices synchronised at both edges of the window ("cuda", "mps")
+
+    @property
+    def counted(self) -> str:
+        """The counted components as one word for tables, e.g. ``cpu+gpu``."""
+        return "+".join(self.counted_components)
 
     @property
     def energy_source(self) -> str:
@@ -114,6 +143,8 @@ class EnergyRecord:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["energy_source"] = self.energy_source
+        data["counted_components"] = list(self.counted_components)
+        data["synchronized"] = list(self.synchronized)
         return data
 
 
@@ -142,6 +173,110 @@ def unusable_reading(record: EnergyRecord) -> str | None:
     if not record.joules > 0:
         return f"0 J over a {record.seconds:.3g} s window (the meter read no energy): {readings}"
     return None
+
+
+COMPONENTS = ("cpu", "gpu", "ram")
+
+
+def counted_components(parts: Mapping[str, ComponentEnergy], choice: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The components (of ``parts``: name -> reading) whose joules the objective counts.
+
+    ``choice`` is ``meter.components``: ``"measured"`` counts the components read
+    from a counter (``estimated`` False), or every component when none is;
+    ``"all"`` counts every component, modelled ones included; a list names them.
+    Raises ConfigError when a list names none of the components this machine reads.
+    """
+    present = tuple(name for name in COMPONENTS if name in parts)
+    if choice == "all":
+        return present
+    if choice == "measured":
+        measured = tuple(name for name in present if not parts[name].estimated)
+        return measured or present
+    chosen = tuple(name for name in present if name in choice)
+    if not chosen:
+        raise ConfigError("meter.components", list(choice), f"at least one of the components this machine reads ({', '.join(present)})")
+    return chosen
+
+
+def synchronize_devices() -> tuple[str, ...]:
+    """Wait for every accelerator's queued work; return the device kinds synchronised.
+
+    CUDA: each visible device (``torch.cuda.synchronize(i)``), only when this
+    process has initialised CUDA; MPS: ``torch.mps.synchronize()`` where torch
+    reports MPS available. torch is looked up in ``sys.modules``, never imported:
+    a process that has not imported it has queued no device work.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return ()
+    synchronized = []
+    cuda = getattr(torch, "cuda", None)
+    if cuda is not None and cuda.is_initialized():
+        for index in range(cuda.device_count()):
+            cuda.synchronize(index)
+        synchronized.append("cuda")
+    mps_backend = getattr(getattr(torch, "backends", None), "mps", None)
+    if mps_backend is not None and mps_backend.is_available() and hasattr(torch, "mps"):
+        torch.mps.synchronize()
+        synchronized.append("mps")
+    return tuple(synchronized)
+
+
+class RaplDramCounter:
+    """RAPL DRAM domains of the powercap tree, read at the edges of a window.
+
+    ``domains`` are the domain directories named ``dram`` under
+    ``/sys/class/powercap`` (top-level ``intel-rapl:N`` and sub-domains
+    ``intel-rapl:N:M``; each physical domain once, by real path). ``read()``
+    gives each domain's ``energy_uj``; ``joules_since(before)`` the energy since,
+    undoing one wrap at ``max_energy_range_uj`` per domain.
+    """
+
+    def __init__(self, root: str = "/sys/class/powercap") -> None:
+        import glob
+
+        seen: dict[str, str] = {}
+        tops = sorted(glob.glob(os.path.join(root, "intel-rapl:*")) + glob.glob(os.path.join(root, "intel-rapl", "intel-rapl:*")))
+        for top in tops:
+            for domain in [top, *sorted(glob.glob(os.path.join(top, "intel-rapl:*")))]:
+                real = os.path.realpath(domain)
+                if real in seen or not os.path.isdir(domain):
+                    continue
+                try:
+                    with open(os.path.join(domain, "name")) as handle:
+                        name = handle.read().strip()
+                    with open(os.path.join(domain, "energy_uj")) as handle:
+                        int(handle.read())
+                except (OSError, ValueError):
+                    continue  # unreadable (permissions) or not a counter: not a source
+                if name.lower().startswith("dram"):
+                    seen[real] = domain
+        self.domains = list(seen.values())
+        self.max_range_uj = [self._max_range(domain) for domain in self.domains]
+
+    @staticmethod
+    def _max_range(domain: str) -> int:
+        try:
+            with open(os.path.join(domain, "max_energy_range_uj")) as handle:
+                return int(handle.read())
+        except (OSError, ValueError):
+            return 0  # no wrap correction possible; a wrap then reads negative and is refused
+
+    def read(self) -> list[int]:
+        """Every domain's ``energy_uj`` now (microjoules, wrapping)."""
+        values = []
+        for domain in self.domains:
+            with open(os.path.join(domain, "energy_uj")) as handle:
+                values.append(int(handle.read()))
+        return values
+
+    def joules_since(self, before: list[int]) -> float:
+        """Joules of all DRAM domains since ``before`` (a ``read()``)."""
+        total_uj = 0
+        for start, end, max_range in zip(before, self.read(), self.max_range_uj, strict=True):
+            delta = end - start
+            total_uj += delta % max_range if max_range > 0 else delta
+        return total_uj / 1e6
 
 
 @dataclass(frozen=True)
@@ -201,14 +336,18 @@ class Meter:
         """
         self.warm_up()
         with hold_metered_lock():
+            synchronize_devices()  # work queued before the window is not this window's
             cpu_before = _process_cpu_seconds()
             self.backend.start()
             try:
                 result = work()
             finally:
-                reading = self.backend.stop()
+                try:
+                    synchronized = synchronize_devices()  # the window closes when the device's work is done
+                finally:
+                    reading = self.backend.stop()
             cpu_seconds = _process_cpu_seconds() - cpu_before
-        record = self._record(reading, cpu_seconds)
+        record = self._record(reading, cpu_seconds, synchronized)
         problem = unusable_reading(record) if check else None
         if problem is not None:
             raise MeasurementError(problem, reading=record)
@@ -282,7 +421,7 @@ class Meter:
         return walls
 
     def measure_idle(self, seconds: float | None = None) -> float:
-        """Measure idle power (W) for ``seconds``; later records report dynamic energy."""
+        """Measure idle power (W, of the counted components) for ``seconds``; later records report dynamic energy."""
         duration = self.settings.idle_seconds if seconds is None else seconds
         if duration <= 0:
             raise ValueError(f"idle measurement needs a positive duration, got {duration!r}")
@@ -291,9 +430,11 @@ class Meter:
         logger.info("idle power %.2f W over %.1f s (%s)", self.idle_watts, record.seconds, record.energy_source)
         return self.idle_watts
 
-    def _record(self, reading: BackendReading, cpu_seconds: float) -> EnergyRecord:
-        joules = reading.cpu.joules + reading.ram.joules + (reading.gpu.joules if reading.gpu else 0.0)
-        estimated = reading.cpu.estimated or (reading.gpu is not None and reading.gpu.estimated)
+    def _record(self, reading: BackendReading, cpu_seconds: float, synchronized: tuple[str, ...] = ()) -> EnergyRecord:
+        parts = {"cpu": reading.cpu, "ram": reading.ram} | ({"gpu": reading.gpu} if reading.gpu is not None else {})
+        counted = counted_components(parts, self.settings.components)
+        joules = sum(parts[name].joules for name in counted)
+        estimated = any(parts[name].estimated for name in counted)
         dynamic = None if self.idle_watts is None else joules - self.idle_watts * reading.seconds
         return EnergyRecord(
             joules=joules,
@@ -311,6 +452,9 @@ class Meter:
             idle_watts=self.idle_watts,
             dynamic_joules=dynamic,
             details=reading.details,
+            counted_components=counted,
+            all_joules=sum(part.joules for part in parts.values()),
+            synchronized=synchronized,
         )
 
 
@@ -340,6 +484,8 @@ class CodeCarbonBackend:
         self.settings = validate_section("meter", settings)
         self._tracker: Any = None
         self._started_at = 0.0
+        self._dram: RaplDramCounter | None = None  # found at warm-up (or first start)
+        self._dram_before: list[int] = []
 
     def _new_tracker(self) -> Any:
         from codecarbon import OfflineEmissionsTracker
@@ -365,7 +511,7 @@ class CodeCarbonBackend:
             log_level="error",
             api_call_interval=-1,
             force_mode_cpu_load=False,
-            rapl_include_dram=False,
+            rapl_include_dram=False,  # DRAM is read by RaplDramCounter (see the module notes)
             rapl_prefer_psys=False,
             wue=0.0,
             force_carbon_intensity_g_co2e_kwh=None,
@@ -383,15 +529,19 @@ class CodeCarbonBackend:
             CodeCarbonBackend._process_warm = True
 
     def start(self) -> None:
+        if self._dram is None:
+            self._dram = RaplDramCounter()
         self._tracker = self._new_tracker()
         self._started_at = time.perf_counter()
         self._tracker.start()
+        self._dram_before = self._dram.read() if self._dram.domains else []
 
     def stop(self) -> BackendReading:
         tracker, self._tracker = self._tracker, None
         if tracker is None:
             raise RuntimeError("CodeCarbonBackend.stop() without start()")
         tracker.stop()
+        dram_joules = self._dram.joules_since(self._dram_before) if self._dram is not None and self._dram.domains else None
         data = tracker.final_emissions_data
         import codecarbon
 
@@ -425,12 +575,18 @@ class CodeCarbonBackend:
             return kwh * JOULES_PER_KWH / seconds if seconds > 0 else 0.0
 
         ram_source = "ram_user_constant" if self.settings.ram_power_watts is not None else "ram_power_model"
+        ram = ComponentEnergy(float(data.ram_energy) * JOULES_PER_KWH, ram_source, True, watts(data.ram_energy))
+        if dram_joules is not None:
+            # CodeCarbon's RAM figure is a model; the DRAM counter replaces it (the model stays in details).
+            details["ram_model_joules"] = ram.joules
+            dram_joules *= self.settings.pue  # as CodeCarbon scales every component it reports
+            ram = ComponentEnergy(dram_joules, "rapl_dram_counter", False, dram_joules / seconds if seconds > 0 else 0.0)
         if self.settings.cpu_power_watts is not None and cpu_estimated:
             cpu_source = f"{cpu_source}_user_tdp"
         return BackendReading(
             seconds=seconds,
             cpu=ComponentEnergy(float(data.cpu_energy) * JOULES_PER_KWH, cpu_source, cpu_estimated, watts(data.cpu_energy)),
-            ram=ComponentEnergy(float(data.ram_energy) * JOULES_PER_KWH, ram_source, True, watts(data.ram_energy)),
+            ram=ram,
             gpu=gpu,
             emissions_kg=float(data.emissions),
             tracking_mode=str(data.tracking_mode),

@@ -82,10 +82,10 @@ def test_warm_up_happens_once(meter):
 
 
 def test_fake_backend_energy_is_power_times_time():
-    meter = Meter(backend=ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0, gpu_watts=100.0))
+    meter = Meter({"components": "all"}, backend=ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0, gpu_watts=100.0))
     _, record = meter.measure(lambda: time.sleep(0.3))
     assert record.joules == pytest.approx(115.0 * record.seconds)
-    assert record.gpu.source == "fake_gpu_counter" and record.estimated  # CPU is still an estimate
+    assert record.gpu.source == "fake_gpu_counter" and record.estimated  # CPU, counted too, is an estimate
     assert record.energy_source == "cpu:fake_constant+gpu:fake_gpu_counter+ram:fake_constant"
 
 
@@ -204,3 +204,112 @@ def test_the_retry_lengthens_max_passes_too():
 def test_overhead_pairs_only_time_the_window():
     meter = Meter(backend=ScriptedReadingsBackend([ZERO, ZERO, ZERO]))
     assert len(meter.overhead_pairs(lambda: None, 2)) == 2  # a refused reading does not matter for wall time
+
+
+# --------------------------------------------------------------------------- counted components
+def test_with_a_cpu_counter_samples_per_joule_counts_the_measured_joules_only():
+    # The issue's case: a 40 W CPU counter and CodeCarbon's ~20 W RAM model; samples/J was 4 750, measured 7 118.
+    meter = Meter(backend=ConstantPowerBackend(cpu_watts=40.0, ram_watts=20.0, cpu_counter=True))
+    _, record = meter.measure(lambda: time.sleep(0.2))
+    assert record.counted_components == ("cpu",) and record.counted == "cpu"
+    assert record.joules == pytest.approx(40.0 * record.seconds) and record.estimated is False
+    assert record.all_joules == pytest.approx(60.0 * record.seconds)  # the model is reported beside
+    assert record.ram.joules == pytest.approx(20.0 * record.seconds) and record.ram.estimated
+    mixed = Meter({"components": "all"}, backend=ConstantPowerBackend(cpu_watts=40.0, ram_watts=20.0, cpu_counter=True))
+    _, everything = mixed.measure(lambda: time.sleep(0.2))
+    assert everything.joules == pytest.approx(60.0 * everything.seconds) and everything.estimated is True
+    assert everything.counted_components == ("cpu", "ram")
+    data = record.to_dict()
+    assert data["counted_components"] == ["cpu"] and data["all_joules"] == record.all_joules
+
+
+def test_without_any_counter_every_estimate_is_counted_and_flagged():
+    _, record = Meter(backend=ConstantPowerBackend(gpu_watts=None)).measure(lambda: time.sleep(0.05))
+    assert record.counted_components == ("cpu", "ram") and record.estimated
+    assert record.joules == pytest.approx(record.all_joules)
+
+
+def test_components_may_be_named():
+    backend = ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0, gpu_watts=100.0)
+    _, record = Meter({"components": ["gpu", "ram"]}, backend=backend).measure(lambda: time.sleep(0.05))
+    assert record.counted_components == ("gpu", "ram") and record.joules == pytest.approx(105.0 * record.seconds)
+    with pytest.raises(ConfigError) as caught:
+        Meter({"components": ["gpu"]}, backend=ConstantPowerBackend()).measure(lambda: None)
+    assert caught.value.key == "meter.components"
+
+
+def test_a_gpu_counter_beside_estimated_cpu_counts_the_gpu():
+    _, record = Meter(backend=ConstantPowerBackend(gpu_watts=100.0)).measure(lambda: time.sleep(0.05))
+    assert record.counted_components == ("gpu",) and not record.estimated
+    assert record.joules == pytest.approx(100.0 * record.seconds)
+
+
+# --------------------------------------------------------------------------- RAPL DRAM
+def _powercap_tree(root, domains):
+    """A powercap tree like sysfs's: intel-rapl/intel-rapl:N[/intel-rapl:N:M] with name, energy_uj, max_energy_range_uj."""
+    for relative, (name, energy_uj, max_uj) in domains.items():
+        domain = root / "intel-rapl" / relative
+        domain.mkdir(parents=True)
+        (domain / "name").write_text(f"{name}\n")
+        (domain / "energy_uj").write_text(f"{energy_uj}\n")
+        (domain / "max_energy_range_uj").write_text(f"{max_uj}\n")
+    for top in (root / "intel-rapl").iterdir():
+        (root / top.name).symlink_to(top)  # /sys/class/powercap/intel-rapl:0 -> ...: each domain is counted once
+
+
+def test_rapl_dram_counter_finds_the_dram_domain_and_undoes_a_wrap(tmp_path):
+    from ecopt.meter import RaplDramCounter
+
+    _powercap_tree(tmp_path, {"intel-rapl:0": ("package-0", 5, 10**9), "intel-rapl:0/intel-rapl:0:0": ("dram", 999_000_000, 1_000_000_000)})
+    counter = RaplDramCounter(str(tmp_path))
+    assert [os.path.basename(domain) for domain in counter.domains] == ["intel-rapl:0:0"]
+    before = counter.read()
+    (tmp_path / "intel-rapl" / "intel-rapl:0" / "intel-rapl:0:0" / "energy_uj").write_text("2000000\n")  # wrapped
+    assert counter.joules_since(before) == pytest.approx(3.0)  # 1 J to the wrap + 2 J after it
+    assert RaplDramCounter(str(tmp_path / "absent")).domains == []
+
+
+# --------------------------------------------------------------------------- device synchronisation
+class _FakeCuda:
+    """A CUDA whose queued work runs only at synchronize(), as kernels do."""
+
+    def __init__(self, devices: int = 2) -> None:
+        self.devices, self.queued, self.calls = devices, [0.0] * devices, []
+
+    def is_initialized(self) -> bool:
+        return True
+
+    def device_count(self) -> int:
+        return self.devices
+
+    def launch(self, device: int, seconds: float) -> None:
+        self.queued[device] += seconds  # returns at once, like an asynchronous kernel launch
+
+    def synchronize(self, device: int) -> None:
+        self.calls.append(device)
+        time.sleep(self.queued[device])
+        self.queued[device] = 0.0
+
+
+def test_the_meter_synchronises_the_device_for_an_adapter_that_forgets(monkeypatch):
+    import types
+
+    cuda = _FakeCuda()
+    fake_torch = types.SimpleNamespace(cuda=cuda, backends=types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False)))
+    monkeypatch.setitem(__import__("sys").modules, "torch", fake_torch)
+    cuda.launch(0, 0.2)  # work queued before the window belongs to no window
+    meter = Meter(backend=ConstantPowerBackend(gpu_watts=100.0))
+    started = time.perf_counter()
+    _, record = meter.measure(lambda: cuda.launch(1, 0.3))  # an adapter that never synchronises
+    assert time.perf_counter() - started >= 0.5
+    assert record.seconds == pytest.approx(0.3, abs=0.08)  # the queued 0.3 s ran inside the window, the earlier 0.2 s before it
+    assert record.synchronized == ("cuda",)
+    assert cuda.calls == [0, 1, 0, 1]  # both devices, at both edges
+
+
+def test_without_torch_nothing_is_synchronised_or_imported(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    _, record = Meter(backend=ConstantPowerBackend()).measure(lambda: None)
+    assert record.synchronized == () and "torch" not in sys.modules
