@@ -52,6 +52,15 @@ Design notes:
   otherwise close its window before its work ran, and the next window would pay
   for it. torch is never imported for this: a process that has not imported it
   has no device work in flight.
+* The GPUs metered are the ones this process sees, as NVML indices that ecopt
+  resolves itself (``visible_nvml_indices``) from ``CUDA_VISIBLE_DEVICES``:
+  CodeCarbon 3.3.2 matches UUIDs after ``lstrip("MIG-")``, which strips the "G" of
+  every "GPU-..." UUID, so a UUID list matched nothing and every GPU was metered
+  (simulated: 524 W read for GPUs of 250 W + 175 W). Indices are CUDA's, which
+  follow NVML's PCI order under ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` and, under
+  CUDA's default FASTEST_FIRST, whenever the GPUs are all of one model (ties go
+  by PCI bus id); on a mixed machine without PCI_BUS_ID the record says the
+  mapping is uncertain.
 """
 
 from __future__ import annotations
@@ -474,6 +483,60 @@ _CPU_SOURCES = {
 }
 
 
+def _share_without_gpu(data: Any) -> float:
+    """The share of CodeCarbon's total energy that is not GPU energy (its emissions scale with energy)."""
+    total = float(data.energy_consumed)
+    return 1.0 - float(data.gpu_energy) / total if total > 0 else 1.0
+
+
+def visible_nvml_indices(environ: Mapping[str, str] | None = None) -> tuple[list[int] | None, str | None]:
+    """NVML indices of the GPUs this process sees, and a warning when the mapping is uncertain.
+
+    Reads ``CUDA_VISIBLE_DEVICES`` (indices, ``GPU-``/``MIG-`` UUIDs or their
+    prefixes) and ``CUDA_DEVICE_ORDER`` from ``environ`` (default: os.environ).
+    Returns (None, None) when the variable is unset (every GPU) or NVML cannot be
+    read; ([], None) for an empty list (no GPU visible). Uses pynvml (NVML's
+    Python binding, a CodeCarbon dependency), imported only when the variable is set.
+    """
+    environ = os.environ if environ is None else environ
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return None, None
+    entries = [entry.strip() for entry in visible.split(",") if entry.strip()]
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        count = pynvml.nvmlDeviceGetCount()
+        devices = []
+        for index in range(count):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            uuid, name = pynvml.nvmlDeviceGetUUID(handle), pynvml.nvmlDeviceGetName(handle)
+            devices.append((uuid.decode() if isinstance(uuid, bytes) else uuid, name.decode() if isinstance(name, bytes) else name))
+    except Exception:  # no NVML, no driver: no GPU to meter, CodeCarbon finds none either
+        return None, None
+    indices: list[int] = []
+    uncertain = None
+    for entry in entries:
+        if entry.lstrip("-").isdigit():
+            index = int(entry)
+            if not 0 <= index < count:
+                break  # CUDA stops at the first invalid entry: the rest are not visible
+            indices.append(index)
+            if environ.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST") != "PCI_BUS_ID" and len({name for _, name in devices}) > 1:
+                uncertain = (
+                    "CUDA_VISIBLE_DEVICES gives indices under CUDA_DEVICE_ORDER=FASTEST_FIRST on GPUs of different models: "
+                    "CUDA's order may differ from NVML's; set CUDA_DEVICE_ORDER=PCI_BUS_ID or name GPUs by UUID"
+                )
+        else:
+            wanted = entry.removeprefix("MIG-")
+            matches = [index for index, (uuid, _) in enumerate(devices) if uuid.removeprefix("MIG-").startswith(wanted)]
+            if len(matches) != 1:
+                break  # unknown or ambiguous: CUDA stops here too
+            indices.append(matches[0])
+    return sorted(set(indices)), uncertain
+
+
 class CodeCarbonBackend:
     """Meters with CodeCarbon's ``OfflineEmissionsTracker`` (no network, no files)."""
 
@@ -486,6 +549,8 @@ class CodeCarbonBackend:
         self._started_at = 0.0
         self._dram: RaplDramCounter | None = None  # found at warm-up (or first start)
         self._dram_before: list[int] = []
+        self._gpu_ids: list[int] | None = None
+        self._gpu_mapping_warning: str | None = None
 
     def _new_tracker(self) -> Any:
         from codecarbon import OfflineEmissionsTracker
@@ -495,6 +560,13 @@ class CodeCarbonBackend:
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
 
         settings = self.settings
+        if settings.gpu_ids is not None:
+            gpu_ids: list[int] | None = list(settings.gpu_ids)
+        else:
+            gpu_ids, self._gpu_mapping_warning = visible_nvml_indices()
+            if self._gpu_mapping_warning:
+                logger.warning("%s", self._gpu_mapping_warning)
+        self._gpu_ids = gpu_ids
         return OfflineEmissionsTracker(
             project_name="ecopt",
             experiment_name="ecopt",
@@ -502,7 +574,7 @@ class CodeCarbonBackend:
             measure_power_secs=float(settings.measure_power_seconds),
             tracking_mode=settings.tracking_mode,
             pue=float(settings.pue),
-            gpu_ids=None if settings.gpu_ids is None else list(settings.gpu_ids),
+            gpu_ids=gpu_ids,  # NVML indices, resolved here (see the module notes)
             force_cpu_power=settings.cpu_power_watts,
             force_ram_power=settings.ram_power_watts,
             output_methods=[],
@@ -556,6 +628,9 @@ class CodeCarbonBackend:
                 details["cpu_model"] = hardware.get_model()
                 if cpu_estimated:
                     details["cpu_power_assumed_watts"] = float(hardware._tdp)
+            elif kind == "GPU" and self._gpu_ids == []:
+                # CUDA_VISIBLE_DEVICES lists no GPU; CodeCarbon reads an empty list as "all GPUs".
+                details["gpu_nvml_indices"] = []
             elif kind == "GPU":
                 fallback = any(getattr(device, "_use_power_fallback", True) for device in hardware.devices.devices)
                 gpu = ComponentEnergy(
@@ -566,6 +641,9 @@ class CodeCarbonBackend:
                 )
                 details["gpu_model"] = tracker._conf.get("gpu_model")
                 details["gpu_count"] = tracker._conf.get("gpu_count")
+                details["gpu_nvml_indices"] = list(hardware.gpu_ids) if hardware.gpu_ids is not None else list(range(hardware.num_gpus))
+                if self._gpu_mapping_warning:
+                    details["gpu_mapping_warning"] = self._gpu_mapping_warning
             elif kind == "AppleSiliconChip" and hardware.chip_part == "CPU":
                 cpu_source, cpu_estimated = "apple_powermetrics", False
             elif kind == "Raspberry" and hardware.chip_part == "CPU":
@@ -588,7 +666,7 @@ class CodeCarbonBackend:
             cpu=ComponentEnergy(float(data.cpu_energy) * JOULES_PER_KWH, cpu_source, cpu_estimated, watts(data.cpu_energy)),
             ram=ram,
             gpu=gpu,
-            emissions_kg=float(data.emissions),
+            emissions_kg=float(data.emissions) * (_share_without_gpu(data) if self._gpu_ids == [] else 1.0),
             tracking_mode=str(data.tracking_mode),
             meter=f"codecarbon {codecarbon.__version__}",
             details=details,

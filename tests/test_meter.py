@@ -313,3 +313,131 @@ def test_without_torch_nothing_is_synchronised_or_imported(monkeypatch):
     monkeypatch.delitem(sys.modules, "torch", raising=False)
     _, record = Meter(backend=ConstantPowerBackend()).measure(lambda: None)
     assert record.synchronized == () and "torch" not in sys.modules
+
+
+# --------------------------------------------------------------------------- simulated counters, real code paths
+# A real trial (tests.fakes.ScriptedModel) runs in a fresh process under RAPL and NVML counters at known powers
+# (tests/counters.py); the meter's joules must match the simulated powers within 1 %.
+PACKAGE_WATTS, DRAM_WATTS = 40.0, 10.0
+
+
+def trial_under_counters(meter_settings: dict | None = None) -> dict:
+    """The body run under the counters: one trial through ecopt.trial and CodeCarbon; returns its record."""
+    from ecopt.trial import run_trial
+
+    settings = {"tracking_mode": "machine", "min_window_seconds": 2.0} | (meter_settings or {})
+    config = {"adapter": "tests.fakes:ScriptedModel", "adapter_options": {"evaluate_seconds": 0.02}, "seed": 0}
+    return run_trial(config, {"x": 0.5, "n": 2}, meter=Meter(settings)).to_dict()
+
+
+def _rapl(package_max_uj: int = 262_143_328_850, dram: bool = True, dram_max_uj: int = 65_712_999_613):
+    from tests.counters import RaplDomain
+
+    domains = [RaplDomain("intel-rapl:0", "package-0", PACKAGE_WATTS, package_max_uj, start_uj=package_max_uj // 2)]
+    if dram:
+        domains.append(RaplDomain("intel-rapl:0/intel-rapl:0:0", "dram", DRAM_WATTS, dram_max_uj, start_uj=12_345))
+    return domains
+
+
+@pytest.mark.slow
+def test_simulated_rapl_package_and_dram_are_read_as_measured():
+    from tests.counters import run_with_counters
+
+    record = run_with_counters("tests.test_meter:trial_under_counters", rapl=_rapl())
+    energy = record["eval_energy"]
+    assert energy["cpu"]["source"] == "rapl_counter" and energy["cpu"]["estimated"] is False
+    assert energy["cpu"]["joules"] / energy["seconds"] == pytest.approx(PACKAGE_WATTS, rel=0.01)
+    assert energy["ram"]["source"] == "rapl_dram_counter" and energy["ram"]["estimated"] is False
+    assert energy["ram"]["joules"] / energy["seconds"] == pytest.approx(DRAM_WATTS, rel=0.01)
+    assert record["energy_components"] == "cpu+ram" and record["estimated"] is False
+    assert record["eval_joules"] / record["eval_seconds"] == pytest.approx(PACKAGE_WATTS + DRAM_WATTS, rel=0.01)
+    assert energy["details"]["ram_model_joules"] > 0  # CodeCarbon's model, kept beside
+
+
+@pytest.mark.slow
+def test_simulated_rapl_without_dram_counts_the_package_only():
+    from tests.counters import run_with_counters
+
+    # The issue's case: a 40 W package counter, no DRAM counter; CodeCarbon models RAM (~20 W here).
+    record = run_with_counters("tests.test_meter:trial_under_counters", rapl=_rapl(dram=False))
+    energy = record["eval_energy"]
+    assert record["energy_components"] == "cpu" and record["estimated"] is False
+    assert record["eval_joules"] / record["eval_seconds"] == pytest.approx(PACKAGE_WATTS, rel=0.01)
+    assert energy["ram"]["source"] == "ram_power_model" and energy["ram"]["estimated"] is True
+    assert energy["all_joules"] == pytest.approx(energy["cpu"]["joules"] + energy["ram"]["joules"])
+    assert record["samples_per_joule"] == pytest.approx(record["samples"] / energy["cpu"]["joules"])
+
+
+@pytest.mark.slow
+def test_simulated_rapl_counters_that_wrap_inside_the_window():
+    from tests.counters import run_with_counters
+
+    # 60 J package range at 40 W wraps every 1.5 s: at least once in the >= 2 s evaluation window.
+    # 25 J DRAM range at 10 W wraps every 2.5 s: the DRAM counter's wrap is undone by ecopt.meter.RaplDramCounter.
+    record = run_with_counters("tests.test_meter:trial_under_counters", rapl=_rapl(package_max_uj=60_000_000, dram_max_uj=25_000_000))
+    energy = record["eval_energy"]
+    assert energy["seconds"] >= 2.0 and record["status"] == "completed"
+    assert energy["cpu"]["joules"] / energy["seconds"] == pytest.approx(PACKAGE_WATTS, rel=0.01)
+    assert energy["ram"]["joules"] / energy["seconds"] == pytest.approx(DRAM_WATTS, rel=0.01)
+
+
+GPU_WATTS = [100.0, 250.0, 175.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "visible, order, expected",
+    [
+        (None, None, [0, 1, 2]),
+        ("1", "PCI_BUS_ID", [1]),
+        ("0,2", "PCI_BUS_ID", [0, 2]),
+        ("1", None, [1]),  # FASTEST_FIRST on GPUs of one model is PCI order
+        ("uuid:2,1", None, [1, 2]),  # UUIDs name devices whatever CUDA_DEVICE_ORDER says
+        ("", None, []),  # nothing visible: no GPU energy
+    ],
+)
+def test_simulated_gpus_with_a_visible_subset(visible, order, expected):
+    from tests.counters import run_with_counters, simulated_gpus
+
+    gpus = simulated_gpus(GPU_WATTS)
+    env = {}
+    if visible is not None:
+        ids = visible.removeprefix("uuid:").split(",")
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus[int(i)]["uuid"] for i in ids) if visible.startswith("uuid:") else visible
+    if order is not None:
+        env["CUDA_DEVICE_ORDER"] = order
+    record = run_with_counters("tests.test_meter:trial_under_counters", gpus=gpus, env=env)
+    energy = record["eval_energy"]
+    if not expected:
+        assert energy["gpu"] is None or energy["gpu"]["joules"] == 0
+        return
+    assert energy["gpu"]["source"] == "nvml_energy_counter" and energy["gpu"]["estimated"] is False
+    assert energy["gpu"]["joules"] / energy["seconds"] == pytest.approx(sum(GPU_WATTS[i] for i in expected), rel=0.01)
+    assert record["energy_components"] == "gpu" and record["estimated"] is False  # no CPU counter here: estimates beside
+    assert energy["details"]["gpu_nvml_indices"] == expected
+
+
+def test_visible_nvml_indices_reads_indices_uuids_and_the_device_order(monkeypatch):
+    import importlib.util
+    import json as json_module
+    import sys
+
+    from ecopt.meter import visible_nvml_indices
+    from tests.counters import SIMULATED_NVML, simulated_gpus
+
+    spec = importlib.util.spec_from_file_location("pynvml", SIMULATED_NVML / "pynvml.py")
+    simulated = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(simulated)
+    monkeypatch.setitem(sys.modules, "pynvml", simulated)
+    gpus = simulated_gpus([100.0, 250.0, 175.0])
+    monkeypatch.setenv("ECOPT_SIMULATED_GPUS", json_module.dumps(gpus))
+    assert visible_nvml_indices({}) == (None, None)
+    assert visible_nvml_indices({"CUDA_VISIBLE_DEVICES": "2,0"}) == ([0, 2], None)
+    assert visible_nvml_indices({"CUDA_VISIBLE_DEVICES": f"{gpus[1]['uuid']},{gpus[2]['uuid'][:12]}"}) == ([1, 2], None)
+    assert visible_nvml_indices({"CUDA_VISIBLE_DEVICES": "1,7,0"}) == ([1], None)  # CUDA ignores entries after an invalid one
+    assert visible_nvml_indices({"CUDA_VISIBLE_DEVICES": ""}) == ([], None)
+    gpus[0]["name"] = "NVIDIA Simulated A100"  # mixed models: FASTEST_FIRST may not be NVML's order
+    monkeypatch.setenv("ECOPT_SIMULATED_GPUS", json_module.dumps(gpus))
+    indices, warning = visible_nvml_indices({"CUDA_VISIBLE_DEVICES": "1"})
+    assert indices == [1] and "CUDA_DEVICE_ORDER=PCI_BUS_ID" in warning
+    assert visible_nvml_indices({"CUDA_VISIBLE_DEVICES": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}) == ([1], None)
