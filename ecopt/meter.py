@@ -61,6 +61,13 @@ Design notes:
   CUDA's default FASTEST_FIRST, whenever the GPUs are all of one model (ties go
   by PCI bus id); on a mixed machine without PCI_BUS_ID the record says the
   mapping is uncertain.
+* Two backends (``meter.backend``): CodeCarbon (default) measures what it can and
+  estimates the rest (CPU from load x TDP, RAM from a model, GPU from power
+  samples), so every machine gets a figure, flagged where it is an estimate.
+  Zeus's ``ZeusMonitor`` (``ZeusBackend``) reads counters only (NVML total energy,
+  RAPL package and DRAM, SoC on Apple silicon) and reports nothing it cannot read:
+  on a machine without counters its windows are 0 J and are refused, which is
+  the honest answer. Both give the same records and sources.
 """
 
 from __future__ import annotations
@@ -308,7 +315,9 @@ class Meter:
     def __init__(self, settings: MeterSettings | Mapping[str, Any] | None = None, backend: MeterBackend | None = None) -> None:
         # A mapping (or None: all defaults) is validated as the config's meter section.
         self.settings = validate_section("meter", settings)
-        self.backend: MeterBackend = backend if backend is not None else CodeCarbonBackend(self.settings)
+        if backend is None:
+            backend = ZeusBackend(self.settings) if self.settings.backend == "zeus" else CodeCarbonBackend(self.settings)
+        self.backend: MeterBackend = backend
         self.idle_watts: float | None = None
         self._warm = False
         self._warm_thread: threading.Thread | None = None
@@ -669,5 +678,94 @@ class CodeCarbonBackend:
             emissions_kg=float(data.emissions) * (_share_without_gpu(data) if self._gpu_ids == [] else 1.0),
             tracking_mode=str(data.tracking_mode),
             meter=f"codecarbon {codecarbon.__version__}",
+            details=details,
+        )
+
+
+class ZeusBackend:
+    """Meters with Zeus's ``ZeusMonitor``: NVML, RAPL package and DRAM counters, nothing estimated.
+
+    One monitor per process (it starts a RAPL wrap-around tracker process);
+    windows are ``begin_window``/``end_window`` pairs without Zeus's own device
+    synchronisation (``Meter`` synchronises, and Zeus's would import torch).
+    Components Zeus cannot read are reported as 0 J with source ``not_measured``
+    and ``estimated`` True, so they are never counted beside a measured one.
+    GPU indices follow ``meter.gpu_ids`` (as CUDA indices: Zeus applies
+    ``CUDA_VISIBLE_DEVICES`` itself) or every GPU Zeus sees.
+    """
+
+    _monitor: Any = None
+    _monitor_lock = threading.Lock()
+
+    def __init__(self, settings: MeterSettings | Mapping[str, Any]) -> None:
+        self.settings = validate_section("meter", settings)
+        self._key: str | None = None
+        self._windows = 0
+        self._gpu_mapping_warning: str | None = None
+
+    def _get_monitor(self) -> Any:
+        with self._monitor_lock:
+            if ZeusBackend._monitor is None:
+                from zeus.monitor import ZeusMonitor
+
+                # Zeus logs every window's start at INFO; nothing there says more than the record.
+                logging.getLogger("zeus").setLevel(logging.WARNING)
+                gpu_indices = None if self.settings.gpu_ids is None else list(self.settings.gpu_ids)
+                # Zeus 0.16 reads CUDA_VISIBLE_DEVICES as integers only (a UUID list raises); it meters the
+                # NVML indices ecopt resolves (visible_nvml_indices), set while the monitor finds its GPUs.
+                visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+                indices, self._gpu_mapping_warning = visible_nvml_indices()
+                try:
+                    if indices is not None:
+                        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, indices))
+                    ZeusBackend._monitor = ZeusMonitor(gpu_indices=gpu_indices, approx_instant_energy=False, log_file=None)
+                finally:
+                    if visible is not None:
+                        os.environ["CUDA_VISIBLE_DEVICES"] = visible
+            return ZeusBackend._monitor
+
+    def warm_up(self) -> None:
+        """Create the process's monitor (GPU and RAPL discovery) outside any window."""
+        self._get_monitor()
+
+    def start(self) -> None:
+        """Open a Zeus window (counters read now)."""
+        self._windows += 1
+        self._key = f"ecopt-{os.getpid()}-{id(self)}-{self._windows}"
+        self._get_monitor().begin_window(self._key, sync_execution=False)
+
+    def stop(self) -> BackendReading:
+        """Close the window; per-component joules from the counters' differences."""
+        key, self._key = self._key, None
+        if key is None:
+            raise RuntimeError("ZeusBackend.stop() without start()")
+        monitor = self._get_monitor()
+        measurement = monitor.end_window(key, sync_execution=False)
+        import zeus
+
+        seconds = float(measurement.time)
+        pue = float(self.settings.pue)
+
+        def component(energies: Mapping[int, float] | None, source: str) -> ComponentEnergy:
+            if not energies:
+                return ComponentEnergy(0.0, "not_measured", True, 0.0)
+            joules = float(sum(energies.values())) * pue
+            return ComponentEnergy(joules, source, False, joules / seconds if seconds > 0 else 0.0)
+
+        gpu = component(measurement.gpu_energy, "nvml_energy_counter") if monitor.gpu_indices else None
+        cpu = component(measurement.cpu_energy, "rapl_counter")
+        ram = component(measurement.dram_energy, "rapl_dram_counter")
+        details: dict[str, Any] = {"gpu_nvml_indices": [gpu.gpu_index for gpu in monitor.gpus.gpus] if monitor.gpu_indices else [], "cpu_indices": list(monitor.cpu_indices)}
+        if self._gpu_mapping_warning:
+            details["gpu_mapping_warning"] = self._gpu_mapping_warning
+        # Zeus gives no carbon figure: CodeCarbon's grid intensity would need its data files; emissions stay 0 here.
+        return BackendReading(
+            seconds=seconds,
+            cpu=cpu,
+            ram=ram,
+            gpu=gpu,
+            emissions_kg=0.0,
+            tracking_mode="machine",
+            meter=f"zeus {zeus.__version__}",
             details=details,
         )

@@ -19,11 +19,47 @@ def _busy(seconds: float) -> int:
     return count
 
 
-@pytest.fixture(params=["fake", pytest.param("codecarbon", marks=pytest.mark.slow)])
+@pytest.fixture
+def zeus_on_simulated_rapl(tmp_path, monkeypatch):
+    """Zeus in this process, reading a powercap tree in tmp_path whose counters a thread advances at 40 W and 10 W."""
+    import threading
+
+    pytest.importorskip("zeus")
+    import zeus.device.cpu as zeus_cpu
+    import zeus.device.cpu.rapl as zeus_rapl
+
+    from ecopt.meter import ZeusBackend
+
+    _powercap_tree(tmp_path, {"intel-rapl:0": ("package-0", 0, 10**12), "intel-rapl:0/intel-rapl:0:0": ("dram", 0, 10**12)})
+    files = [(tmp_path / "intel-rapl" / "intel-rapl:0" / "energy_uj", 40.0), (tmp_path / "intel-rapl" / "intel-rapl:0" / "intel-rapl:0:0" / "energy_uj", 10.0)]
+    started, stop = time.time(), threading.Event()
+
+    def advance():
+        while not stop.is_set():
+            for path, watts in files:
+                staged = path.with_suffix(".staged")
+                staged.write_text(f"{int(watts * (time.time() - started) * 1e6)}\n")
+                os.replace(staged, path)
+            time.sleep(0.002)
+
+    writer = threading.Thread(target=advance, daemon=True)
+    writer.start()
+    monkeypatch.setattr(zeus_rapl, "RAPL_DIR", str(tmp_path / "intel-rapl"))
+    monkeypatch.setattr(zeus_cpu, "_cpus", None)  # Zeus keeps one CPU manager per process: one of this tree
+    monkeypatch.setattr(ZeusBackend, "_monitor", None)  # a monitor of this tree, for this test only
+    yield
+    stop.set()
+    writer.join()
+
+
+@pytest.fixture(params=["fake", pytest.param("codecarbon", marks=pytest.mark.slow), pytest.param("zeus", marks=pytest.mark.slow)])
 def meter(request):
     settings = {"tracking_mode": "process", "min_window_seconds": 1.0}
     if request.param == "fake":
         return Meter(settings, backend=ConstantPowerBackend(cpu_watts=10.0, ram_watts=5.0))
+    if request.param == "zeus":
+        request.getfixturevalue("zeus_on_simulated_rapl")
+        return Meter(settings | {"backend": "zeus"})
     return Meter(settings)
 
 
@@ -36,7 +72,12 @@ def test_measure_returns_result_and_a_consistent_record(meter):
     assert record.joules == pytest.approx(parts)
     assert record.joules > 0
     assert record.cpu_seconds == pytest.approx(1.2, abs=0.5)  # busy loop: CPU time ~ wall time
-    assert record.estimated is True  # both backends here estimate CPU energy
+    # The fake and CodeCarbon (no RAPL here) estimate CPU energy; Zeus reads the simulated RAPL counters.
+    zeus = record.meter.startswith("zeus")
+    assert record.estimated is not zeus
+    if zeus:
+        assert (record.cpu.source, record.ram.source) == ("rapl_counter", "rapl_dram_counter")
+        assert record.joules / record.seconds == pytest.approx(50.0, rel=0.01)
     assert record.energy_source.startswith("cpu:") and "ram:" in record.energy_source
     data = record.to_dict()
     assert data["energy_source"] == record.energy_source and data["joules"] == record.joules
@@ -441,3 +482,24 @@ def test_visible_nvml_indices_reads_indices_uuids_and_the_device_order(monkeypat
     indices, warning = visible_nvml_indices({"CUDA_VISIBLE_DEVICES": "1"})
     assert indices == [1] and "CUDA_DEVICE_ORDER=PCI_BUS_ID" in warning
     assert visible_nvml_indices({"CUDA_VISIBLE_DEVICES": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}) == ([1], None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["codecarbon", "zeus"])
+def test_both_backends_read_simulated_rapl_and_gpus_alike(backend):
+    from tests.counters import run_with_counters, simulated_gpus
+
+    pytest.importorskip(backend)
+    record = run_with_counters(
+        "tests.test_meter:trial_under_counters",
+        {"meter_settings": {"backend": backend}},
+        rapl=_rapl(),  # Zeus polls for wraps every 1 s: a 60 J range (1.5 s at 40 W) is below what it resolves
+        gpus=simulated_gpus(GPU_WATTS[:2]),
+        env={"CUDA_VISIBLE_DEVICES": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"},
+    )
+    energy = record["eval_energy"]
+    assert record["status"] == "completed" and energy["meter"].startswith(backend)
+    watts = {name: energy[name]["joules"] / energy["seconds"] for name in ("cpu", "ram", "gpu")}
+    assert watts == pytest.approx({"cpu": PACKAGE_WATTS, "ram": DRAM_WATTS, "gpu": GPU_WATTS[1]}, rel=0.01)
+    assert (energy["cpu"]["source"], energy["ram"]["source"], energy["gpu"]["source"]) == ("rapl_counter", "rapl_dram_counter", "nvml_energy_counter")
+    assert record["energy_components"] == "cpu+gpu+ram" and record["estimated"] is False

@@ -20,11 +20,17 @@ from collections import namedtuple
 
 NVML_TEMPERATURE_GPU = 0
 NVML_SUCCESS = 0
-NVML_FEATURE_ENABLED = 1
-NVML_DEVICE_ARCH_AMPERE = 7
-NVML_DEVICE_ARCH_HOPPER = 9
-NVML_CLOCK_GRAPHICS = 0
-NVML_CLOCK_MEM = 2
+NVML_FEATURE_DISABLED, NVML_FEATURE_ENABLED = 0, 1
+NVML_DEVICE_ARCH_VOLTA, NVML_DEVICE_ARCH_AMPERE, NVML_DEVICE_ARCH_HOPPER = 5, 7, 9
+NVML_CLOCK_GRAPHICS, NVML_CLOCK_MEM = 0, 2
+NVML_POWER_SCOPE_GPU, NVML_POWER_SCOPE_MODULE, NVML_POWER_SCOPE_MEMORY = 0, 1, 2
+NVML_FI_DEV_POWER_AVERAGE, NVML_FI_DEV_POWER_INSTANT = 185, 186
+# NVML's return codes, as nvml.h numbers them (Zeus maps each to an exception class at import).
+NVML_ERROR_UNINITIALIZED, NVML_ERROR_INVALID_ARGUMENT, NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_NO_PERMISSION = 1, 2, 3, 4
+NVML_ERROR_ALREADY_INITIALIZED, NVML_ERROR_NOT_FOUND, NVML_ERROR_INSUFFICIENT_SIZE, NVML_ERROR_INSUFFICIENT_POWER = 5, 6, 7, 8
+NVML_ERROR_DRIVER_NOT_LOADED, NVML_ERROR_TIMEOUT, NVML_ERROR_IRQ_ISSUE, NVML_ERROR_LIBRARY_NOT_FOUND = 9, 10, 11, 12
+NVML_ERROR_FUNCTION_NOT_FOUND, NVML_ERROR_CORRUPTED_INFOROM, NVML_ERROR_GPU_IS_LOST, NVML_ERROR_RESET_REQUIRED = 13, 14, 15, 16
+NVML_ERROR_OPERATING_SYSTEM, NVML_ERROR_LIB_RM_VERSION_MISMATCH, NVML_ERROR_MEMORY, NVML_ERROR_UNKNOWN = 17, 18, 20, 999
 
 
 class NVMLError(Exception):
@@ -37,6 +43,13 @@ class NVMLError(Exception):
 
 class NVMLError_NotSupported(NVMLError):  # noqa: N801 - pynvml's spelling
     """The call is not supported on this device."""
+
+    def __init__(self, value: int = NVML_ERROR_NOT_SUPPORTED) -> None:
+        super().__init__(value)
+
+
+def _nvmlGetFunctionPointer(name: str) -> None:  # noqa: N802 - Zeus checks for it to tell nvidia-ml-py from look-alikes
+    raise NVMLError(NVML_ERROR_FUNCTION_NOT_FOUND)
 
 
 c_nvmlMemory_t = namedtuple("c_nvmlMemory_t", "total free used")
@@ -138,6 +151,28 @@ def nvmlDeviceGetComputeRunningProcesses(handle: int) -> list:  # noqa: N802
 def nvmlDeviceGetGraphicsRunningProcesses(handle: int) -> list:  # noqa: N802
     _gpu(handle)
     return []
+
+
+def nvmlDeviceGetTemperatureV(handle: int, sensor: int) -> int:  # noqa: N802
+    return nvmlDeviceGetTemperature(handle, sensor)
+
+
+def nvmlDeviceGetC2cModeInfoV(handle: int) -> None:  # noqa: N802
+    _gpu(handle)
+    raise NVMLError_NotSupported()  # not a Grace Hopper superchip
+
+
+def nvmlDeviceGetPersistenceMode(handle: int) -> int:  # noqa: N802
+    _gpu(handle)
+    return NVML_FEATURE_ENABLED
+
+
+def nvmlDeviceGetPowerManagementDefaultLimit(handle: int) -> int:  # noqa: N802
+    return nvmlDeviceGetEnforcedPowerLimit(handle)
+
+
+def nvmlDeviceGetPowerManagementLimitConstraints(handle: int) -> tuple:  # noqa: N802
+    return (100_000, nvmlDeviceGetEnforcedPowerLimit(handle))
 
 
 def nvmlDeviceGetArchitecture(handle: int) -> int:  # noqa: N802
