@@ -755,7 +755,10 @@ class ZeusBackend:
         gpu = component(measurement.gpu_energy, "nvml_energy_counter") if monitor.gpu_indices else None
         cpu = component(measurement.cpu_energy, "rapl_counter")
         ram = component(measurement.dram_energy, "rapl_dram_counter")
-        details: dict[str, Any] = {"gpu_nvml_indices": [gpu.gpu_index for gpu in monitor.gpus.gpus] if monitor.gpu_indices else [], "cpu_indices": list(monitor.cpu_indices)}
+        details: dict[str, Any] = {
+            "gpu_nvml_indices": [gpu.gpu_index for gpu in monitor.gpus.gpus] if monitor.gpu_indices else [],
+            "cpu_indices": list(monitor.cpu_indices),
+        }
         if self._gpu_mapping_warning:
             details["gpu_mapping_warning"] = self._gpu_mapping_warning
         # Zeus gives no carbon figure: CodeCarbon's grid intensity would need its data files; emissions stay 0 here.
