@@ -54,26 +54,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ecopt.cli import canonical_numbers
 from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
 from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
 from ecopt.io import json_ready, write_json
 from ecopt.meter import EnergyRecord, Meter
-from ecopt.records import TrialRecord, TrialStatus, read_proposals, validate_document
+from ecopt.records import TrialRecord, TrialStatus, is_out_of_memory, read_proposals, validate_document
 from ecopt.settings import StudySettings, instantiate_adapter, study_settings, validate_study
 
 logger = logging.getLogger(__name__)
 
 # The config entries a trial reads (the workflow passes this slice of the study).
 TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed"]
-
-_OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """torch's OutOfMemoryError, MemoryError, or an allocator RuntimeError."""
-    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
-        return True
-    return isinstance(error, RuntimeError) and any(text in str(error).lower() for text in _OOM_MESSAGES)
 
 
 def _release_accelerator_memory() -> None:
@@ -344,7 +336,8 @@ def trial_fingerprint(config: Mapping[str, Any], params: Mapping[str, Any], prop
         "params": dict(params),
         "proposal": dict(proposal) if proposal is not None else None,
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    text = json.dumps(canonical_numbers(identity), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _finished_record(path: str | Path, fingerprint: str) -> dict[str, Any] | None:
