@@ -26,6 +26,7 @@ def test_exceptions_memory_errors_and_non_mappings_are_outcomes_not_crashes():
     assert evaluate_trial(diverge, {}, OBJECTIVES) == {"status": "failed", "error": "RuntimeError: diverged"}
     # No values: the round observes an out-of-memory trial at the worst value of every objective.
     assert evaluate_trial(exhaust, {}, OBJECTIVES) == {"status": "out_of_memory", "error": "MemoryError: CUDA out of memory"}
+
     # The workflow's rule (ecopt.records.is_out_of_memory): torch's OutOfMemoryError and allocator messages too.
     class OutOfMemoryError(RuntimeError):
         pass
