@@ -257,7 +257,42 @@ def draw_scaling(data: Mapping[str, Any], path: Path, settings: FiguresSettings,
     return _save(figure, note, path, settings)
 
 
-FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
+def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Hypervolume after each trial against the study's cumulative joules when that trial finished.
+
+    ``entries`` are ledger entries (``ecopt.ledger``); a trial's x value is the sum of
+    ``total_joules`` of every entry that finished no later than its own (the
+    data, calibration, proxies, round and trial jobs before it, itself included).
+    Trials without an entry are left out. Returns lists ``joules``, ``hypervolume``,
+    ``round`` and the energy ``note``.
+    """
+    ordered = sorted(entries, key=lambda e: e["finished_at"])
+    finished = {e["job"]: e["finished_at"] for e in ordered if e["stage"] == "trial"}
+    joules, values, rounds = [], [], []
+    for row in hypervolume.itertuples(index=False):
+        job = f"{int(row.round):03d}-{int(row.index)}"
+        if job not in finished:
+            continue
+        joules.append(sum(e["total_joules"] for e in ordered if e["finished_at"] <= finished[job]))
+        values.append(float(row.hypervolume))
+        rounds.append(int(row.round))
+    estimated = any(e["estimated"] for e in entries)
+    note = "Energy: the study's own, every job's whole process (ecopt.ledger)" + ("  (ESTIMATED: CodeCarbon without energy counters)" if estimated else "")
+    return {"joules": joules, "hypervolume": values, "round": rounds, "note": note}
+
+
+def draw_study_energy(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
+    figure, axes = _figure(settings, height=4.0)
+    axis = axes[0][0]
+    axis.step(data["joules"], data["hypervolume"], where="post", color="tab:red", linewidth=2)
+    axis.scatter(data["joules"], data["hypervolume"], c=data["round"], cmap="viridis", s=18, zorder=3)
+    axis.set_xlabel("cumulative study energy when the trial finished (J)")
+    axis.set_ylabel("hypervolume")
+    axis.set_title("Hypervolume against the study's own energy (colour: round)", fontsize=9)
+    return _save(figure, data["note"], path, settings)
+
+
+FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration", "study_energy")
 
 
 def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettings | Mapping[str, Any] | None, only: Sequence[str] = FIGURES) -> list[Path]:
@@ -280,8 +315,18 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
         if "hypervolume" in only:
             paths.append(draw_hypervolume(hypervolume_data(read_table(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note))
         if "scaling" in only:
-            summary = read_summary(study / "summary.json") if (study / "summary.json").is_file() else {}
+            # The frontier stage's summary (the workflow's summary.json is written after the figures).
+            summary_file = next((f for f in (study / "frontier" / "summary.json", study / "summary.json") if f.is_file()), None)
+            summary = read_summary(summary_file) if summary_file is not None else {}
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
+    if "study_energy" in only and (study / "hypervolume.csv").is_file() and (study / "ledger").is_dir():
+        from ecopt.ledger import read_entries
+
+        # The entries of the jobs up to the last trial (what the workflow declares as this job's inputs).
+        ledger = study / "ledger"
+        sources = [ledger / name for name in ("data.json", "calibration.json", "proxies.json", "search", "trial") if (ledger / name).exists()]
+        data = study_energy_data(read_table(study / "hypervolume.csv"), read_entries(sources))
+        paths.append(draw_study_energy(data, out / f"study_energy.{suffix}", settings))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")
         paths.append(

@@ -158,13 +158,26 @@ class WindowMeasurement:
     discarded: list[str] = field(default_factory=list)
 
 
+# Set by ``ecopt.ledger`` while it meters this process: it builds the backend of every
+# ``Meter`` created without one, so that the ledger's own windows and the Meter's never overlap.
+_process_backend: Callable[[MeterSettings], MeterBackend] | None = None
+
+
+def set_process_backend(factory: Callable[[MeterSettings], MeterBackend] | None) -> None:
+    """Make ``factory(settings)`` the backend of every later ``Meter()`` without one (None: CodeCarbon)."""
+    global _process_backend
+    _process_backend = factory
+
+
 class Meter:
     """Meters phases of work; one instance per process is enough."""
 
     def __init__(self, settings: MeterSettings | Mapping[str, Any] | None = None, backend: MeterBackend | None = None) -> None:
         # A mapping (or None: all defaults) is validated as the config's meter section.
         self.settings = validate_section("meter", settings)
-        self.backend: MeterBackend = backend if backend is not None else CodeCarbonBackend(self.settings)
+        if backend is None:
+            backend = _process_backend(self.settings) if _process_backend is not None else CodeCarbonBackend(self.settings)
+        self.backend: MeterBackend = backend
         self.idle_watts: float | None = None
         self._warm = False
         self._warm_thread: threading.Thread | None = None

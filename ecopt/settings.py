@@ -261,6 +261,8 @@ SearchSettings = SECTION_CLASSES["search"]
 CalibrationSettings = SECTION_CLASSES["calibration"]
 ProxiesSettings = SECTION_CLASSES["proxies"]
 FiguresSettings = SECTION_CLASSES["figures"]
+NetImpactSettings = SECTION_CLASSES["net_impact"]
+DeploymentSettings = SECTION_CLASSES["deployment"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,8 @@ class StudySettings:
     calibration: CalibrationSettings | None = None
     proxies: ProxiesSettings | None = None
     figures: FiguresSettings | None = None
+    net_impact: NetImpactSettings | None = None
+    deployment: DeploymentSettings | None = None
     effective: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,8 @@ rule figures:
         frontier=rules.frontier.output.frontier,
         hypervolume=rules.frontier.output.hypervolume,
         summary=rules.frontier.output.summary,
+        # The study-energy figure: every job's ledger entry up to the last trial.
+        ledger=ledger_entries_before_frontier(),
     output:
         pareto=report(
             f"{OUT}/figures/pareto.{FIGURE_FORMAT}",
@@ -23,6 +25,12 @@ rule figures:
             caption="../report/scaling.rst",
             category="Frontier",
         ),
+        study_energy=report(
+            f"{OUT}/figures/study_energy.{FIGURE_FORMAT}",
+            caption="../report/study_energy.rst",
+            category="Study energy",
+        ),
+        ledger=f"{LEDGER}/figures/frontier.json",
     log:
         f"{OUT}/logs/figures.log",
     benchmark:
@@ -32,10 +40,11 @@ rule figures:
     params:
         settings=settings_of("figures"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
     shell:
-        figure_shell(["pareto", "hypervolume", "scaling"])
+        figure_shell(["pareto", "hypervolume", "scaling", "study_energy"], "frontier")
 
 
 rule proxies_figure:
@@ -48,6 +57,7 @@ rule proxies_figure:
             caption="../report/proxies.rst",
             category="Proxies",
         ),
+        ledger=f"{LEDGER}/figures/proxies.json",
     log:
         f"{OUT}/logs/proxies_figure.log",
     benchmark:
@@ -57,10 +67,11 @@ rule proxies_figure:
     params:
         settings=settings_of("figures"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
     shell:
-        figure_shell(["proxies"])
+        figure_shell(["proxies"], "proxies")
 
 
 rule calibration_figure:
@@ -73,6 +84,7 @@ rule calibration_figure:
             caption="../report/calibration.rst",
             category="Meter",
         ),
+        ledger=f"{LEDGER}/figures/calibration.json",
     log:
         f"{OUT}/logs/calibration_figure.log",
     benchmark:
@@ -82,7 +94,34 @@ rule calibration_figure:
     params:
         settings=settings_of("figures"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.calibration),
     shell:
-        figure_shell(["calibration"])
+        figure_shell(["calibration"], "calibration")
+
+
+rule summary:
+    # The last job: it reads every other job's ledger entry, so summary.json's
+    # study_energy covers the whole study (its own energy up to the write included).
+    input:
+        frontier_summary=rules.frontier.output.summary,
+        trials=all_trials(),
+        ledger=all_ledger_entries(),
+    output:
+        summary=f"{OUT}/summary.json",
+        ledger=f"{LEDGER}/summary.json",
+    log:
+        f"{OUT}/logs/summary.log",
+    benchmark:
+        f"{OUT}/benchmarks/summary.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    params:
+        settings=settings_of(*SUMMARY_SECTIONS),
+        python=PYTHON,
+        ledger=LEDGER_SETTINGS,
+    shell:
+        ledgered("summary")
+        + "--settings {params.settings:q} --frontier-summary {input.frontier_summary} --trials {input.trials} "
+        "--ledger {input.ledger} --out {output.summary} > {log} 2>&1"
