@@ -270,7 +270,7 @@ def main() -> None:
                         "method": method,
                         "seed": seed,
                         "noise": args.noise,
-                        "hv_ratio": dict(zip(CHECKPOINTS, ratios[-1])),
+                        "hv_ratio": dict(zip(CHECKPOINTS, ratios[-1], strict=True)),
                         "seconds": seconds[-1],
                     }
                 )

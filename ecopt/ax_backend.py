@@ -147,11 +147,14 @@ def _objective_string(objectives: Sequence[Objective]) -> str:
 
 def _threshold_constraints(objectives: Sequence[Objective], reference: Sequence[float]) -> list[str]:
     # Ax takes objective thresholds as outcome constraints on the objective metrics.
-    return [f"{o.name} {'<=' if o.minimize else '>='} {value!r}" for o, value in zip(objectives, reference)]
+    return [f"{o.name} {'<=' if o.minimize else '>='} {value!r}" for o, value in zip(objectives, reference, strict=True)]
 
 
 def new_client(space: Mapping[str, Hyperparameter], objectives: Sequence[Objective], reference: Sequence[float] | None, seed: int) -> Any:
-    """An ``ax.api.Client`` for the space and objectives; ``reference`` (optimiser space) becomes the objective thresholds."""
+    """An ``ax.api.Client`` for the space and objectives; ``reference`` (m values, optimiser space) becomes the objective thresholds.
+
+    Raises UnsupportedAxVersion outside ax-platform 1.3.x, ConfigError for a space with nothing to search.
+    """
     require_supported_ax()
     from ax.api.client import Client
 
@@ -261,7 +264,8 @@ def fitted_model_summary(strategy: Any, settings: Any) -> dict[str, Any] | None:
         "fit_max_iterations": settings.fit_max_iterations or None,  # null: fitted until converged
         "lengthscales": {},
     }
-    for outcome, gp in zip(adapter.outcomes, models):
+    # strict=False: a batched multi-output GP is one model for every outcome, and a summary must never cost a round.
+    for outcome, gp in zip(adapter.outcomes, models, strict=False):
         kernel = getattr(gp.covar_module, "base_kernel", gp.covar_module)
         lengthscale = getattr(kernel, "lengthscale", None)
         prior = getattr(kernel, "lengthscale_prior", None)
@@ -269,7 +273,9 @@ def fitted_model_summary(strategy: Any, settings: Any) -> dict[str, Any] | None:
         summary.setdefault("lengthscale_prior", type(prior).__name__ if prior is not None else None)
         if lengthscale is not None:
             values = lengthscale.detach().reshape(-1).tolist()
-            summary["lengthscales"][outcome] = {name: round(float(v), 4) for name, v in zip(adapter.parameters, values)}
+            # adapter.parameters are the GP's input features (one-hot columns included), one per ARD lengthscale;
+            # strict=False keeps a kernel without ARD (a single lengthscale) from costing the round.
+            summary["lengthscales"][outcome] = {name: round(float(v), 4) for name, v in zip(adapter.parameters, values, strict=False)}
     return summary
 
 

@@ -82,7 +82,17 @@ def _define_calibration_model(model: Any, study: StudySettings, settings: Calibr
 def calibrate(
     config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows of runs.csv and the summary."""
+    """Meter ``calibration.repeats`` identical evaluations of one mid-sized model; returns (rows of runs.csv, summary).
+
+    Each row: ``repeat``, ``joules``, ``seconds``, ``cpu_seconds``, ``samples``,
+    ``passes``, ``samples_per_joule``, ``dynamic_joules`` (null without an idle
+    measurement), ``energy_source``, ``estimated``. The summary (written as
+    summary.json) holds the means and relative standard deviations (fractions) of
+    joules and samples per joule, idle power in watts, the meter's wall-time overhead
+    (median fraction over ``overhead_pairs``), and ``passed``: RSD <= ``max_rsd``.
+    ``meter`` defaults to ``ecopt.meter.Meter(study.meter)`` (CodeCarbon).
+    Raises ConfigError for a bad config, MeasurementError when the meter refuses a window twice.
+    """
     from ecopt.meter import Meter
     from ecopt.statistics import relative_standard_deviation
 
@@ -149,6 +159,13 @@ def calibrate(
 
 
 def verdict(summary: Mapping[str, Any]) -> str:
+    """One-line human verdict on a calibration ``summary`` (the dict ``calibrate`` returns).
+
+    Reads the keys ``samples_per_joule_rsd`` and ``max_rsd`` (fractions, printed as
+    percent), ``repeats``, ``energy_source``, ``estimated`` and ``passed``; a missing key
+    raises KeyError. Says ESTIMATE when the meter had no energy counter (CodeCarbon's
+    time x assumed power fallback).
+    """
     estimated = " (an ESTIMATE: time x assumed power, no energy counter)" if summary["estimated"] else ""
     line = (
         f"samples/J spread {summary['samples_per_joule_rsd']:.2%} over {summary['repeats']} repeats "
@@ -158,6 +175,11 @@ def verdict(summary: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.calibration``: repeat one evaluation under the meter and write runs.csv and summary.json.
+
+    Exit 0 when the spread is within ``calibration.max_rsd`` (or ``on_fail: warn``), 2 on a
+    bad config, 3 when the meter gives no usable reading or the spread fails with ``on_fail: stop``.
+    """
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.calibration", description="Repeat one evaluation and report the meter's spread.")

@@ -17,7 +17,10 @@ from ecopt.settings import StudySettings, validate_study
 
 
 def read_study_yaml(path: str | Path) -> Any:
-    """The parsed content of a study YAML file; errors name ``--config``."""
+    """The parsed content of a study YAML file (PyYAML ``safe_load``).
+
+    ConfigError naming ``--config`` when the file is missing or not valid YAML.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError("--config", str(path), "an existing YAML file")
@@ -28,5 +31,8 @@ def read_study_yaml(path: str | Path) -> Any:
 
 
 def load_study_config(path: str | Path, sections: list[str] | None = None) -> StudySettings:
-    """A study YAML validated by ``ecopt.settings.validate_study`` (only ``sections`` when given)."""
+    """A study YAML validated by ``ecopt.settings.validate_study`` (only ``sections`` when given).
+
+    ConfigError naming the key, the value and what was expected, for an unreadable file or a bad setting.
+    """
     return validate_study(read_study_yaml(path), sections=sections)

@@ -10,6 +10,7 @@ from typing import Any
 
 
 def count_parameters(module: Any) -> int:
+    """Number of scalar parameters (trainable or not) of a torch ``nn.Module``: sum of ``numel()``."""
     return int(sum(parameter.numel() for parameter in module.parameters()))
 
 

@@ -255,7 +255,12 @@ _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
 def save_splits(splits: DatasetSplits, folder: str | Path, settings: DataSettings | Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``splits.npz`` and ``manifest.json`` atomically; return the manifest."""
+    """Write ``splits.npz`` (numpy) and ``manifest.json`` into ``folder`` atomically; return the manifest.
+
+    The manifest records the dataset, its source, class count, per-sample input shape,
+    per-split counts and array shapes, the SHA-256 of splits.npz, and the data settings
+    (ConfigError when they do not validate).
+    """
     folder = Path(folder)
     buffer = io.BytesIO()
     np.savez(buffer, **{name: getattr(splits, name) for name in _ARRAYS})

@@ -65,6 +65,13 @@ def not_completed_note(counts: Mapping[str, int]) -> str:
 
 # --------------------------------------------------------------------------- data
 def pareto_data(trials: Any, frontier: Any, performance: str = "performance", efficiency: str = "samples_per_joule") -> dict[str, Any]:
+    """What the Pareto figure shows, from the ``trials`` and ``frontier`` tables (pandas, as ``read_table`` reads them).
+
+    Returns ``points`` (completed trials), ``frontier`` (sorted by performance) and
+    ``knee``: float arrays of shape (n, 2), columns (performance, efficiency in
+    samples per joule); ``counts`` (``status_counts``), the energy ``note`` and the
+    x-axis ``performance_label``. A missing column raises KeyError.
+    """
     completed = trials[trials["status"] == TrialStatus.COMPLETED.value]
     line = frontier.sort_values(performance) if len(frontier) else frontier
     knee = frontier[frontier["knee"].fillna(False).astype(bool)] if "knee" in frontier else frontier.iloc[:0]
@@ -81,6 +88,13 @@ def pareto_data(trials: Any, frontier: Any, performance: str = "performance", ef
 
 
 def hypervolume_data(hypervolume: Any) -> dict[str, Any]:
+    """What the hypervolume figure shows, from hypervolume.csv (pandas): arrays of shape (n,).
+
+    ``trial_number`` (int), ``hypervolume`` (float, in the product of the objectives'
+    units), ``round`` (float, NaN where a record has no round), and the strings
+    ``space`` and ``reference`` (where the reference point came from); KeyError on a
+    missing column.
+    """
     return {
         "trial_number": hypervolume["trial_number"].to_numpy(dtype=int),
         "hypervolume": hypervolume["hypervolume"].to_numpy(dtype=float),
@@ -91,6 +105,13 @@ def hypervolume_data(hypervolume: Any) -> dict[str, Any]:
 
 
 def proxy_data(runs: Any, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Two scatter panels (parameters, FLOPs per sample) against ``stats['target']`` (joules per inference).
+
+    ``runs`` is the proxy study's runs.csv (pandas), ``stats`` its stats.json
+    (``ecopt.proxies.correlation_stats``). Each panel holds ``x``, ``y`` (float arrays of
+    shape (n,)), axis labels and a title with Pearson r, its 95% CI, p and Spearman
+    rho. KeyError on a missing column or statistic.
+    """
     panels = []
     for proxy, label in (("parameters", "parameters"), ("flops_per_sample", "FLOPs per sample")):
         entry = stats[f"{proxy}_vs_{stats['target']}"]
@@ -108,6 +129,12 @@ def proxy_data(runs: Any, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What the calibration figure shows, from calibration runs.csv (pandas) and its summary.json.
+
+    ``repeat`` (int) and ``samples_per_joule`` (float): arrays of shape (repeats,);
+    ``mean`` (samples per joule), ``rsd`` and ``bound`` (fractions), ``passed`` and the
+    energy ``note``. KeyError on a missing column or key.
+    """
     return {
         "repeat": runs["repeat"].to_numpy(dtype=int),
         "samples_per_joule": runs["samples_per_joule"].to_numpy(dtype=float),
@@ -120,7 +147,12 @@ def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def scaling_data(trials: Any, summary: Mapping[str, Any], efficiency: str = "samples_per_joule") -> dict[str, Any]:
-    """Efficiency against parameter count of completed trials, and the fitted power law (if any)."""
+    """Efficiency against parameter count of completed trials, and the fitted power law (if any).
+
+    Returns ``points`` (k, 2): (parameters, samples per joule), positive values only;
+    ``line`` (50, 2) along the fit from summary.json's ``power_law_vs_parameters``
+    (empty without a fit or points); and a ``title`` with exponent, its 95% CI, R^2, n.
+    """
     completed = trials[(trials["status"] == TrialStatus.COMPLETED.value)] if "status" in trials else trials
     columns = [c for c in ("parameters", efficiency) if c in completed]
     points = completed[columns].dropna().to_numpy(dtype=float) if len(columns) == 2 else np.zeros((0, 2))
@@ -168,6 +200,11 @@ def _save(figure: Any, note: str, path: Path, settings: FiguresSettings) -> Path
 
 
 def draw_pareto(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
+    """Draw ``pareto_data``'s output with matplotlib/seaborn and write it atomically at ``path``; returns ``path``.
+
+    Efficiency is on a log axis when every point is positive, performance too when it
+    spans more than 20x (latency-like metrics).
+    """
     figure, axes = _figure(settings)
     axis = axes[0][0]
     points, line, knee = data["points"], data["frontier"], data["knee"]
@@ -193,6 +230,7 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: FiguresSettings) 
 
 
 def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: FiguresSettings, note: str) -> Path:
+    """Draw ``hypervolume_data``'s output (a step line over trials, dotted round boundaries) at ``path``; returns ``path``."""
     figure, axes = _figure(settings, height=4.0)
     axis = axes[0][0]
     axis.step(data["trial_number"], data["hypervolume"], where="post", color="tab:green", linewidth=2)
@@ -207,10 +245,11 @@ def draw_hypervolume(data: Mapping[str, Any], path: Path, settings: FiguresSetti
 
 
 def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: FiguresSettings, note: str) -> Path:
+    """Draw ``proxy_data``'s panels side by side (seaborn scatter, log axes when positive) at ``path``; returns ``path``."""
     import seaborn as sns
 
     figure, axes = _figure(settings, width=6.0, height=4.5, columns=len(panels))
-    for axis, panel in zip(axes[0], panels):
+    for axis, panel in zip(axes[0], panels, strict=True):  # one column per panel
         sns.scatterplot(x=panel["x"], y=panel["y"], ax=axis, s=40, alpha=0.8, color="tab:blue")
         # Proxies and energies span orders of magnitude: log axes keep every point readable.
         if np.all(panel["x"] > 0) and np.all(panel["y"] > 0):
@@ -223,6 +262,7 @@ def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: Figu
 
 
 def draw_calibration(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
+    """Draw ``calibration_data``'s output: samples per joule per repeat, the mean and the ±bound band; returns ``path``."""
     figure, axes = _figure(settings, height=4.0)
     axis = axes[0][0]
     axis.plot(data["repeat"], data["samples_per_joule"], marker="o", color="tab:purple")
@@ -241,6 +281,7 @@ def draw_calibration(data: Mapping[str, Any], path: Path, settings: FiguresSetti
 
 
 def draw_scaling(data: Mapping[str, Any], path: Path, settings: FiguresSettings, note: str) -> Path:
+    """Draw ``scaling_data``'s output: efficiency vs parameters on log-log axes with the power-law fit; returns ``path``."""
     figure, axes = _figure(settings, height=4.5)
     axis = axes[0][0]
     points, line = data["points"], data["line"]
@@ -296,7 +337,13 @@ FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration", "study_
 
 
 def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettings | Mapping[str, Any] | None, only: Sequence[str] = FIGURES) -> list[Path]:
-    """Draw the figures named in ``only`` whose stage outputs exist in the study folder."""
+    """Draw the figures named in ``only`` whose stage outputs exist in the study folder; returns the paths written.
+
+    Reads trials.csv, frontier.csv, hypervolume.csv, summary.json, proxies/ and
+    calibration/ under ``study_dir``, writes ``<name>.<figures.format>`` under
+    ``out_dir``. ConfigError for bad figures settings; RecordError for a summary.json
+    that breaks its schema.
+    """
     from ecopt.io import read_json
     from ecopt.records import read_summary, read_table
 
@@ -349,6 +396,7 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.figures``: draw every figure whose stage outputs exist; exit 2 with a message on a bad config."""
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.figures", description="Figures of a study.")

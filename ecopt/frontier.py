@@ -34,7 +34,12 @@ logger = logging.getLogger(__name__)
 
 
 def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> tuple[list[float], str]:
-    """Config thresholds where given, else each objective's worst observed value (anti-ideal)."""
+    """The hypervolume reference point, m values in the optimiser's space, and where each came from.
+
+    ``completed``: (n, m) objective values of completed trials (n may be 0, then 0 is
+    used where no threshold is given). Each coordinate is the objective's config
+    threshold (transformed) where given, else its worst observed value (anti-ideal).
+    """
     worst = as_maximised(completed, [o.minimize for o in objectives]).min(axis=0) if len(completed) else np.zeros(len(objectives))
     signs = np.array([-1.0 if o.minimize else 1.0 for o in objectives])
     reference, sources = [], []
@@ -101,7 +106,14 @@ def trial_rows(records: Sequence[AnyRecord]) -> list[dict[str, Any]]:
 
 
 def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective]) -> dict[str, list[dict[str, Any]]]:
-    """Rows of trials.csv, frontier.csv and hypervolume.csv (only completed trials have objective values)."""
+    """Rows of trials.csv, frontier.csv and hypervolume.csv, keyed ``trials``, ``frontier``, ``hypervolume``.
+
+    One trials row and one hypervolume row per record, in order; frontier rows are
+    the non-dominated completed trials (``ecopt.pareto``), best first in the first
+    objective, with ``objective_<name>`` values in the optimiser's space and the knee
+    flagged. Only completed trials have objective values. A mapping that is not a
+    valid trial record raises RecordError (``ecopt.records.as_trial_record``).
+    """
     records = [as_trial_record(r) for r in records]
     minimize = [o.minimize for o in objectives]
     rows = trial_rows(records)
@@ -115,7 +127,7 @@ def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective
         knee = observed[knee_index(values[observed], minimize)]
         for position in observed[mask]:
             row = dict(rows[position])
-            for objective, value in zip(objectives, values[position]):
+            for objective, value in zip(objectives, values[position], strict=True):
                 row[f"objective_{objective.name}"] = value
             row["knee"] = bool(position == knee)
             frontier_rows.append(row)
@@ -124,9 +136,9 @@ def frontier_tables(records: Sequence[AnyRecord], objectives: Sequence[Objective
         frontier_rows.sort(key=lambda r: r[f"objective_{first.name}"], reverse=not first.minimize)
     trace = hypervolume_trace(values, reference, minimize) if len(records) else np.zeros(0)
     hypervolume_rows = []
-    for number, (record, hv) in enumerate(zip(records, trace), start=1):
+    for number, (record, hv) in enumerate(zip(records, trace, strict=True), start=1):
         row = {"trial_number": number, "round": record.round, "index": record.index, "status": record.status.value, "hypervolume": float(hv)}
-        for objective, value in zip(objectives, reference):
+        for objective, value in zip(objectives, reference, strict=True):
             row[f"reference_{objective.name}"] = value
         row["reference_source"] = source
         row["space"] = " x ".join(o.label for o in objectives)
@@ -202,6 +214,10 @@ def write_frontier(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.frontier``: read trial records and write the study's tables and summary.json.
+
+    Exit 2 with a message on a bad config or unreadable/missing records.
+    """
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.frontier", description="Frontier, hypervolume trace and trial table of a study.")

@@ -31,6 +31,7 @@ import numpy as np
 from ecopt.history import COMPLETED, FAILED, OUT_OF_MEMORY, trial_outcome
 from ecopt.hyperparameter import Hyperparameter
 from ecopt.objectives import Objective, parse_objectives
+from ecopt.pareto import pareto_mask
 from ecopt.search import RoundProposals, propose
 from ecopt.settings import check_space, validate_section, validate_study
 
@@ -39,7 +40,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class OptimizationResult:
-    """Every trial (dicts: round, index, params, status, the metrics fn returned, error), the Pareto-optimal completed ones, the objectives and each round's proposals."""
+    """What ``optimize`` found, in call order.
+
+    ``trials``: one dict per evaluation (round, index, params, status, the metrics
+    ``fn`` returned, error); ``frontier``: the Pareto-optimal completed ones;
+    ``objectives`` as parsed; ``rounds``: each round's proposals.
+    """
 
     trials: list[dict[str, Any]]
     frontier: list[dict[str, Any]]
@@ -90,8 +96,6 @@ def optimize(
     candidates; ``settings``: further ``search:`` settings; ``on_round(proposals,
     new_trials)`` is called after each round. Raises ConfigError for bad settings.
     """
-    from ecopt.frontier import pareto_mask
-
     if all(isinstance(v, Hyperparameter) for v in space.values()):
         parsed_space = dict(space)
     else:  # a config mapping: validated against the schema's space section first
@@ -113,5 +117,5 @@ def optimize(
     values = [trial_outcome(t["status"], t, parsed_objectives).values for t in trials]
     observed = [i for i, v in enumerate(values) if v is not None]
     mask = pareto_mask(np.array([values[i] for i in observed]).reshape(-1, len(parsed_objectives)), [o.minimize for o in parsed_objectives]) if observed else []
-    frontier = [trials[i] for i, keep in zip(observed, mask) if keep]
+    frontier = [trials[i] for i, keep in zip(observed, mask, strict=True) if keep]
     return OptimizationResult(trials=trials, frontier=frontier, objectives=parsed_objectives, rounds=history)

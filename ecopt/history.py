@@ -58,6 +58,7 @@ import numpy as np
 
 from ecopt.hyperparameter import Fixed, Hyperparameter
 from ecopt.objectives import Objective
+from ecopt.pareto import pareto_mask
 from ecopt.records import TrialRecord, TrialStatus
 
 COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
@@ -209,7 +210,7 @@ def observations(history: Sequence[Any], space: Mapping[str, Hyperparameter], ob
     attached: list[tuple[dict[str, Any], dict[str, float] | None]] = []
     for params, outcome in outcomes:
         if outcome.values is not None:
-            attached.append((params, {o.name: v for o, v in zip(objectives, outcome.values)}))
+            attached.append((params, {o.name: v for o, v in zip(objectives, outcome.values, strict=True)}))
         elif outcome.status == OUT_OF_MEMORY or (outcome.status == FAILED and penalize_failed):
             attached.append((params, dict(worst) or None))
         else:  # measurement_failed, or failed with failed_trials: ignore
@@ -232,15 +233,13 @@ def choose_reference_point(completed: np.ndarray, objectives: Sequence[Objective
     import torch
     from botorch.utils.multi_objective.hypervolume import infer_reference_point
 
-    from ecopt.frontier import pareto_mask
-
     signs = maximisation_signs(objectives)
     front = completed[pareto_mask(completed, [o.minimize for o in objectives])] * signs
     inferred = infer_reference_point(torch.from_numpy(np.ascontiguousarray(front)), scale=margin).numpy() * signs
     configured = [o.transform(o.threshold) if o.threshold is not None else None for o in objectives]
     if all(value is None for value in configured):
         return {"values": inferred.tolist(), "source": f"inferred: observed Pareto front's nadir minus {margin:g} of its range"}
-    candidate = np.array([c if c is not None else i for c, i in zip(configured, inferred)])
+    candidate = np.array([c if c is not None else i for c, i in zip(configured, inferred, strict=True)])
     beaten = np.any(np.all(completed * signs > candidate * signs, axis=1))
     if beaten:
         return {"values": candidate.tolist(), "source": "config thresholds" + (" (others inferred)" if None in configured else "")}

@@ -16,6 +16,8 @@ from typing import Any
 
 
 class ValueType(str, Enum):
+    """The Python type of a hyperparameter's values, named as Ax's ``value_type`` strings."""
+
     INT = "int"
     FLOAT = "float"
     BOOL = "bool"
@@ -76,6 +78,7 @@ class Hyperparameter:
 
     @property
     def value(self) -> Any:
+        """The current value; assigning checks it against the domain and raises ValueError outside it."""
         return self._value
 
     @value.setter
@@ -86,6 +89,7 @@ class Hyperparameter:
         raise NotImplementedError
 
     def to_dict(self, name: str) -> dict[str, Any]:  # pragma: no cover - overridden
+        """The domain as an Ax parameter description (``name``, ``type``, bounds or values, ``value_type``)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -128,6 +132,7 @@ class Range(Hyperparameter):
         return value
 
     def to_dict(self, name: str) -> dict[str, Any]:
+        """Ax range parameter: ``bounds`` [min, max], ``value_type`` and ``log_scale``."""
         return {
             "name": name,
             "type": "range",
@@ -169,6 +174,7 @@ class Choice(Hyperparameter):
         return value
 
     def to_dict(self, name: str) -> dict[str, Any]:
+        """Ax choice parameter: ``values``, ``value_type``, ``is_ordered`` and ``sort_values``."""
         return {
             "name": name,
             "type": "choice",
@@ -192,6 +198,7 @@ class Fixed(Hyperparameter):
         return self._value
 
     def to_dict(self, name: str) -> dict[str, Any]:
+        """Ax fixed parameter: ``value`` and its ``value_type`` (None for a None value)."""
         return {
             "name": name,
             "type": "fixed",

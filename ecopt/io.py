@@ -41,18 +41,26 @@ def json_ready(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as indented UTF-8 JSON at ``path`` atomically; returns the path.
+
+    NaN and infinities become null (``json_ready``); a value the json module cannot
+    encode raises TypeError and leaves any old file in place.
+    """
     text = json.dumps(json_ready(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
     return _write_atomically(path, lambda stream: stream.write(text), "w")
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` at ``path`` atomically (temporary file, fsync, ``os.replace``); returns the path."""
     return _write_atomically(path, lambda stream: stream.write(text), "w")
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` at ``path`` atomically (temporary file, fsync, ``os.replace``); returns the path."""
     return _write_atomically(path, lambda stream: stream.write(data), "wb")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse the JSON file at ``path``; OSError if unreadable, json.JSONDecodeError if malformed."""
     with open(path) as stream:
         return json.load(stream)

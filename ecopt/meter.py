@@ -112,6 +112,7 @@ class EnergyRecord:
         return "+".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as plain JSON-ready values (components as nested dicts; joules, seconds, watts, kg CO2eq), plus ``energy_source``."""
         data = dataclasses.asdict(self)
         data["energy_source"] = self.energy_source
         return data
@@ -120,11 +121,17 @@ class EnergyRecord:
 class MeterBackend(Protocol):
     """Anything that can meter a window; CodeCarbon in production, fakes in tests."""
 
-    def warm_up(self) -> None: ...
+    def warm_up(self) -> None:
+        """Pay one-time costs (library import, hardware probing) outside any metered window."""
+        ...
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        """Open a window: energy counted from now on."""
+        ...
 
-    def stop(self) -> BackendReading: ...
+    def stop(self) -> BackendReading:
+        """Close the window opened by ``start`` and return its energy; RuntimeError without a ``start``."""
+        ...
 
 
 def unusable_reading(record: EnergyRecord) -> str | None:
@@ -295,7 +302,11 @@ class Meter:
         return walls
 
     def measure_idle(self, seconds: float | None = None) -> float:
-        """Measure idle power (W) for ``seconds``; later records report dynamic energy."""
+        """Measure idle power in watts over ``seconds`` (default ``meter.idle_seconds``) of sleep; returns it.
+
+        Later records also report dynamic energy (total minus idle watts x seconds).
+        ValueError for a duration <= 0; MeasurementError when the window is refused.
+        """
         duration = self.settings.idle_seconds if seconds is None else seconds
         if duration <= 0:
             raise ValueError(f"idle measurement needs a positive duration, got {duration!r}")
@@ -387,6 +398,7 @@ class CodeCarbonBackend:
         )
 
     def warm_up(self) -> None:
+        """Start and stop one throw-away tracker, once per process, so CodeCarbon's hardware probing is never metered."""
         with self._warm_lock:
             if CodeCarbonBackend._process_warm:
                 return
@@ -396,11 +408,18 @@ class CodeCarbonBackend:
             CodeCarbonBackend._process_warm = True
 
     def start(self) -> None:
+        """Start a fresh ``OfflineEmissionsTracker`` (one per window: no state carried between windows)."""
         self._tracker = self._new_tracker()
         self._started_at = time.perf_counter()
         self._tracker.start()
 
     def stop(self) -> BackendReading:
+        """Stop the tracker and convert CodeCarbon's kWh per component into joules and average watts.
+
+        Names each component's source from CodeCarbon's hardware objects (RAPL counter,
+        load or TDP estimate, NVML energy counter or power average, RAM power model);
+        RuntimeError when called without ``start``.
+        """
         tracker, self._tracker = self._tracker, None
         if tracker is None:
             raise RuntimeError("CodeCarbonBackend.stop() without start()")

@@ -10,6 +10,10 @@ PERFORMANCE_METRICS = ("accuracy", "weighted_f1")
 
 
 def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Fraction in [0, 1] of ``predictions`` equal to ``labels`` (both shape (n,), any label type).
+
+    ValueError on an empty set; shapes that differ broadcast or fail as numpy decides.
+    """
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if len(labels) == 0:
         raise ValueError("accuracy of an empty set is undefined")
@@ -33,6 +37,7 @@ def weighted_f1(labels: np.ndarray, predictions: np.ndarray) -> float:
 
 
 def performance_function(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The metric function for a name in ``PERFORMANCE_METRICS``; ValueError naming the choices otherwise."""
     if name == "accuracy":
         return accuracy
     if name == "weighted_f1":

@@ -26,6 +26,12 @@ _FIELDS = {"metric", "minimize", "threshold", "log_scale"}
 
 @dataclass(frozen=True)
 class Objective:
+    """One optimisation objective: which record metric, its direction, threshold and scale.
+
+    ``parse_objectives`` builds these from config; values move between raw units and
+    the optimiser's space through ``transform``/``untransform``.
+    """
+
     name: str  # the name the optimiser and the tables use
     metric: str  # the key of the value in a trial record (or in fn's result)
     minimize: bool = False
@@ -39,10 +45,12 @@ class Objective:
         return float(value)
 
     def untransform(self, value: float) -> float:
+        """The optimiser's space -> raw units (10**value for log-scale objectives)."""
         return 10.0**value if self.log_scale else float(value)
 
     @property
     def label(self) -> str:
+        """The axis name of the optimiser's space: ``log10 <metric>`` or ``<metric>``."""
         return f"log10 {self.metric}" if self.log_scale else self.metric
 
 
@@ -88,7 +96,11 @@ def parse_objectives(section: Any = None, key: str = "objectives") -> list[Objec
 
 
 def objective_values(record: Mapping[str, Any], objectives: Sequence[Objective]) -> list[float] | None:
-    """The record's values in the optimiser's space, or None where one is missing or not finite."""
+    """The record's values in the optimiser's space, one per objective in order (m floats).
+
+    None when any is missing, not a number (bools are refused) or not finite after
+    ``Objective.transform`` (e.g. log10 of 0).
+    """
     values = []
     for objective in objectives:
         raw = record.get(objective.metric)

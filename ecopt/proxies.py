@@ -33,6 +33,18 @@ PROXY_COLUMNS = ("parameters", "flops_per_sample")
 
 
 def measure_architectures(config: StudySettings | Mapping[str, Any], splits_dir: str | Path | None = None, meter: Any = None) -> list[dict[str, Any]]:
+    """Meter one evaluation per distinct sampled architecture; one row per architecture measured.
+
+    Draws up to ``proxies.max_draws`` configurations from the space (``ecopt.space``),
+    skipping repeats, infeasible architectures and refused windows, until
+    ``proxies.architectures`` rows. Each row: the parameters (``param_*``),
+    ``parameters`` and ``flops_per_sample`` (``ecopt.cost``, torch's FlopCounterMode),
+    ``joules``, ``seconds``, ``samples``, per-sample joules and seconds,
+    ``samples_per_joule``, and the meter's ``energy_source``/``estimated``. ``meter``
+    defaults to ``ecopt.meter.Meter(study.meter)``.
+    Raises ConfigError when the adapter has no ``network()``/``single_sample_input()``
+    or fewer than 4 architectures could be measured.
+    """
     from ecopt.cost import count_flops, count_parameters
     from ecopt.meter import Meter
     from ecopt.space import sample_space
@@ -109,6 +121,13 @@ def measure_architectures(config: StudySettings | Mapping[str, Any], splits_dir:
 
 
 def correlation_stats(rows: list[Mapping[str, Any]], target: str = "joules_per_sample") -> dict[str, Any]:
+    """Pearson (with 95% CI) and Spearman correlation of each proxy column with ``target`` over ``rows``.
+
+    Keys ``<proxy>_vs_<target>`` hold ``ecopt.statistics.pearson_with_confidence``'s
+    dict (scipy.stats); also ``target``, ``architectures``, ``energy_source``,
+    ``estimated`` and, for estimated energy, a ``note``. ValueError (from the statistics)
+    on fewer than 4 rows or a constant column.
+    """
     from ecopt.statistics import pearson_with_confidence
 
     stats: dict[str, Any] = {"target": target, "architectures": len(rows)}
@@ -124,6 +143,10 @@ def correlation_stats(rows: list[Mapping[str, Any]], target: str = "joules_per_s
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.proxies``: measure architectures and write runs.csv and stats.json.
+
+    Exit 2 with a message on a bad config or too few feasible architectures.
+    """
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.proxies", description="Parameters and FLOPs vs measured inference energy.")

@@ -125,7 +125,11 @@ def validate_document(document: Any, schema: str, source: str | Path) -> None:
 
 
 def read_document(path: str | Path, schema: str) -> Any:
-    """A JSON file, parsed and checked against the packaged schema ``schema``."""
+    """A JSON file, parsed and checked against the packaged schema ``schema`` (by ``jsonschema``).
+
+    Raises ``RecordError`` naming the file, the key path and what was expected, for
+    invalid JSON or a schema violation; OSError when the file cannot be read.
+    """
     path = Path(path)
     try:
         document = json.loads(path.read_text())
@@ -368,5 +372,8 @@ def read_table(path: str | Path) -> Any:
 
 
 def as_trial_record(record: TrialRecord | Mapping[str, Any], source: str | Path = "<trial record>") -> TrialRecord:
-    """``record`` itself when it is a ``TrialRecord``, else the mapping validated and converted."""
+    """``record`` itself when it is a ``TrialRecord``, else the mapping validated and converted.
+
+    Raises ``RecordError`` (a ValueError) naming ``source``, the key path and what was expected.
+    """
     return record if isinstance(record, TrialRecord) else TrialRecord.from_dict(record, source=source)

@@ -220,7 +220,7 @@ def propose(
         reference_point=(
             {
                 "values": reference["values"],
-                "raw_values": [o.untransform(v) for o, v in zip(objectives, reference["values"])],
+                "raw_values": [o.untransform(v) for o, v in zip(objectives, reference["values"], strict=True)],
                 "objectives": [o.name for o in objectives],
                 "space": [o.label for o in objectives],
                 "source": reference["source"],

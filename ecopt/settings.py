@@ -441,7 +441,11 @@ def check_configuration(space: Mapping[str, Hyperparameter], point: Mapping[str,
 
 # --------------------------------------------------------------------------- the adapter
 def resolve_adapter(path: Any) -> type:
-    """Import ``package.module:Class``; failures say which part is wrong."""
+    """Import ``package.module:Class`` and return the class, a subclass of ``ecopt.model.Model``.
+
+    ConfigError when ``path`` is not of that form; AdapterImportError (an ImportError)
+    naming the module or attribute that cannot be imported or is not a Model.
+    """
     from ecopt.model import Model
 
     if not isinstance(path, str) or path.count(":") != 1:

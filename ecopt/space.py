@@ -31,7 +31,11 @@ def parse_space(section: Mapping[str, Any], key: str = "space") -> SearchSpace:
 
 
 def parse_parameter(entry: Mapping[str, Any], key: str) -> Hyperparameter:
-    """One schema-validated space entry (``{type: range|choice|fixed, ...}``) as its domain."""
+    """One schema-validated space entry (``{type: range|choice|fixed, ...}``) as its domain.
+
+    Returns a ``Range``, ``Choice`` or ``Fixed``; ConfigError naming ``key`` and the
+    offending field (bounds, values, value) when the domain cannot be built.
+    """
     kind, value_type = entry["type"], entry.get("value_type")
     if kind == "range":
         low, high = entry["bounds"]
@@ -70,7 +74,11 @@ def describe_space(space: Mapping[str, Hyperparameter]) -> list[dict[str, Any]]:
 
 
 def validate_params(space: Mapping[str, Hyperparameter], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a full parameter assignment against a space; fill fixed values; return it coerced."""
+    """Check a full parameter assignment against a space; fill fixed values; return it coerced.
+
+    Returns one value per space entry, in the space's order, cast to each domain's
+    value type. ValueError names the missing, unknown or out-of-domain parameter.
+    """
     missing = [name for name, hp in space.items() if name not in params and not isinstance(hp, Fixed)]
     if missing:
         raise ValueError(f"parameters {missing} missing; the space has {list(space)}")
@@ -90,7 +98,11 @@ def validate_params(space: Mapping[str, Hyperparameter], params: Mapping[str, An
 
 
 def sample_space(space: Mapping[str, Hyperparameter], count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` independent uniform draws (log-uniform on log scales), fixed values kept."""
+    """``count`` independent uniform draws (log-uniform on log scales), fixed values kept.
+
+    Returns ``count`` dicts with every space entry; integer ranges are rounded and
+    clipped to their bounds. Reproducible for a ``seed`` (numpy's ``default_rng``).
+    """
     import math
 
     import numpy as np

@@ -85,6 +85,10 @@ def _process_started_at() -> float:
 
 
 def where_it_ran() -> dict[str, Any]:
+    """Provenance of a trial record: host, SLURM job, ``CUDA_VISIBLE_DEVICES``, GPU names, platform, Python and torch versions.
+
+    GPU names come from torch only when the trial already imported it (no import here).
+    """
     torch = sys.modules.get("torch")
     gpus: list[str] = []
     if torch is not None and torch.cuda.is_available():

@@ -35,7 +35,7 @@ def brute_force_hypervolume(values, reference, minimize):
     xs = np.unique(np.concatenate([[ref[0]], points[:, 0]]))
     ys = np.unique(np.concatenate([[ref[1]], points[:, 1]]))
     area = 0.0
-    for (x0, x1), (y0, y1) in itertools.product(zip(xs[:-1], xs[1:]), zip(ys[:-1], ys[1:])):
+    for (x0, x1), (y0, y1) in itertools.product(zip(xs[:-1], xs[1:], strict=True), zip(ys[:-1], ys[1:], strict=True)):
         if np.any((points[:, 0] >= x1) & (points[:, 1] >= y1)):
             area += (x1 - x0) * (y1 - y0)
     return area

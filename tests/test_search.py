@@ -52,7 +52,7 @@ def synthetic_record(params, index, status="completed"):
 def sobol_history(seed=0, statuses=None):
     design = propose(0, [], SPACE, OBJECTIVES, SETTINGS, seed=seed)
     statuses = statuses or ["completed"] * len(design.proposals)
-    return design, [synthetic_record(p, i, s) for i, (p, s) in enumerate(zip(design.proposals, statuses))]
+    return design, [synthetic_record(p, i, s) for i, (p, s) in enumerate(zip(design.proposals, statuses, strict=True))]
 
 
 @slow
