@@ -323,6 +323,7 @@ def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) ->
 
 
 def draw_study_energy(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
+    """Draw ``study_energy_data``'s hypervolume steps against cumulative study joules; returns ``path``."""
     figure, axes = _figure(settings, height=4.0)
     axis = axes[0][0]
     axis.step(data["joules"], data["hypervolume"], where="post", color="tab:red", linewidth=2)
@@ -367,12 +368,14 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
             summary = read_summary(summary_file) if summary_file is not None else {}
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
     if "study_energy" in only and (study / "hypervolume.csv").is_file() and (study / "ledger").is_dir():
-        from ecopt.ledger import read_entries
+        from ecopt.records import read_document
 
         # The entries of the jobs up to the last trial (what the workflow declares as this job's inputs).
         ledger = study / "ledger"
         sources = [ledger / name for name in ("data.json", "calibration.json", "proxies.json", "search", "trial") if (ledger / name).exists()]
-        data = study_energy_data(read_table(study / "hypervolume.csv"), read_entries(sources))
+        # Read through the schema here: ecopt.ledger imports the meter, which figures never do.
+        files = [file for source in sources for file in (sorted(source.rglob("*.json")) if source.is_dir() else [source])]
+        data = study_energy_data(read_table(study / "hypervolume.csv"), [read_document(file, "ledger_entry") for file in files])
         paths.append(draw_study_energy(data, out / f"study_energy.{suffix}", settings))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")

@@ -368,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     entry = ledger.finish()
     entry["exit_status"] = int(status)
     write_entry(args.out, entry)
-    logger.info("%s%s: %.1f J (%.1f J inside metered windows) -> %s", args.stage, f" {args.job}" if args.job else "", entry["total_joules"], entry["inside_windows_joules"], args.out)
+    job = f" {args.job}" if args.job else ""
+    logger.info("%s%s: %.1f J (%.1f J inside metered windows) -> %s", args.stage, job, entry["total_joules"], entry["inside_windows_joules"], args.out)
     return int(status)
 
 

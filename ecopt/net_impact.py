@@ -42,7 +42,9 @@ def lifecycle_samples_per_joule(train_joules: float, joules_per_sample: float, i
     tends to samples_per_joule; with N small, training dominates.
     """
     if not (train_joules >= 0 and joules_per_sample > 0 and inferences > 0):
-        raise ValueError(f"lifecycle_samples_per_joule needs train_joules >= 0, joules_per_sample > 0, inferences > 0; got {train_joules}, {joules_per_sample}, {inferences}")
+        raise ValueError(
+            f"lifecycle_samples_per_joule needs train_joules >= 0, joules_per_sample > 0, inferences > 0; got {train_joules}, {joules_per_sample}, {inferences}"
+        )
     return inferences / (train_joules + inferences * joules_per_sample)
 
 
@@ -111,7 +113,7 @@ def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choi
         from ecopt.pareto import knee_index
 
         values = [objective_values(r, objectives) for r in completed]
-        usable = [(r, v) for r, v in zip(completed, values) if v is not None and all(np.isfinite(v))]
+        usable = [(r, v) for r, v in zip(completed, values, strict=True) if v is not None and all(np.isfinite(v))]
         if not usable:
             return None, "no completed trial has every objective's value"
         knee = knee_index(np.array([v for _, v in usable], dtype=float), [o.minimize for o in objectives])
@@ -121,7 +123,8 @@ def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choi
     if performance_floor is None:
         eligible = completed
     else:
-        eligible = [r for r in completed if r.performance is not None and (r.performance <= performance_floor if minimize else r.performance >= performance_floor)]
+        reaches = (lambda p: p <= performance_floor) if minimize else (lambda p: p >= performance_floor)
+        eligible = [r for r in completed if r.performance is not None and reaches(r.performance)]
     if not eligible:
         return None, f"no completed trial reaches the performance floor {performance_floor}"
     return max(eligible, key=lambda r: r.samples_per_joule), f"the most efficient trial with performance {'<=' if minimize else '>='} {performance_floor}"
@@ -170,7 +173,13 @@ def net_impact(
         result["reason"] = "the baseline configuration has no completed trial"
         return result
     baseline_jpi = float(statistics.median(joules_per_inference(r) for r in matches))
-    result["baseline"] = {"params": point, "trials": len(matches), "performance": statistics.median(r.performance for r in matches if r.performance is not None) if any(r.performance is not None for r in matches) else None, "joules_per_inference": baseline_jpi}
+    performances = [r.performance for r in matches if r.performance is not None]
+    result["baseline"] = {
+        "params": point,
+        "trials": len(matches),
+        "performance": statistics.median(performances) if performances else None,
+        "joules_per_inference": baseline_jpi,
+    }
     saved = baseline_jpi - chosen_jpi
     result["joules_saved_per_inference"] = saved
     if not saved > 0:

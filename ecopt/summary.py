@@ -66,6 +66,7 @@ def study_summary(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.summary``: write summary.json; exit 2 for bad settings or an unreadable input (named)."""
     from ecopt.cli import add_study_arguments, study_mapping
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.summary", description="summary.json: frontier summary, study energy ledger and net impact.")

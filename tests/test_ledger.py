@@ -39,7 +39,15 @@ def test_entry_adds_windows_and_estimates_the_process_start_at_the_outside_power
 
 
 def test_entry_without_a_process_start_estimates_nothing():
-    entry = ledger_entry([(False, reading(5.0, 5.0, 1.0, estimated=False))], stage="frontier", job=None, began_at=5.0, finished_at=6.0, process_started_at=None, tracking_mode="process")
+    entry = ledger_entry(
+        [(False, reading(5.0, 5.0, 1.0, estimated=False))],
+        stage="frontier",
+        job=None,
+        began_at=5.0,
+        finished_at=6.0,
+        process_started_at=None,
+        tracking_mode="process",
+    )
     assert entry["startup_estimated_joules"] == 0.0 and entry["total_joules"] == pytest.approx(10.0)
     # like the Meter's records, "estimated" follows the CPU and GPU sources (RAM is always CodeCarbon's model)
     assert not entry["estimated"]
@@ -71,8 +79,18 @@ def test_entry_so_far_keeps_the_ledger_running():
 
 def test_study_energy_adds_every_entry_by_stage_and_component(tmp_path):
     entries = [
-        ledger_entry([(True, reading(30.0, 10.0, 2.0)), (False, reading(6.0, 4.0, 1.0))], stage="trial", job="000-0", began_at=1.0, finished_at=4.0, process_started_at=0.0, tracking_mode="machine"),
-        ledger_entry([(False, reading(15.0, 5.0, 2.0))], stage="search", job="001", began_at=5.0, finished_at=7.0, process_started_at=5.0, tracking_mode="process"),
+        ledger_entry(
+            [(True, reading(30.0, 10.0, 2.0)), (False, reading(6.0, 4.0, 1.0))],
+            stage="trial",
+            job="000-0",
+            began_at=1.0,
+            finished_at=4.0,
+            process_started_at=0.0,
+            tracking_mode="machine",
+        ),
+        ledger_entry(
+            [(False, reading(15.0, 5.0, 2.0))], stage="search", job="001", began_at=5.0, finished_at=7.0, process_started_at=5.0, tracking_mode="process"
+        ),
     ]
     for position, entry in enumerate(entries):
         write_entry(tmp_path / f"{position}.json", entry)

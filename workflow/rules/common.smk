@@ -64,8 +64,7 @@ def search_settings():
 
 def figure_shell(names, job):
     return ledgered("figures", job=job) + (
-        "--settings {params.settings:q} --study-dir {params.study_dir} "
-        f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
+        "--settings {params.settings:q} --study-dir {params.study_dir} " f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
     )
 
 

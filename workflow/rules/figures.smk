@@ -122,6 +122,5 @@ rule summary:
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
     shell:
-        ledgered("summary")
-        + "--settings {params.settings:q} --frontier-summary {input.frontier_summary} --trials {input.trials} "
+        ledgered("summary") + "--settings {params.settings:q} --frontier-summary {input.frontier_summary} --trials {input.trials} "
         "--ledger {input.ledger} --out {output.summary} > {log} 2>&1"

@@ -76,5 +76,4 @@ rule frontier:
         ledger=LEDGER_SETTINGS,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
     shell:
-        ledgered("frontier") + "--settings {params.settings:q} --trials {input} --out-dir {params.out_dir} "
-        "--summary {output.summary} > {log} 2>&1"
+        ledgered("frontier") + "--settings {params.settings:q} --trials {input} --out-dir {params.out_dir} " "--summary {output.summary} > {log} 2>&1"
