@@ -20,14 +20,18 @@ Design choices:
   start (about 1.8 s on this project's machine). That interval is charged at the
   mean power of the job's own outside-window readings and the entry says
   ``startup_estimated: true``.
-* **Non-metered jobs meter their own process (``tracking_mode: process``).**
-  Optimiser rounds, the frontier, figures and the summary may run beside a metered
-  trial (Snakemake limits only the ``metered`` resource); in CodeCarbon's machine
-  mode their windows would also count the trial's power and the study would
-  charge it twice. Process mode charges the CPU share of this process only.
-  Metered jobs (calibration, proxies, trials) hold the machine-wide metered lock
-  for their whole run and use the study's ``meter.tracking_mode``, like their
-  metered windows.
+* **The ledger's own windows meter this process only (CodeCarbon's
+  ``tracking_mode: process``), whatever ``meter.tracking_mode`` says for the
+  metered windows.** Optimiser rounds, the frontier, figures and the summary may
+  run beside a metered trial (Snakemake limits only the ``metered`` resource); in
+  machine mode their windows would also count the trial's power and the study
+  would charge it twice. Metered jobs need it too: a trial imports and loads its
+  data before it takes the machine-wide metered lock, and waits for that lock
+  while another study's metered job holds it. In the first default study run with
+  machine-mode ledger windows for metered jobs (this project's machine, shared
+  with other test sessions), trial 000-4 waited 112.8 s for the lock and was
+  charged 4136 J, 3660 J of it outside its metered windows: other processes'
+  energy. Process mode charges the CPU share of this process, which waits idle.
 * **Each job writes its entry as a declared output**
   (``results/<study>/ledger/<stage>[/<job>].json``, checked against
   ``ecopt/schemas/ledger_entry.schema.json``, written atomically), so Snakemake

@@ -70,20 +70,18 @@ def figure_shell(names, job):
 
 LEDGER = f"{OUT}/ledger"
 LEDGER_SETTINGS = settings_of("meter")
-# Metered jobs hold the machine for their whole run: their ledger windows use the study's
-# tracking mode; the others may run beside a metered job and meter their own process only.
-METERED_TRACKING_MODE = config["meter"]["tracking_mode"]
 
 
-def ledgered(stage, tracking_mode="process", job=None):
+def ledgered(stage, job=None):
     """The shell prefix that runs `ecopt <stage>` under the study energy ledger (ecopt.ledger).
 
     The rule declares `ledger` as an output and `ledger` (the meter section) as a param.
+    The ledger's windows meter the job's own process (see ecopt.ledger on why).
     """
     job_option = f"--job {job} " if job is not None else ""
     return (
         "{params.python} -m ecopt.ledger --settings {params.ledger:q} "
-        f"--stage {stage} {job_option}--tracking-mode {tracking_mode} --out {{output.ledger}} -- {stage} "
+        f"--stage {stage} {job_option}--tracking-mode process --out {{output.ledger}} -- {stage} "
     )
 
 

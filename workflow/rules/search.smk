@@ -50,7 +50,7 @@ rule trial:
         ledger=LEDGER_SETTINGS,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
     shell:
-        ledgered("trial", METERED_TRACKING_MODE, job="{wildcards.round}-{wildcards.index}")
+        ledgered("trial", job="{wildcards.round}-{wildcards.index}")
         + "--settings {params.settings:q} --proposals {input.proposals} --index {wildcards.index} "
         "--splits-dir {params.splits_dir} --out {output.record} > {log} 2>&1"
 
