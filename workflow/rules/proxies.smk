@@ -22,5 +22,4 @@ rule proxies:
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.stats),
     shell:
-        ledgered("proxies") + "--settings {params.settings:q} --splits-dir {params.splits_dir} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        ledgered("proxies") + "--settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"
