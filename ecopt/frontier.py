@@ -70,6 +70,7 @@ TRIAL_COLUMNS = [
     "parameters",
     "flops_per_sample",
     "energy_source",
+    "energy_components",
     "estimated",
     "overhead_seconds",
     "error",

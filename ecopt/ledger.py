@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt import ledger as registry
 
     registry._ACTIVE = ledger
-    meter_module.set_process_backend(lambda settings: ledger.wrap(meter_module.CodeCarbonBackend(settings)))
+    meter_module.set_process_backend(lambda settings: ledger.wrap(meter_module.default_backend(settings)))
     from ecopt.__main__ import main as run_stage
 
     try:

@@ -184,6 +184,7 @@ class TrialRecord:
     flops_per_sample: float | None = None
     energy_source: str | None = None
     estimated: bool | None = None
+    energy_components: str | None = None  # what samples/J counted, e.g. "cpu+gpu" (meter.components)
     skip_train: bool | None = None
     idle_watts: float | None = None
     train_energy: dict[str, Any] | None = None
@@ -303,6 +304,7 @@ _STRING_COLUMNS = (
     "schema",
     "performance_metric",
     "energy_source",
+    "energy_components",
     "error",
     "measurement_errors",
     "filled_defaults",

@@ -191,6 +191,8 @@ def _config_error(error: ValidationError) -> ConfigError:
     if keyword in ("minProperties", "maxProperties"):
         count = error.validator_value
         return ConfigError(_key(path), instance, f"{'at least' if keyword == 'minProperties' else 'at most'} {count} entries ({schema.get('description', '')})")
+    if keyword in ("oneOf", "anyOf"):  # e.g. meter.components: a word or a list; the description says both
+        return ConfigError(_key(path), instance, schema.get("description", error.message))
     if keyword == "uniqueItems":
         return ConfigError(_key(path), instance, f"distinct items ({schema.get('description', '')})")
     if keyword in ("type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "pattern", "minLength"):

@@ -279,6 +279,7 @@ def run_trial(
     if reference is not None:
         record.energy_source = reference.energy_source
         record.estimated = reference.estimated
+        record.energy_components = reference.counted
     record.idle_watts = meter.idle_watts
     record.train_energy = _phase(train_energy)
     record.eval_energy = _phase(eval_energy)

@@ -14,8 +14,9 @@ from ecopt.model import Model
 class ConstantPowerBackend:
     """Reports energy = fixed watts x elapsed wall time, like an estimate-only meter."""
 
-    def __init__(self, cpu_watts: float = 10.0, ram_watts: float = 5.0, gpu_watts: float | None = None) -> None:
-        self.cpu_watts, self.ram_watts, self.gpu_watts = cpu_watts, ram_watts, gpu_watts
+    def __init__(self, cpu_watts: float = 10.0, ram_watts: float = 5.0, gpu_watts: float | None = None, cpu_counter: bool = False) -> None:
+        # cpu_counter: the CPU reading passes for a counter's (estimated False), as RAPL's would.
+        self.cpu_watts, self.ram_watts, self.gpu_watts, self.cpu_counter = cpu_watts, ram_watts, gpu_watts, cpu_counter
         self.warm_ups = 0
         self._started: float | None = None
 
@@ -34,7 +35,7 @@ class ConstantPowerBackend:
             gpu = ComponentEnergy(self.gpu_watts * seconds, "fake_gpu_counter", False, self.gpu_watts)
         return BackendReading(
             seconds=seconds,
-            cpu=ComponentEnergy(self.cpu_watts * seconds, "fake_constant", True, self.cpu_watts),
+            cpu=ComponentEnergy(self.cpu_watts * seconds, "fake_cpu_counter" if self.cpu_counter else "fake_constant", not self.cpu_counter, self.cpu_watts),
             ram=ComponentEnergy(self.ram_watts * seconds, "fake_constant", True, self.ram_watts),
             gpu=gpu,
             emissions_kg=0.0,
