@@ -299,24 +299,31 @@ def draw_scaling(data: Mapping[str, Any], path: Path, settings: FiguresSettings,
 
 
 def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Hypervolume after each trial against the study's cumulative joules when that trial finished.
+    """Hypervolume after each round against the study's cumulative joules when that round's last trial finished.
 
-    ``entries`` are ledger entries (``ecopt.ledger``); a trial's x value is the sum of
-    ``total_joules`` of every entry that finished no later than its own (the
-    data, calibration, proxies, round and trial jobs before it, itself included).
-    Trials without an entry are left out. Returns lists ``joules``, ``hypervolume``,
-    ``round`` and the energy ``note``.
+    Per round, not per trial: the trials of a round run in any order (Snakemake
+    schedules them), while ``hypervolume.csv`` accumulates them in (round, index)
+    order, so only its value after a round's last row is the hypervolume at a
+    moment of the study. ``entries`` are ledger entries (``ecopt.ledger``); a
+    round's x value is the sum of ``total_joules`` of every entry that finished no
+    later than its last trial (data, calibration, proxies, rounds, trials).
+    Rounds with a trial that has no entry are left out. Returns lists ``joules``,
+    ``hypervolume``, ``round`` and the energy ``note``.
     """
     ordered = sorted(entries, key=lambda e: e["finished_at"])
     finished = {e["job"]: e["finished_at"] for e in ordered if e["stage"] == "trial"}
     joules, values, rounds = [], [], []
+    by_round: dict[int, list[Any]] = {}
     for row in hypervolume.itertuples(index=False):
-        job = f"{int(row.round):03d}-{int(row.index)}"
-        if job not in finished:
+        by_round.setdefault(int(row.round), []).append(row)
+    for round_number, rows in sorted(by_round.items()):
+        jobs = [f"{round_number:03d}-{int(row.index)}" for row in rows]
+        if not all(job in finished for job in jobs):
             continue
-        joules.append(sum(e["total_joules"] for e in ordered if e["finished_at"] <= finished[job]))
-        values.append(float(row.hypervolume))
-        rounds.append(int(row.round))
+        last = max(finished[job] for job in jobs)
+        joules.append(sum(e["total_joules"] for e in ordered if e["finished_at"] <= last))
+        values.append(float(rows[-1].hypervolume))
+        rounds.append(round_number)
     estimated = any(e["estimated"] for e in entries)
     note = "Energy: the study's own, every job's whole process (ecopt.ledger)" + ("  (ESTIMATED: CodeCarbon without energy counters)" if estimated else "")
     return {"joules": joules, "hypervolume": values, "round": rounds, "note": note}
@@ -328,9 +335,9 @@ def draw_study_energy(data: Mapping[str, Any], path: Path, settings: FiguresSett
     axis = axes[0][0]
     axis.step(data["joules"], data["hypervolume"], where="post", color="tab:red", linewidth=2)
     axis.scatter(data["joules"], data["hypervolume"], c=data["round"], cmap="viridis", s=18, zorder=3)
-    axis.set_xlabel("cumulative study energy when the trial finished (J)")
-    axis.set_ylabel("hypervolume")
-    axis.set_title("Hypervolume against the study's own energy (colour: round)", fontsize=9)
+    axis.set_xlabel("cumulative study energy when the round's last trial finished (J)")
+    axis.set_ylabel("hypervolume after the round")
+    axis.set_title("Hypervolume against the study's own energy (colour: round; 0 = Sobol design)", fontsize=9)
     return _save(figure, data["note"], path, settings)
 
 
