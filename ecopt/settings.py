@@ -376,6 +376,14 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
             thaw(settings.search.baseline),
             f"at most search.initial_trials ({settings.search.initial_trials}) configurations: they are part of round 0",
         )
+    if settings.objectives is not None and settings.deployment is not None and settings.deployment.inferences is None:
+        lifecycle = [o for o in settings.objectives if o.metric == "lifecycle_samples_per_joule"]
+        if lifecycle:
+            raise ConfigError(
+                f"objectives.{lifecycle[0].name}.metric",
+                lifecycle[0].metric,
+                "a metric every trial records: lifecycle_samples_per_joule needs deployment.inferences",
+            )
     # A slice without `stages` may serve any stage: it gets every check.
     stages = settings.stages if settings.stages is not None else STAGES
     if settings.space is not None and "search" in stages:
