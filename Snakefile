@@ -1,5 +1,6 @@
 # ECOpt: a study as a Snakemake workflow. Thin by design: the stages live in
 # workflow/rules/*.smk, the work in the ecopt package.
+import os
 import sys
 
 from snakemake.utils import min_version
@@ -7,6 +8,7 @@ from snakemake.utils import min_version
 from ecopt.errors import ConfigError
 from ecopt.net_impact import study_baseline
 from ecopt.settings import check_with_model, validate_study
+from ecopt.tracking import ENVIRONMENT_VARIABLE, environment_value
 
 min_version("9.0")
 
@@ -34,6 +36,13 @@ STUDY = config["study"]
 STAGES = config["stages"]
 OUT = f"results/{STUDY}"
 PYTHON = sys.executable
+# MLflow tracking reaches the trial jobs through the environment (local and SLURM jobs
+# inherit it), not the trial rule's settings param: a changed param would rerun every
+# finished trial, so switching tracking on would re-measure the whole study.
+if config.get("mlflow") is not None:
+    os.environ[ENVIRONMENT_VARIABLE] = environment_value(STUDY, config["mlflow"])
+else:
+    os.environ.pop(ENVIRONMENT_VARIABLE, None)
 # Nothing is written here, at parse time: a dry run, --lint or a run that cannot lock
 # the working directory must leave results/ alone. Each rule passes the config slice
 # its stage reads as one param (canonical JSON, workflow/rules/common.smk), so a job
@@ -57,6 +66,7 @@ rule all:
         rules.frontier.output if "search" in STAGES else [],
         rules.figures.output if "search" in STAGES else [],
         rules.summary.output if "search" in STAGES else [],
+        rules.frontier_page.output if "search" in STAGES else [],
         rules.proxies.output if "proxies" in STAGES else [],
         rules.proxies_figure.output if "proxies" in STAGES else [],
         rules.calibrate.output if "calibrate" in STAGES else [],

@@ -45,7 +45,6 @@ import contextlib
 import logging
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -54,6 +53,7 @@ from typing import Any
 from ecopt.errors import ConfigError
 from ecopt.history import with_fixed
 from ecopt.hyperparameter import Choice, Fixed, Hyperparameter, Range
+from ecopt.io import temporary_file_beside
 from ecopt.objectives import Objective
 
 ACQUISITION = "qLogNEHVI"
@@ -401,8 +401,7 @@ def generate(strategy: Any, client: Any, space: Mapping[str, Hyperparameter], co
 def save_state(client: Any, path: str | os.PathLike[str]) -> Path:
     """Write the client's state with ``Client.save_to_json_file``, atomically (temporary file, then rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    handle, temporary = temporary_file_beside(target)
     os.close(handle)
     try:
         client.save_to_json_file(temporary)

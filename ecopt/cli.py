@@ -75,4 +75,21 @@ def settings_json(mapping: Mapping[str, Any]) -> str:
     canonical text changes only when a value changes. Raises ``TypeError`` for a
     value JSON cannot hold and ``ValueError`` for NaN or infinity.
     """
-    return json.dumps(dict(mapping), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(canonical_numbers(dict(mapping)), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def canonical_numbers(value: Any) -> Any:
+    """``value`` with every integral float written as an int (``1.0`` -> ``1``), recursively.
+
+    YAML reads ``1`` and ``1.0`` as different types, but they are the same setting:
+    without this, restating ``min_window_seconds: 1.0`` as ``1`` changed the rules'
+    params and the trials' fingerprints and re-metered every trial. The schema's
+    ``number`` accepts both, so the stage sees the same value. Booleans are left alone.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical_numbers(item) for item in value]
+    return value

@@ -419,12 +419,18 @@ def main(argv: list[str] | None = None) -> int:
     from ecopt.errors import ConfigError
 
     try:
-        settings = validate_study(study_mapping(args), sections=["figures"]).figures
+        mapping = study_mapping(args)
+        study = validate_study(mapping, sections=["figures", "mlflow"])
     except ConfigError as error:
         print(f"ecopt.figures: {error}", file=sys.stderr)
         return 2
-    for path in draw_all(args.study_dir, args.out_dir, settings, args.only):
+    paths = draw_all(args.study_dir, args.out_dir, study.figures, args.only)
+    for path in paths:
         logger.info("wrote %s", path)
+    if study.mlflow is not None and paths:  # the study's MLflow run holds its figures
+        from ecopt.tracking import log_study_artifacts_safely
+
+        log_study_artifacts_safely(study.mlflow, str(mapping.get("study") or Path(args.study_dir).resolve().name), paths)
     return 0
 
 

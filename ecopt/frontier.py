@@ -6,6 +6,9 @@ knee as pure functions, by BoTorch): it turns trial records into the rows of
 objectives, see ``ecopt.objectives``).
 
 Runnable as ``python -m ecopt.frontier --config FILE --trials DIR... --out-dir DIR``.
+With the study's ``mlflow`` section it then brings MLflow up to date
+(``ecopt.tracking.sync_study``: the study run, every trial's run, the tables);
+a tracking server that is down is a warning, never a failed stage.
 
 Statuses: only ``completed`` trials have objective values; every other status
 (failed, out of memory, early stopped, measurement failed) is a row of
@@ -77,7 +80,7 @@ TRIAL_COLUMNS = [
     "filled_defaults",
     "measurement_errors",
 ]
-_NOT_TABULATED = {"params", "ran_on", "traceback", "train_energy", "eval_energy", "performance_spread"}
+_NOT_TABULATED = {"params", "ran_on", "traceback", "train_energy", "eval_energy", "performance_spread", "learning_curve"}
 
 AnyRecord = TrialRecord | Mapping[str, Any]
 
@@ -234,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ecopt.settings import thaw, validate_study
 
-        study = validate_study(study_mapping(args), sections=["objectives", "search"])
+        mapping = study_mapping(args)
+        study = validate_study(mapping, sections=["objectives", "search", "mlflow"])
         objectives = list(study.objectives)
         records = load_trial_records(args.trials)
         baseline = thaw(study.search.baseline)
@@ -243,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     paths = write_frontier(records, objectives, args.out_dir, baseline, args.summary)
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    if study.mlflow is not None:  # the tables are written: MLflow catches up (idempotent) and never fails the stage
+        from ecopt.tracking import sync_study_safely
+
+        name = str(mapping.get("study") or Path(args.out_dir).resolve().name)  # results/<study>
+        sync_study_safely(study.mlflow, records, name, args.out_dir)
     return 0
 
 

@@ -13,7 +13,9 @@ how the optimiser is benchmarked (``benchmarks/mobo.py``).
 Trials get their status from the same outcome rules as the workflow
 (``ecopt.history.trial_outcome``): a result lacking an objective's metric (or
 with a value that is not a finite number) is a failed trial whose error names
-the metric; ``MemoryError`` is out of memory, observed as the worst value in
+the metric; an exception that means out of memory (``ecopt.records.is_out_of_memory``:
+``MemoryError``, torch's ``OutOfMemoryError``, an allocator's message, the same rule
+as the workflow's trials) is ``out_of_memory``, observed as the worst value in
 every objective; any other exception is a failed trial with its message. A
 trial never stops the search.
 """
@@ -32,8 +34,9 @@ from ecopt.history import COMPLETED, FAILED, OUT_OF_MEMORY, trial_outcome
 from ecopt.hyperparameter import Hyperparameter
 from ecopt.objectives import Objective, parse_objectives
 from ecopt.pareto import pareto_mask
+from ecopt.records import is_out_of_memory
 from ecopt.search import RoundProposals, propose
-from ecopt.settings import check_space, validate_section, validate_study
+from ecopt.settings import check_objective_names, check_space, validate_section, validate_study
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +64,9 @@ def evaluate_trial(fn: Callable[[dict[str, Any]], Mapping[str, float]], params: 
     """
     try:
         result = fn(dict(params))
-    except MemoryError as error:
-        return {"status": OUT_OF_MEMORY, "error": f"MemoryError: {error}"}
     except Exception as error:  # a trial records, it does not crash
-        return {"status": FAILED, "error": f"{type(error).__name__}: {error}"}
+        status = OUT_OF_MEMORY if is_out_of_memory(error) else FAILED
+        return {"status": status, "error": f"{type(error).__name__}: {error}"}
     if not isinstance(result, Mapping):
         return {"status": FAILED, "error": f"fn returned {type(result).__name__}, expected a mapping of metric name -> value"}
     metrics = {str(k): float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v for k, v in result.items()}
@@ -101,6 +103,7 @@ def optimize(
     else:  # a config mapping: validated against the schema's space section first
         parsed_space = dict(validate_study({"space": space}, sections=["space"]).space)
     parsed_objectives = parse_objectives(objectives)
+    check_objective_names(parsed_objectives)
     merged = validate_section("search", {**(settings or {}), "initial_trials": n_init, "rounds": rounds, "batch_size": batch_size})
     check_space(parsed_space, merged)  # nothing to search, a baseline outside the space, a finite space smaller than n_init
     trials: list[dict[str, Any]] = []

@@ -11,10 +11,24 @@ from pathlib import Path
 from typing import Any
 
 
-def _write_atomically(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str) -> Path:
-    target = Path(path)
+def temporary_file_beside(target: Path) -> tuple[int, str]:
+    """An open temporary file next to ``target`` (same filesystem, so ``os.replace`` is atomic).
+
+    Returns ``(descriptor, path)``. ``tempfile.mkstemp`` creates files readable by
+    their owner only (0600); the file gets the mode an ordinary ``open`` would
+    (0666 less the umask), so results stay readable on a shared machine or cluster.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
+    return handle, temporary
+
+
+def _write_atomically(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str) -> Path:
+    target = Path(path)
+    handle, temporary = temporary_file_beside(target)
     try:
         with os.fdopen(handle, mode) as stream:
             write(stream)

@@ -48,6 +48,23 @@ RECORD_SCHEMA = "ecopt.trial/2"
 _ROUND = re.compile(r"^\d+$")
 
 
+# Allocator messages of torch (CUDA, MPS, CPU) and glibc that mean "out of memory".
+_OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception raised by a trial means out of memory (status ``out_of_memory``).
+
+    True for ``MemoryError``, for any exception class named ``OutOfMemoryError``
+    (``torch.OutOfMemoryError``, without importing torch) and for a ``RuntimeError``
+    whose text is an allocator's out-of-memory message. One rule for the workflow's
+    trials and ``ecopt.optimize``.
+    """
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(error, RuntimeError) and any(text in str(error).lower() for text in _OUT_OF_MEMORY_MESSAGES)
+
+
 class TrialStatus(str, Enum):
     """How a trial ended. Only ``COMPLETED`` trials have objective values; every
     table and figure counts the others by status and never plots them as points."""
@@ -171,6 +188,7 @@ class TrialRecord:
     performance_metric: str | None = None
     performance: float | None = None
     performance_spread: list[float] | None = None
+    learning_curve: list[dict[str, float]] | None = None
     samples: int | None = None
     samples_per_joule: float | None = None
     dynamic_samples_per_joule: float | None = None

@@ -265,6 +265,7 @@ ProxiesSettings = SECTION_CLASSES["proxies"]
 FiguresSettings = SECTION_CLASSES["figures"]
 NetImpactSettings = SECTION_CLASSES["net_impact"]
 DeploymentSettings = SECTION_CLASSES["deployment"]
+MlflowSettings = SECTION_CLASSES["mlflow"]
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,7 @@ class StudySettings:
     figures: FiguresSettings | None = None
     net_impact: NetImpactSettings | None = None
     deployment: DeploymentSettings | None = None
+    mlflow: MlflowSettings | None = None  # absent: tracking off (the section has no default)
     effective: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -388,6 +390,9 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
     stages = settings.stages if settings.stages is not None else STAGES
     if settings.space is not None and "search" in stages:
         check_space(settings.space, settings.search)
+    if settings.space is not None and settings.calibration is not None and settings.calibration.params is not None:
+        # The calibration model is built from these (searched parameters left out keep the adapter's defaults).
+        check_configuration(settings.space, thaw(settings.calibration.params), "calibration.params", complete=False)
     if settings.space is not None and "proxies" in stages:
         size = space_size(settings.space)
         if size is not None and size < PROXY_MINIMUM:
@@ -434,9 +439,10 @@ def space_size(space: Mapping[str, Hyperparameter]) -> int | None:
     return size
 
 
-def check_configuration(space: Mapping[str, Hyperparameter], point: Mapping[str, Any], key: str) -> None:
+def check_configuration(space: Mapping[str, Hyperparameter], point: Mapping[str, Any], key: str, *, complete: bool = True) -> None:
     """A configuration (name -> value) inside the space: known names, searched values in their domain,
-    fixed values equal to the space's (they may be left out). Errors name ``key.<parameter>``."""
+    fixed values equal to the space's (they may be left out). With ``complete=False`` searched
+    parameters may be left out too (they keep the adapter's defaults). Errors name ``key.<parameter>``."""
     for name, value in point.items():
         if name not in space:
             raise ConfigError(f"{key}.{name}", value, f"a parameter of the space: one of {sorted(space)}")
@@ -445,7 +451,7 @@ def check_configuration(space: Mapping[str, Hyperparameter], point: Mapping[str,
         except ValueError as error:
             raise ConfigError(f"{key}.{name}", value, f"a value inside the space ({error})") from None
     missing = [name for name, hp in space.items() if name not in point and not isinstance(hp, Fixed)]
-    if missing:
+    if missing and complete:
         raise ConfigError(f"{key}.{missing[0]}", None, f"a value for every searched parameter ({sorted(missing)} missing)")
 
 
@@ -514,6 +520,7 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
 
     Raises ConfigError naming the key.
     """
+    check_objective_names(settings.objectives or ())
     try:
         adapter_class = resolve_adapter(settings.adapter)
     except AdapterImportError as error:
@@ -531,6 +538,27 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
             if objective.metric not in metrics:
                 raise ConfigError(f"objectives.{objective.name}.metric", objective.metric, f"a numeric field of the trial record: one of {list(metrics)}")
     return model
+
+
+def check_objective_names(objectives: Sequence[Objective]) -> None:
+    """Objective names Ax can parse: none may be one of sympy's built-in names.
+
+    Ax (``ax.utils.common.string_utils``) parses the objective and threshold
+    expressions with sympy and refuses identifiers such as ``sec``, ``sin`` or ``E``
+    with a raw ValueError in the first round; this check says so before any job.
+    sympy (an Ax dependency) is imported here only, ~0.6 s of CPU, once per check.
+    Raises ConfigError naming ``objectives.<name>``.
+    """
+    import sympy
+
+    reserved = set(dir(sympy)) - {"oo"}  # Ax allows oo
+    for objective in objectives:
+        if objective.name in reserved:
+            raise ConfigError(
+                f"objectives.{objective.name}",
+                objective.name,
+                "an objective name that is not one of sympy's built-in names (Ax parses objectives with sympy): rename it, e.g. 'my_" + objective.name + "'",
+            )
 
 
 def _check_options(adapter_class: type, adapter: Any, options: Mapping[str, Any]) -> None:

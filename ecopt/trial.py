@@ -29,6 +29,11 @@ written, before the job was marked complete, with ``rerun-incomplete``) it leave
 that record in place rather than deleting it, and no finished measurement is lost.
 The whole trial holds the machine-wide metered lock (``ecopt.metered_lock``).
 
+With MLflow tracking on (the study's ``mlflow`` section, or ``ECOPT_MLFLOW`` which the
+Snakefile exports), the record is sent to MLflow after it is written and the lock is
+released (``ecopt.tracking.log_trial_safely``): a tracking server that is down is a
+warning, never a lost record. Without it, MLflow is never imported.
+
 This module must not import Ax: trial jobs stay light.
 """
 
@@ -49,26 +54,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ecopt.cli import canonical_numbers
 from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
 from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
 from ecopt.io import json_ready, write_json
 from ecopt.meter import EnergyRecord, Meter
-from ecopt.records import TrialRecord, TrialStatus, read_proposals, validate_document
+from ecopt.records import TrialRecord, TrialStatus, is_out_of_memory, read_proposals, validate_document
 from ecopt.settings import StudySettings, instantiate_adapter, study_settings, validate_study
 
 logger = logging.getLogger(__name__)
 
 # The config entries a trial reads (the workflow passes this slice of the study).
 TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed", "deployment"]
-
-_OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """torch's OutOfMemoryError, MemoryError, or an allocator RuntimeError."""
-    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
-        return True
-    return isinstance(error, RuntimeError) and any(text in str(error).lower() for text in _OOM_MESSAGES)
 
 
 def _release_accelerator_memory() -> None:
@@ -226,6 +223,7 @@ def run_trial(
         if not settings.skip_train:
             train_energy = _metered_training(model, meter, record)
             record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
+            record.learning_curve = [dict(point) for point in getattr(model, "learning_curve", None) or []] or None
         network = model.network()
         if network is not None:
             from ecopt.cost import count_flops, count_parameters
@@ -343,7 +341,8 @@ def trial_fingerprint(config: Mapping[str, Any], params: Mapping[str, Any], prop
         "params": dict(params),
         "proposal": dict(proposal) if proposal is not None else None,
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    text = json.dumps(canonical_numbers(identity), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _finished_record(path: str | Path, fingerprint: str) -> dict[str, Any] | None:
@@ -356,6 +355,22 @@ def _finished_record(path: str | Path, fingerprint: str) -> dict[str, Any] | Non
     except (OSError, ValueError):
         return None  # written atomically, so never half a record; anything else is not ours to keep
     return record if isinstance(record, dict) and record.get("fingerprint") == fingerprint else None
+
+
+def _tracking(mapping: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """(study, mlflow section) when the trial is tracked: the config's ``mlflow`` section (a study run by hand),
+    else the one the workflow exports in ``ECOPT_MLFLOW``; None when neither is set, and then MLflow is never imported."""
+    if mapping.get("mlflow") is not None:
+        from ecopt.settings import validate_section
+
+        return str(mapping.get("study") or "ecopt"), validate_section("mlflow", mapping["mlflow"])
+    if not os.environ.get("ECOPT_MLFLOW", "").strip():
+        return None
+    from ecopt.settings import validate_section
+    from ecopt.tracking import section_from_environment
+
+    study, section = section_from_environment()  # type: ignore[misc]
+    return study, validate_section("mlflow", section)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = parse_params_argument(args.params) if args.params is not None else _proposal(args.proposals, args.index)
         proposal = None if args.proposals is None else {"round": read_json(args.proposals).get("round"), "index": args.index}
-        config = validate_study(study_mapping(args), sections=TRIAL_SECTIONS)
+        mapping = study_mapping(args)
+        config = validate_study(mapping, sections=TRIAL_SECTIONS)
+        tracking = _tracking(mapping)
         fingerprint = trial_fingerprint(config.to_dict(), params, proposal)
         if _finished_record(args.out, fingerprint) is not None:
             logger.info("kept %s: it already holds this trial's measurement (fingerprint %s)", args.out, fingerprint[:12])
@@ -413,6 +430,12 @@ def main(argv: list[str] | None = None) -> int:
         record.overhead_seconds,
         args.out,
     )
+    if tracking is not None:  # after the record is written and the metered lock released: MLflow can only add
+        from ecopt.tracking import log_trial_safely
+
+        record.path = args.out
+        record.round, record.index = (proposal or {}).get("round"), (proposal or {}).get("index")
+        log_trial_safely(tracking[1], record, tracking[0])
     if os.environ.get(KILL_AFTER_RECORD_VARIABLE) == "1":
         import signal
 

@@ -23,15 +23,18 @@ run "ruff format" "${BIN}ruff" format --check .
 run "snakefmt" "${BIN}snakefmt" --check Snakefile workflow/
 run "import contracts" "${BIN}lint-imports"
 
-marker=$(mktemp)
-trap 'rm -f "$marker"' EXIT
+# The lint runs on a copy of the workflow in a scratch folder, so that a study running in
+# this checkout (its jobs write logs under results/) cannot be mistaken for the lint writing.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 lint_workflow() {
-    "${BIN}snakemake" --lint --cores 1 || return 1
-    local written
-    written=$(find results -newer "$marker" ! -path results 2>/dev/null)
-    if [ -n "$written" ]; then
+    local snakemake_bin
+    snakemake_bin=$(realpath "$(command -v "${BIN}snakemake")") || return 1
+    cp -r Snakefile workflow profiles config "$scratch/" || return 1
+    (cd "$scratch" && "$snakemake_bin" --lint --cores 1) || return 1
+    if [ -e "$scratch/results" ]; then
         echo "snakemake --lint wrote under results/:"
-        echo "$written"
+        find "$scratch/results"
         return 1
     fi
 }

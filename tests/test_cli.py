@@ -50,3 +50,14 @@ def test_settings_json_is_canonical():
     assert settings_json({"seed": 1}) != settings_json({"seed": 0})
     with pytest.raises(ValueError):
         settings_json({"meter": {"pue": float("nan")}})
+
+
+def test_integral_floats_are_the_same_setting_as_ints():
+    """Restating 1.0 as 1 in the YAML must change neither the rules' params nor a trial's fingerprint."""
+    from ecopt.trial import trial_fingerprint
+
+    as_float = {"meter": {"min_window_seconds": 1.0, "pue": 1.5}, "flags": [True, 2.0]}
+    as_int = {"meter": {"min_window_seconds": 1, "pue": 1.5}, "flags": [True, 2]}
+    assert settings_json(as_float) == settings_json(as_int) == '{"flags":[true,2],"meter":{"min_window_seconds":1,"pue":1.5}}'
+    assert trial_fingerprint(as_float, {"width": 8.0}, None) == trial_fingerprint(as_int, {"width": 8}, None)
+    assert trial_fingerprint(as_float, {"width": 8.5}, None) != trial_fingerprint(as_int, {"width": 8}, None)

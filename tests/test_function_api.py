@@ -26,6 +26,19 @@ def test_exceptions_memory_errors_and_non_mappings_are_outcomes_not_crashes():
     assert evaluate_trial(diverge, {}, OBJECTIVES) == {"status": "failed", "error": "RuntimeError: diverged"}
     # No values: the round observes an out-of-memory trial at the worst value of every objective.
     assert evaluate_trial(exhaust, {}, OBJECTIVES) == {"status": "out_of_memory", "error": "MemoryError: CUDA out of memory"}
+
+    # The workflow's rule (ecopt.records.is_out_of_memory): torch's OutOfMemoryError and allocator messages too.
+    class OutOfMemoryError(RuntimeError):
+        pass
+
+    def cuda_message(params):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    def torch_class(params):
+        raise OutOfMemoryError("no more")
+
+    assert evaluate_trial(cuda_message, {}, OBJECTIVES)["status"] == "out_of_memory"
+    assert evaluate_trial(torch_class, {}, OBJECTIVES)["status"] == "out_of_memory"
     assert evaluate_trial(lambda params: 0.5, {}, OBJECTIVES)["error"] == "fn returned float, expected a mapping of metric name -> value"
     completed = evaluate_trial(lambda params: {"f0": 1, "f1": 0.5, "note": "fine"}, {}, OBJECTIVES)
     assert completed == {"f0": 1.0, "f1": 0.5, "note": "fine", "status": "completed"}

@@ -25,3 +25,16 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         write_json(target, {"bad": Unserialisable()})
     assert json.loads(target.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_written_files_get_the_umask_mode_not_mkstemps_0600(tmp_path):
+    """Results must be readable by others on a shared machine (umask 022 -> 0644)."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -101,7 +101,8 @@ MUTATIONS = [
 NESTED = {
     "fixed-only space": ({"space": {"stride": {"type": "fixed", "value": 1}, "padding": {"type": "fixed", "value": "same"}}}, "space"),
     "initial_trials above a finite space": (
-        {"space": {"kernel_size": {"type": "choice", "values": [1, 3, 5]}, "stride": {"type": "fixed", "value": 1}}},
+        # initial_trials set here, not taken from config/config.yaml: a user's smaller budget must not turn this case into another one
+        {"space": {"kernel_size": {"type": "choice", "values": [1, 3, 5]}, "stride": {"type": "fixed", "value": 1}}, "search": {"initial_trials": 5}},
         "search.initial_trials",
     ),
     "baseline contradicting a fixed value": (
@@ -119,6 +120,12 @@ NESTED = {
     "unknown objective field": ({"objectives": {"performance": {"metrc": "performance"}}}, "objectives.performance.metrc"),
     "meter gpu id below 0": ({"meter": {"gpu_ids": [-1]}}, "meter.gpu_ids[0]"),
     "unknown meter field": ({"meter": {"window": 3}}, "meter.window"),
+    # Found by a fresh-eyes check after the settings layer landed:
+    "study named '..' (outputs outside results/)": ({"study": ".."}, "study"),
+    "study named '.'": ({"study": "."}, "study"),
+    "calibration params of the wrong type": ({"calibration": {"params": {"width": "x"}}}, "calibration.params.width"),
+    "calibration params outside the space": ({"calibration": {"params": {"width": 1000}}}, "calibration.params.width"),
+    "calibration params naming no parameter": ({"calibration": {"params": {"widht": 8}}}, "calibration.params.widht"),
 }
 
 
@@ -159,6 +166,14 @@ def test_every_mutated_value_fails_before_any_job_naming_its_key(path, value, ke
     assert caught.value.key == key, str(caught.value)
     shown = [repr(item) for item in value] if isinstance(value, list) else [repr(value)]
     assert any(text in str(caught.value) for text in shown) or value in ("", DELETE) or isinstance(value, dict), str(caught.value)
+
+
+def test_an_objective_named_after_a_sympy_built_in_fails_before_any_job():
+    """Ax parses objective names with sympy: 'sec' passed every check, then crashed round 0."""
+    config = mutated("objectives", {"performance": {"metric": "performance"}, "sec": {"metric": "samples_per_joule"}})
+    with pytest.raises(ConfigError) as caught:
+        dry_run_checks(config)
+    assert caught.value.key == "objectives.sec"
 
 
 def test_the_mutation_table_is_at_least_the_issues_35():

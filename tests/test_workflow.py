@@ -138,6 +138,7 @@ def test_full_dag_completes(finished_study):
     assert (out / "frontier.csv").read_text().count("\n") >= 2
     for name in ("pareto", "hypervolume", "scaling", "proxies", "calibration"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+    assert (out / "figures" / "frontier.html").stat().st_size > 1_000_000  # the interactive page, plotly.js inlined
     fit = json.loads((out / "summary.json").read_text())["power_law_vs_parameters"]
     assert fit["n"] >= 3 and fit["exponent_ci_low"] <= fit["exponent"] <= fit["exponent_ci_high"]
     for log in ("prepare_data", "calibrate", "proxies", "frontier", "figures"):
@@ -202,7 +203,7 @@ def test_each_job_reads_only_files_it_declares(finished_study):
     # Every job runs its stage under the study energy ledger: python -m ecopt.ledger ... -- <stage> ...
     assert {report["argv"][report["argv"].index("-m") + 1] for report in reports} == {"ecopt.ledger"}
     stages = {report["argv"][report["argv"].index("--") + 1] for report in reports}
-    assert stages == {"data", "calibration", "proxies", "search", "trial", "frontier", "figures", "summary"}
+    assert stages == {"data", "calibration", "proxies", "search", "trial", "frontier", "figures", "page", "summary"}
     for report in reports:
         declared: set[str] = set()
         outputs = []
@@ -376,6 +377,30 @@ def test_html_report_has_every_figure_with_its_caption(finished_study, tmp_path)
     result = snakemake(finished_study, "--report", str(report), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     text = report.read_text(errors="replace")
-    for figure in ("pareto.png", "hypervolume.png", "scaling.png", "proxies.png", "calibration.png"):
+    for figure in ("pareto.png", "hypervolume.png", "scaling.png", "proxies.png", "calibration.png", "frontier.html"):
         assert figure in text
     assert "Pareto frontier" in text and "relative standard deviation" in text and "parameter count" in text
+
+
+def test_switching_mlflow_on_logs_every_trial_without_measuring_again(finished_study, tmp_path):
+    """`mlflow:` added to a finished study: no trial reruns (the section is not a trial param); the frontier
+    stage logs every trial as an MLflow run of the study's own SQLite store, and a second run adds nothing."""
+    mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is not installed")
+    study = copy_of(finished_study, tmp_path)
+    make_study(study, dict(TINY, mlflow={"experiment_name": "tiny-tracked"}))
+    planned = planned_jobs(study)
+    assert "trial" not in planned and planned.get("frontier") == 1 and planned.get("frontier_page") == 1
+    result = snakemake(study, "all", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = mlflow.MlflowClient(f"sqlite:///{study}/results/tiny/mlflow.db")
+    experiment = client.get_experiment_by_name("tiny-tracked").experiment_id
+    runs = client.search_runs([experiment])
+    trial_runs = [r for r in runs if r.data.tags.get("ecopt.role") == "trial"]
+    (study_run,) = [r for r in runs if r.data.tags.get("ecopt.role") == "study"]
+    assert len(trial_runs) == TRIALS
+    completed = [r for r in trial_runs if r.data.tags["status"] == "completed"]
+    assert completed and all(r.data.metrics["samples_per_joule"] > 0 and "train_loss" in r.data.metrics for r in completed)
+    assert {r.data.tags["mlflow.parentRunId"] for r in trial_runs} == {study_run.info.run_id}
+    artifacts = {a.path for a in client.list_artifacts(study_run.info.run_id, "figures")}
+    assert {"figures/pareto.png", "figures/frontier.html"} <= artifacts
+    assert planned_jobs(study) == {}

@@ -146,6 +146,7 @@ class CNNClassifier(TorchModel):
         loss_function = nn.CrossEntropyLoss()
         generator = torch.Generator().manual_seed(self.seed)
         stopper = self.early_stopping()
+        self.learning_curve = []
         # Progress every ~10 % of the epoch budget, not every epoch: logs stay short.
         report_every = max(1, self.max_epochs // 10)
         for epoch in range(1, self.max_epochs + 1):
@@ -161,6 +162,7 @@ class CNNClassifier(TorchModel):
                 total_loss += loss.detach().item() * len(batch)
             validation_loss = self.mean_over_batches(len(y_val), self.eval_batch_size, lambda b: loss_function(network(x_val[b]), y_val[b]))
             stopping = stopper.step(validation_loss, network)
+            self.learning_curve.append({"epoch": epoch, "train_loss": total_loss / len(order), "validation_loss": validation_loss})
             if epoch == 1 or epoch % report_every == 0 or stopping or epoch == self.max_epochs:
                 logger.info(
                     "epoch %d/%d: train loss %.4f, validation loss %.4f (best %.4f)%s",

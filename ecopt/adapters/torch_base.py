@@ -97,6 +97,9 @@ class TorchModel(Model):
         self.device_name = check_device(device)
         self.seed = seed
         self._network: Any = None
+        # One entry per validation check of the last train() ({"epoch" or "step", "train_loss", "validation_loss"}):
+        # the trial record keeps it, and MLflow shows it as a curve (ecopt.tracking).
+        self.learning_curve: list[dict[str, float]] = []
 
     @property
     def device(self) -> Any:

@@ -265,6 +265,7 @@ class CausalLMTrainer(TorchModel):
         optimiser = torch.optim.AdamW(network.parameters(), lr=self.learning_rate)
         generator = torch.Generator().manual_seed(self.seed)
         stopper = self.early_stopping()
+        self.learning_curve = []
         for step in range(1, self.max_steps + 1):
             network.train()
             starts = torch.randint(0, len(train) - span, (self.batch_size,), generator=generator)
@@ -278,6 +279,7 @@ class CausalLMTrainer(TorchModel):
                 continue
             validation_loss = self._loss(validation)
             stopping = stopper.step(validation_loss, network)
+            self.learning_curve.append({"step": step, "train_loss": loss.item(), "validation_loss": validation_loss})
             logger.info("step %d/%d: train loss %.4f, validation loss %.4f (best %.4f)", step, self.max_steps, loss.item(), validation_loss, stopper.best)
             if stopping:
                 logger.info("early stop at step %d", step)

@@ -68,6 +68,14 @@ def figure_shell(names, job):
     )
 
 
+def frontier_page_inputs(wildcards):
+    """The frontier tables, and the meter's spread (error bars) when the study calibrates."""
+    inputs = {"trials": f"{OUT}/trials.csv", "frontier": f"{OUT}/frontier.csv"}
+    if "calibrate" in STAGES:
+        inputs["calibration"] = f"{OUT}/calibration/summary.json"
+    return inputs
+
+
 LEDGER = f"{OUT}/ledger"
 LEDGER_SETTINGS = settings_of("meter")
 
@@ -103,7 +111,7 @@ def all_ledger_entries():
     """Every job's ledger entry but the summary's own (ecopt.summary adds that itself)."""
     entries = [f"{LEDGER}/data.json"]
     if "search" in STAGES:
-        entries = ledger_entries_before_frontier() + [f"{LEDGER}/frontier.json", f"{LEDGER}/figures/frontier.json"]
+        entries = ledger_entries_before_frontier() + [f"{LEDGER}/frontier.json", f"{LEDGER}/figures/frontier.json", f"{LEDGER}/page.json"]
     if "calibrate" in STAGES:
         entries += [f"{LEDGER}/figures/calibration.json"]
     if "proxies" in STAGES:

@@ -38,13 +38,38 @@ rule figures:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("figures"),
+        settings=settings_of("figures", "mlflow"),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
     shell:
         figure_shell(["pareto", "hypervolume", "scaling", "study_energy"], "frontier")
+
+
+rule frontier_page:
+    input:
+        unpack(frontier_page_inputs),
+    output:
+        page=report(
+            f"{OUT}/figures/frontier.html",
+            caption="../report/frontier_page.rst",
+            category="Frontier",
+        ),
+        ledger=f"{LEDGER}/page.json",
+    log:
+        f"{OUT}/logs/frontier_page.log",
+    benchmark:
+        f"{OUT}/benchmarks/frontier_page.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    params:
+        settings=settings_of("mlflow"),
+        python=PYTHON,
+        ledger=LEDGER_SETTINGS,
+        study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.page)),
+    shell:
+        ledgered("page") + "--settings {params.settings:q} --study-dir {params.study_dir} --out {output.page} > {log} 2>&1"
 
 
 rule proxies_figure:
@@ -65,7 +90,7 @@ rule proxies_figure:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("figures"),
+        settings=settings_of("figures", "mlflow"),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
@@ -92,7 +117,7 @@ rule calibration_figure:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("figures"),
+        settings=settings_of("figures", "mlflow"),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
