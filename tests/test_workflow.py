@@ -152,10 +152,10 @@ def test_summary_study_energy_covers_every_job(finished_study):
     energy = summary["study_energy"]
     entries = [json.loads(path.read_text()) for path in sorted((out / "ledger").rglob("*.json"))]
     jobs = [entry for entry in entries if entry["stage"] != "summary"]
-    # data, calibration, proxies, 3 rounds, every trial, frontier, 3 figure jobs, and the summary itself
-    assert len(jobs) == 1 + 1 + 1 + 3 + TRIALS + 1 + 3
+    # data, calibration, proxies, 3 rounds, every trial, frontier, 3 figure jobs, the frontier page, and the summary itself
+    assert len(jobs) == 1 + 1 + 1 + 3 + TRIALS + 1 + 3 + 1
     assert energy["jobs"] == len(jobs) + 1 and energy["summary_stage_included"]
-    assert set(energy["by_stage"]) == {"data", "calibration", "proxies", "search", "trial", "frontier", "figures", "summary"}
+    assert set(energy["by_stage"]) == {"data", "calibration", "proxies", "search", "trial", "frontier", "figures", "page", "summary"}
     assert sum(energy["by_stage"].values()) == pytest.approx(energy["total_joules"])
     records = [json.loads(path.read_text()) for path in sorted(out.glob("rounds/*/trials/*.json"))]
     windows = sum((r.get("train_joules") or 0.0) + (r.get("eval_joules") or 0.0) for r in records)
