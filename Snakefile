@@ -6,6 +6,7 @@ import sys
 from snakemake.utils import min_version
 
 from ecopt.errors import ConfigError
+from ecopt.net_impact import study_baseline
 from ecopt.settings import check_with_model, validate_study
 from ecopt.tracking import ENVIRONMENT_VARIABLE, environment_value
 
@@ -23,10 +24,13 @@ if not workflow.overwrite_configfiles:
 # key), then the checks that need the adapter (options, domains, metrics).
 try:
     SETTINGS = validate_study(config)
-    check_with_model(SETTINGS)
+    MODEL = check_with_model(SETTINGS)
 except ConfigError as error:
     sys.exit(f"ECOpt config error: {error}")
 config.update(SETTINGS.to_dict())
+# The net impact's baseline: search.baseline, else the adapter's default configuration,
+# which round 0 then evaluates first (ecopt.net_impact.study_baseline).
+config["search"]["baseline"] = study_baseline(SETTINGS, MODEL)
 
 STUDY = config["study"]
 STAGES = config["stages"]
@@ -61,6 +65,7 @@ rule all:
         all_trials() if "search" in STAGES else [],
         rules.frontier.output if "search" in STAGES else [],
         rules.figures.output if "search" in STAGES else [],
+        rules.summary.output if "search" in STAGES else [],
         rules.frontier_page.output if "search" in STAGES else [],
         rules.proxies.output if "proxies" in STAGES else [],
         rules.proxies_figure.output if "proxies" in STAGES else [],

@@ -24,6 +24,8 @@ STAGES: dict[str, tuple[str, str]] = {
     "figures": ("ecopt.figures", "draw a study's figures from its tables"),
     "page": ("ecopt.frontier_page", "the interactive frontier: a self-contained HTML page (plotly), every trial with its configuration"),
     "status": ("ecopt.status", "where a study stands: rounds, trials by status, hypervolume, energy, time left (reads files only)"),
+    "summary": ("ecopt.summary", "summary.json: frontier summary, the study's energy ledger and its net impact"),
+    "ledger": ("ecopt.ledger", "run a stage and write its whole process's energy (ledger entry)"),
 }
 
 

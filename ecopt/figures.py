@@ -298,7 +298,50 @@ def draw_scaling(data: Mapping[str, Any], path: Path, settings: FiguresSettings,
     return _save(figure, note, path, settings)
 
 
-FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration")
+def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Hypervolume after each round against the study's cumulative joules when that round's last trial finished.
+
+    Per round, not per trial: the trials of a round run in any order (Snakemake
+    schedules them), while ``hypervolume.csv`` accumulates them in (round, index)
+    order, so only its value after a round's last row is the hypervolume at a
+    moment of the study. ``entries`` are ledger entries (``ecopt.ledger``); a
+    round's x value is the sum of ``total_joules`` of every entry that finished no
+    later than its last trial (data, calibration, proxies, rounds, trials).
+    Rounds with a trial that has no entry are left out. Returns lists ``joules``,
+    ``hypervolume``, ``round`` and the energy ``note``.
+    """
+    ordered = sorted(entries, key=lambda e: e["finished_at"])
+    finished = {e["job"]: e["finished_at"] for e in ordered if e["stage"] == "trial"}
+    joules, values, rounds = [], [], []
+    by_round: dict[int, list[Any]] = {}
+    for row in hypervolume.itertuples(index=False):
+        by_round.setdefault(int(row.round), []).append(row)
+    for round_number, rows in sorted(by_round.items()):
+        jobs = [f"{round_number:03d}-{int(row.index)}" for row in rows]
+        if not all(job in finished for job in jobs):
+            continue
+        last = max(finished[job] for job in jobs)
+        joules.append(sum(e["total_joules"] for e in ordered if e["finished_at"] <= last))
+        values.append(float(rows[-1].hypervolume))
+        rounds.append(round_number)
+    estimated = any(e["estimated"] for e in entries)
+    note = "Energy: the study's own, every job's whole process (ecopt.ledger)" + ("  (ESTIMATED: CodeCarbon without energy counters)" if estimated else "")
+    return {"joules": joules, "hypervolume": values, "round": rounds, "note": note}
+
+
+def draw_study_energy(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
+    """Draw ``study_energy_data``'s hypervolume steps against cumulative study joules; returns ``path``."""
+    figure, axes = _figure(settings, height=4.0)
+    axis = axes[0][0]
+    axis.step(data["joules"], data["hypervolume"], where="post", color="tab:red", linewidth=2)
+    axis.scatter(data["joules"], data["hypervolume"], c=data["round"], cmap="viridis", s=18, zorder=3)
+    axis.set_xlabel("cumulative study energy when the round's last trial finished (J)")
+    axis.set_ylabel("hypervolume after the round")
+    axis.set_title("Hypervolume against the study's own energy (colour: round; 0 = Sobol design)", fontsize=9)
+    return _save(figure, data["note"], path, settings)
+
+
+FIGURES = ("pareto", "hypervolume", "scaling", "proxies", "calibration", "study_energy")
 
 
 def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettings | Mapping[str, Any] | None, only: Sequence[str] = FIGURES) -> list[Path]:
@@ -327,8 +370,20 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
         if "hypervolume" in only:
             paths.append(draw_hypervolume(hypervolume_data(read_table(study / "hypervolume.csv")), out / f"hypervolume.{suffix}", settings, note))
         if "scaling" in only:
-            summary = read_summary(study / "summary.json") if (study / "summary.json").is_file() else {}
+            # The frontier stage's summary (the workflow's summary.json is written after the figures).
+            summary_file = next((f for f in (study / "frontier" / "summary.json", study / "summary.json") if f.is_file()), None)
+            summary = read_summary(summary_file) if summary_file is not None else {}
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
+    if "study_energy" in only and (study / "hypervolume.csv").is_file() and (study / "ledger").is_dir():
+        from ecopt.records import read_document
+
+        # The entries of the jobs up to the last trial (what the workflow declares as this job's inputs).
+        ledger = study / "ledger"
+        sources = [ledger / name for name in ("data.json", "calibration.json", "proxies.json", "search", "trial") if (ledger / name).exists()]
+        # Read through the schema here: ecopt.ledger imports the meter, which figures never do.
+        files = [file for source in sources for file in (sorted(source.rglob("*.json")) if source.is_dir() else [source])]
+        data = study_energy_data(read_table(study / "hypervolume.csv"), [read_document(file, "ledger_entry") for file in files])
+        paths.append(draw_study_energy(data, out / f"study_energy.{suffix}", settings))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")
         paths.append(

@@ -194,10 +194,16 @@ def study_summary(records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, 
 
 
 def write_frontier(
-    records: Sequence[AnyRecord], objectives: Sequence[Objective], out_dir: str | Path, baseline: Sequence[Mapping[str, Any]] = ()
+    records: Sequence[AnyRecord],
+    objectives: Sequence[Objective],
+    out_dir: str | Path,
+    baseline: Sequence[Mapping[str, Any]] = (),
+    summary_path: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write trials.csv, frontier.csv, hypervolume.csv (typed, ``ecopt.records.read_table`` reads
-    them back) and summary.json (checked against ``summary.schema.json``) into ``out_dir``."""
+    them back) into ``out_dir`` and the summary (checked against ``summary.schema.json``) to
+    ``summary_path`` (default ``out_dir/summary.json``; the workflow's final ``ecopt.summary``
+    stage adds the study's energy ledger and net impact to it as ``summary.json``)."""
     from ecopt.io import json_ready, write_json
     from ecopt.records import validate_document, write_table
 
@@ -205,8 +211,9 @@ def write_frontier(
     out = Path(out_dir)
     paths = {name: write_table(out / f"{name}.csv", rows) for name, rows in tables.items()}
     summary = study_summary(records, baseline)
-    validate_document(json_ready(summary), "summary", out / "summary.json")
-    paths["summary"] = write_json(out / "summary.json", summary)
+    summary_file = Path(summary_path) if summary_path is not None else out / "summary.json"
+    validate_document(json_ready(summary), "summary", summary_file)
+    paths["summary"] = write_json(summary_file, summary)
     return paths
 
 
@@ -221,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     add_study_arguments(parser)
     parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
     parser.add_argument("--out-dir", required=True, help="folder for trials.csv, frontier.csv, hypervolume.csv")
+    parser.add_argument("--summary", default=None, help="where to write the summary (default: OUT_DIR/summary.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.errors import ConfigError
@@ -237,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.frontier: {error}", file=sys.stderr)
         return 2
-    paths = write_frontier(records, objectives, args.out_dir, baseline)
+    paths = write_frontier(records, objectives, args.out_dir, baseline, args.summary)
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     if study.mlflow is not None:  # the tables are written: MLflow catches up (idempotent) and never fails the stage
         from ecopt.tracking import sync_study_safely

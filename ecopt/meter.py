@@ -316,6 +316,22 @@ class WindowMeasurement:
     discarded: list[str] = field(default_factory=list)
 
 
+# Set by ``ecopt.ledger`` while it meters this process: it builds the backend of every
+# ``Meter`` created without one, so that the ledger's own windows and the Meter's never overlap.
+_process_backend: Callable[[MeterSettings], MeterBackend] | None = None
+
+
+def set_process_backend(factory: Callable[[MeterSettings], MeterBackend] | None) -> None:
+    """Make ``factory(settings)`` the backend of every later ``Meter()`` without one (None: CodeCarbon)."""
+    global _process_backend
+    _process_backend = factory
+
+
+def default_backend(settings: MeterSettings) -> MeterBackend:
+    """The backend ``meter.backend`` names: ``ZeusBackend`` for ``zeus``, else ``CodeCarbonBackend``."""
+    return ZeusBackend(settings) if settings.backend == "zeus" else CodeCarbonBackend(settings)
+
+
 class Meter:
     """Meters phases of work; one instance per process is enough."""
 
@@ -323,7 +339,7 @@ class Meter:
         # A mapping (or None: all defaults) is validated as the config's meter section.
         self.settings = validate_section("meter", settings)
         if backend is None:
-            backend = ZeusBackend(self.settings) if self.settings.backend == "zeus" else CodeCarbonBackend(self.settings)
+            backend = _process_backend(self.settings) if _process_backend is not None else default_backend(self.settings)
         self.backend: MeterBackend = backend
         self.idle_watts: float | None = None
         self._warm = False

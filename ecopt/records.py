@@ -192,6 +192,7 @@ class TrialRecord:
     samples: int | None = None
     samples_per_joule: float | None = None
     dynamic_samples_per_joule: float | None = None
+    lifecycle_samples_per_joule: float | None = None
     eval_joules: float | None = None
     eval_seconds: float | None = None
     eval_passes: int | None = None
@@ -314,6 +315,7 @@ _FLOAT_COLUMNS = (
     "idle_watts",
     "min_window_seconds",
     "hypervolume",
+    "lifecycle_samples_per_joule",
 )
 _BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee")
 _STRING_COLUMNS = (

@@ -263,6 +263,8 @@ SearchSettings = SECTION_CLASSES["search"]
 CalibrationSettings = SECTION_CLASSES["calibration"]
 ProxiesSettings = SECTION_CLASSES["proxies"]
 FiguresSettings = SECTION_CLASSES["figures"]
+NetImpactSettings = SECTION_CLASSES["net_impact"]
+DeploymentSettings = SECTION_CLASSES["deployment"]
 MlflowSettings = SECTION_CLASSES["mlflow"]
 
 
@@ -289,6 +291,8 @@ class StudySettings:
     calibration: CalibrationSettings | None = None
     proxies: ProxiesSettings | None = None
     figures: FiguresSettings | None = None
+    net_impact: NetImpactSettings | None = None
+    deployment: DeploymentSettings | None = None
     mlflow: MlflowSettings | None = None  # absent: tracking off (the section has no default)
     effective: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -374,6 +378,14 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
             thaw(settings.search.baseline),
             f"at most search.initial_trials ({settings.search.initial_trials}) configurations: they are part of round 0",
         )
+    if settings.objectives is not None and settings.deployment is not None and settings.deployment.inferences is None:
+        lifecycle = [o for o in settings.objectives if o.metric == "lifecycle_samples_per_joule"]
+        if lifecycle:
+            raise ConfigError(
+                f"objectives.{lifecycle[0].name}.metric",
+                lifecycle[0].metric,
+                "a metric every trial records: lifecycle_samples_per_joule needs deployment.inferences",
+            )
     # A slice without `stages` may serve any stage: it gets every check.
     stages = settings.stages if settings.stages is not None else STAGES
     if settings.space is not None and "search" in stages:

@@ -102,3 +102,38 @@ class ScriptedModel(Model):
         self._maybe_fail("evaluate")
         time.sleep(self.evaluate_seconds)
         return self.performance + self.x.value / 10, 10 * self.n.value
+
+
+class SteppedBackend:
+    """Each window lasts ``seconds`` on a shared fake clock and reads ``watts`` x that; counts open windows.
+
+    ``open_windows`` is shared by every backend built with the same ``state`` dict, so a
+    test can assert that two trackers never run at once (``state["max_open"]``).
+    """
+
+    def __init__(self, watts: float, seconds: float, state: dict, emissions_kg_per_joule: float = 1e-7) -> None:
+        self.watts, self.seconds, self.state, self.emissions_kg_per_joule = watts, seconds, state, emissions_kg_per_joule
+        state.setdefault("open", 0)
+        state.setdefault("max_open", 0)
+        state.setdefault("now", 1000.0)
+
+    def warm_up(self) -> None:
+        pass
+
+    def start(self) -> None:
+        self.state["open"] += 1
+        self.state["max_open"] = max(self.state["max_open"], self.state["open"])
+
+    def stop(self) -> BackendReading:
+        self.state["open"] -= 1
+        self.state["now"] += self.seconds
+        cpu, ram = 0.75 * self.watts * self.seconds, 0.25 * self.watts * self.seconds
+        return BackendReading(
+            seconds=self.seconds,
+            cpu=ComponentEnergy(cpu, "fake_constant", True, 0.75 * self.watts),
+            ram=ComponentEnergy(ram, "fake_constant", True, 0.25 * self.watts),
+            gpu=None,
+            emissions_kg=(cpu + ram) * self.emissions_kg_per_joule,
+            tracking_mode="process",
+            meter="fake",
+        )

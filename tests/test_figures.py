@@ -131,3 +131,26 @@ def test_records_without_rounds_still_draw(tmp_path):
     assert read_table(tmp_path / "hypervolume.csv")["round"].isna().all()
     paths = draw_all(tmp_path, tmp_path / "figures", validate_section("figures", {"dpi": 50}), only=["pareto", "hypervolume", "scaling"])
     assert sorted(p.name for p in paths) == ["hypervolume.png", "pareto.png", "scaling.png"]
+
+
+def test_study_energy_data_is_per_round_at_the_energy_spent_so_far():
+    import pandas as pd
+
+    from ecopt.figures import study_energy_data
+
+    hypervolume = pd.DataFrame({"round": [0, 0, 1], "index": [0, 1, 0], "hypervolume": [0.1, 0.5, 0.7]})
+
+    def entry(stage, job, joules, finished):
+        return {"stage": stage, "job": job, "total_joules": joules, "finished_at": finished, "estimated": True}
+
+    # trial 000-1 finishes before 000-0: round 0's point is at the later one, with everything before it
+    entries = [
+        entry("data", None, 5.0, "t0"),
+        entry("trial", "000-1", 10.0, "t1"),
+        entry("trial", "000-0", 20.0, "t2"),
+        entry("search", "001", 7.0, "t3"),
+        entry("trial", "001-0", 30.0, "t4"),
+    ]
+    data = study_energy_data(hypervolume, entries)
+    assert data["joules"] == [35.0, 72.0] and data["hypervolume"] == [0.5, 0.7] and data["round"] == [0, 1]
+    assert "ESTIMATED" in data["note"]

@@ -367,3 +367,16 @@ def test_space_checks_follow_the_stages():
     with pytest.raises(ConfigError) as caught:
         validate_study({**DEFAULT, "stages": ["search"], "space": small})
     assert caught.value.key == "search.initial_trials"
+
+
+def test_lifecycle_efficiency_objective_needs_deployment_inferences():
+    study = {
+        "study": "t",
+        "adapter": "tests.fakes:ScriptedModel",
+        "space": {"x": {"type": "range", "bounds": [0.0, 1.0]}},
+        "objectives": {"performance": {"metric": "performance"}, "efficiency": {"metric": "lifecycle_samples_per_joule"}},
+    }
+    with pytest.raises(ConfigError, match=r"objectives.efficiency.metric.*deployment.inferences"):
+        validate_study(study)
+    settings = validate_study({**study, "deployment": {"inferences": 1e6}})
+    assert settings.objectives[1].metric == "lifecycle_samples_per_joule" and settings.deployment.inferences == 1e6

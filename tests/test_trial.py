@@ -315,3 +315,12 @@ def test_cli_keeps_a_record_of_the_same_trial_and_measures_a_changed_one(tmp_pat
     assert changed.returncode == 0 and "kept" not in changed.stderr
     record = json.loads(out.read_text())
     assert record["fingerprint"] != json.loads(measured)["fingerprint"] and record["min_window_seconds"] == 0.2
+
+
+def test_lifecycle_efficiency_counts_training_over_the_deployment_inferences():
+    record = run_trial({**scripted(), "deployment": {"inferences": 1000}}, {"x": 0.5, "n": 2}, meter=fake_meter())
+    per_sample = record["eval_joules"] / record["samples"]
+    expected = 1000 / (record["train_joules"] + 1000 * per_sample)
+    assert record["lifecycle_samples_per_joule"] == pytest.approx(expected)
+    assert record["lifecycle_samples_per_joule"] < record["samples_per_joule"]  # training is part of the cost
+    assert run_trial(scripted(), {"x": 0.5, "n": 2}, meter=fake_meter())["lifecycle_samples_per_joule"] is None

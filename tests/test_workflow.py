@@ -145,6 +145,29 @@ def test_full_dag_completes(finished_study):
         assert (out / "logs" / f"{log}.log").is_file()
 
 
+def test_summary_study_energy_covers_every_job(finished_study):
+    """Every job left a ledger entry, summary.json adds them all up, and the total covers the trials' windows."""
+    out = finished_study / "results" / "tiny"
+    summary = json.loads((out / "summary.json").read_text())
+    energy = summary["study_energy"]
+    entries = [json.loads(path.read_text()) for path in sorted((out / "ledger").rglob("*.json"))]
+    jobs = [entry for entry in entries if entry["stage"] != "summary"]
+    # data, calibration, proxies, 3 rounds, every trial, frontier, 3 figure jobs, the frontier page, and the summary itself
+    assert len(jobs) == 1 + 1 + 1 + 3 + TRIALS + 1 + 3 + 1
+    assert energy["jobs"] == len(jobs) + 1 and energy["summary_stage_included"]
+    assert set(energy["by_stage"]) == {"data", "calibration", "proxies", "search", "trial", "frontier", "figures", "page", "summary"}
+    assert sum(energy["by_stage"].values()) == pytest.approx(energy["total_joules"])
+    records = [json.loads(path.read_text()) for path in sorted(out.glob("rounds/*/trials/*.json"))]
+    windows = sum((r.get("train_joules") or 0.0) + (r.get("eval_joules") or 0.0) for r in records)
+    assert energy["total_joules"] >= windows > 0
+    assert energy["trial_windows_joules"] == pytest.approx(windows)
+    assert energy["estimated"] and energy["emissions_kg_co2eq"] > 0
+    impact = summary["net_impact"]
+    assert impact["choice"] == "knee" and "chosen" in impact
+    assert impact["break_even_inferences"] is not None or impact["reason"]
+    assert (out / "figures" / "study_energy.png").stat().st_size > 10_000
+
+
 def test_second_run_does_nothing(finished_study):
     assert planned_jobs(finished_study) == {}
 
@@ -177,9 +200,10 @@ def test_each_job_reads_only_files_it_declares(finished_study):
     import base64
 
     reports = [json.loads(path.read_text()) for path in (finished_study / "reads").glob("*.json")]
-    stages = {report["argv"][report["argv"].index("-m") + 1] for report in reports}
-    expected = {"ecopt.data", "ecopt.calibration", "ecopt.proxies", "ecopt.search", "ecopt.trial", "ecopt.frontier", "ecopt.figures", "ecopt.frontier_page"}
-    assert stages == expected
+    # Every job runs its stage under the study energy ledger: python -m ecopt.ledger ... -- <stage> ...
+    assert {report["argv"][report["argv"].index("-m") + 1] for report in reports} == {"ecopt.ledger"}
+    stages = {report["argv"][report["argv"].index("--") + 1] for report in reports}
+    assert stages == {"data", "calibration", "proxies", "search", "trial", "frontier", "figures", "page", "summary"}
     for report in reports:
         declared: set[str] = set()
         outputs = []

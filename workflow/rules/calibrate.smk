@@ -6,6 +6,7 @@ rule calibrate:
     output:
         runs=f"{OUT}/calibration/runs.csv",
         summary=f"{OUT}/calibration/summary.json",
+        ledger=f"{LEDGER}/calibration.json",
     log:
         f"{OUT}/logs/calibrate.log",
     benchmark:
@@ -17,7 +18,8 @@ rule calibrate:
     params:
         settings=settings_of(*CALIBRATION_SECTIONS),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.summary),
     shell:
-        "{params.python} -m ecopt.calibration --settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"
+        ledgered("calibration") + "--settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"

@@ -5,6 +5,7 @@ from ecopt.calibration import CALIBRATION_SECTIONS
 from ecopt.cli import settings_json
 from ecopt.proxies import PROXIES_SECTIONS
 from ecopt.search import SEARCH_SECTIONS
+from ecopt.summary import SUMMARY_SECTIONS
 from ecopt.trial import TRIAL_SECTIONS
 
 
@@ -61,10 +62,9 @@ def search_settings():
     return settings_of(*SEARCH_SECTIONS, search=search)
 
 
-def figure_shell(names):
-    return (
-        "{params.python} -m ecopt.figures --settings {params.settings:q} --study-dir {params.study_dir} "
-        f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
+def figure_shell(names, job):
+    return ledgered("figures", job=job) + (
+        "--settings {params.settings:q} --study-dir {params.study_dir} " f"--out-dir {{params.out_dir}} --only {' '.join(names)} > {{log}} 2>&1"
     )
 
 
@@ -74,3 +74,46 @@ def frontier_page_inputs(wildcards):
     if "calibrate" in STAGES:
         inputs["calibration"] = f"{OUT}/calibration/summary.json"
     return inputs
+
+
+LEDGER = f"{OUT}/ledger"
+LEDGER_SETTINGS = settings_of("meter")
+
+
+def ledgered(stage, job=None):
+    """The shell prefix that runs `ecopt <stage>` under the study energy ledger (ecopt.ledger).
+
+    The rule declares `ledger` as an output and `ledger` (the meter section) as a param.
+    The ledger's windows meter the job's own process (see ecopt.ledger on why).
+    """
+    job_option = f"--job {job} " if job is not None else ""
+    return (
+        "{params.python} -m ecopt.ledger --settings {params.ledger:q} "
+        f"--stage {stage} {job_option}--tracking-mode process --out {{output.ledger}} -- {stage} "
+    )
+
+
+def ledger_entries_before_frontier():
+    """Ledger entries of every job up to the last trial (the study-energy figure's inputs)."""
+    entries = [f"{LEDGER}/data.json"]
+    entries += [f"{LEDGER}/calibration.json"] if "calibrate" in STAGES else []
+    entries += [f"{LEDGER}/proxies.json"] if "proxies" in STAGES else []
+    entries += [f"{LEDGER}/search/{round_number:03d}.json" for round_number in range(ROUNDS + 1)]
+    entries += [
+        f"{LEDGER}/trial/{round_number:03d}-{index}.json"
+        for round_number in range(ROUNDS + 1)
+        for index in range(INITIAL_TRIALS if round_number == 0 else BATCH_SIZE)
+    ]
+    return entries
+
+
+def all_ledger_entries():
+    """Every job's ledger entry but the summary's own (ecopt.summary adds that itself)."""
+    entries = [f"{LEDGER}/data.json"]
+    if "search" in STAGES:
+        entries = ledger_entries_before_frontier() + [f"{LEDGER}/frontier.json", f"{LEDGER}/figures/frontier.json", f"{LEDGER}/page.json"]
+    if "calibrate" in STAGES:
+        entries += [f"{LEDGER}/figures/calibration.json"]
+    if "proxies" in STAGES:
+        entries += [f"{LEDGER}/figures/proxies.json"]
+    return list(dict.fromkeys(entries))

@@ -2,6 +2,7 @@ rule prepare_data:
     output:
         splits=f"{OUT}/data/splits.npz",
         manifest=f"{OUT}/data/manifest.json",
+        ledger=f"{LEDGER}/data.json",
     log:
         f"{OUT}/logs/prepare_data.log",
     benchmark:
@@ -10,7 +11,8 @@ rule prepare_data:
         "../envs/ecopt.yaml"
     params:
         settings=settings_of("data"),
+        ledger=LEDGER_SETTINGS,
         python=PYTHON,
         out_dir=lambda wildcards, output: os.path.dirname(output.splits),
     shell:
-        "{params.python} -m ecopt.data --settings {params.settings:q} --out {params.out_dir} > {log} 2>&1"
+        ledgered("data") + "--settings {params.settings:q} --out {params.out_dir} > {log} 2>&1"

@@ -7,6 +7,8 @@ rule figures:
         frontier=rules.frontier.output.frontier,
         hypervolume=rules.frontier.output.hypervolume,
         summary=rules.frontier.output.summary,
+        # The study-energy figure: every job's ledger entry up to the last trial.
+        ledger=ledger_entries_before_frontier(),
     output:
         pareto=report(
             f"{OUT}/figures/pareto.{FIGURE_FORMAT}",
@@ -23,6 +25,12 @@ rule figures:
             caption="../report/scaling.rst",
             category="Frontier",
         ),
+        study_energy=report(
+            f"{OUT}/figures/study_energy.{FIGURE_FORMAT}",
+            caption="../report/study_energy.rst",
+            category="Study energy",
+        ),
+        ledger=f"{LEDGER}/figures/frontier.json",
     log:
         f"{OUT}/logs/figures.log",
     benchmark:
@@ -32,10 +40,11 @@ rule figures:
     params:
         settings=settings_of("figures", "mlflow"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.pareto),
     shell:
-        figure_shell(["pareto", "hypervolume", "scaling"])
+        figure_shell(["pareto", "hypervolume", "scaling", "study_energy"], "frontier")
 
 
 rule frontier_page:
@@ -47,6 +56,7 @@ rule frontier_page:
             caption="../report/frontier_page.rst",
             category="Frontier",
         ),
+        ledger=f"{LEDGER}/page.json",
     log:
         f"{OUT}/logs/frontier_page.log",
     benchmark:
@@ -56,9 +66,10 @@ rule frontier_page:
     params:
         settings=settings_of("mlflow"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.page)),
     shell:
-        "{params.python} -m ecopt.frontier_page --settings {params.settings:q} --study-dir {params.study_dir} --out {output.page} > {log} 2>&1"
+        ledgered("page") + "--settings {params.settings:q} --study-dir {params.study_dir} --out {output.page} > {log} 2>&1"
 
 
 rule proxies_figure:
@@ -71,6 +82,7 @@ rule proxies_figure:
             caption="../report/proxies.rst",
             category="Proxies",
         ),
+        ledger=f"{LEDGER}/figures/proxies.json",
     log:
         f"{OUT}/logs/proxies_figure.log",
     benchmark:
@@ -80,10 +92,11 @@ rule proxies_figure:
     params:
         settings=settings_of("figures", "mlflow"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.proxies),
     shell:
-        figure_shell(["proxies"])
+        figure_shell(["proxies"], "proxies")
 
 
 rule calibration_figure:
@@ -96,6 +109,7 @@ rule calibration_figure:
             caption="../report/calibration.rst",
             category="Meter",
         ),
+        ledger=f"{LEDGER}/figures/calibration.json",
     log:
         f"{OUT}/logs/calibration_figure.log",
     benchmark:
@@ -105,7 +119,33 @@ rule calibration_figure:
     params:
         settings=settings_of("figures", "mlflow"),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         study_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         out_dir=lambda wildcards, output: os.path.dirname(output.calibration),
     shell:
-        figure_shell(["calibration"])
+        figure_shell(["calibration"], "calibration")
+
+
+rule summary:
+    # The last job: it reads every other job's ledger entry, so summary.json's
+    # study_energy covers the whole study (its own energy up to the write included).
+    input:
+        frontier_summary=rules.frontier.output.summary,
+        trials=all_trials(),
+        ledger=all_ledger_entries(),
+    output:
+        summary=f"{OUT}/summary.json",
+        ledger=f"{LEDGER}/summary.json",
+    log:
+        f"{OUT}/logs/summary.log",
+    benchmark:
+        f"{OUT}/benchmarks/summary.tsv"
+    conda:
+        "../envs/ecopt.yaml"
+    params:
+        settings=settings_of(*SUMMARY_SECTIONS),
+        python=PYTHON,
+        ledger=LEDGER_SETTINGS,
+    shell:
+        ledgered("summary") + "--settings {params.settings:q} --frontier-summary {input.frontier_summary} --trials {input.trials} "
+        "--ledger {input.ledger} --out {output.summary} > {log} 2>&1"

@@ -6,6 +6,7 @@ rule proxies:
     output:
         runs=f"{OUT}/proxies/runs.csv",
         stats=f"{OUT}/proxies/stats.json",
+        ledger=f"{LEDGER}/proxies.json",
     log:
         f"{OUT}/logs/proxies.log",
     benchmark:
@@ -17,7 +18,8 @@ rule proxies:
     params:
         settings=settings_of(*PROXIES_SECTIONS),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
         out_dir=lambda wildcards, output: os.path.dirname(output.stats),
     shell:
-        "{params.python} -m ecopt.proxies --settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"
+        ledgered("proxies") + "--settings {params.settings:q} --splits-dir {params.splits_dir} " "--out-dir {params.out_dir} > {log} 2>&1"

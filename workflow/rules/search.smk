@@ -4,6 +4,7 @@ rule propose:
     output:
         proposals=f"{OUT}/rounds/{{round}}/proposals.json",
         state=f"{OUT}/rounds/{{round}}/experiment.json",
+        ledger=f"{LEDGER}/search/{{round}}.json",
     log:
         f"{OUT}/logs/propose/{{round}}.log",
     benchmark:
@@ -13,10 +14,11 @@ rule propose:
     params:
         settings=search_settings(),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         trials=lambda wildcards, input: " ".join(input.get("trials", [])),
         calibration=lambda wildcards, input: f"--calibration {input.calibration}" if "calibration" in input.keys() else "",
     shell:
-        "{params.python} -m ecopt.search --settings {params.settings:q} --round {wildcards.round} "
+        ledgered("search", job="{wildcards.round}") + "--settings {params.settings:q} --round {wildcards.round} "
         "--trials {params.trials} {params.calibration} --out {output.proposals} --state {output.state} > {log} 2>&1"
 
 
@@ -32,7 +34,8 @@ rule trial:
         # Snakemake marked the job complete) is not metered again: ecopt.trial keeps a
         # record whose fingerprint (settings, params, round, index) matches and
         # measures afresh otherwise.
-        update(f"{OUT}/rounds/{{round}}/trials/{{index}}.json"),
+        record=update(f"{OUT}/rounds/{{round}}/trials/{{index}}.json"),
+        ledger=f"{LEDGER}/trial/{{round}}-{{index}}.json",
     log:
         f"{OUT}/logs/trials/{{round}}-{{index}}.log",
     benchmark:
@@ -44,10 +47,12 @@ rule trial:
     params:
         settings=settings_of(*TRIAL_SECTIONS),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
     shell:
-        "{params.python} -m ecopt.trial --settings {params.settings:q} --proposals {input.proposals} --index {wildcards.index} "
-        "--splits-dir {params.splits_dir} --out {output} > {log} 2>&1"
+        ledgered("trial", job="{wildcards.round}-{wildcards.index}")
+        + "--settings {params.settings:q} --proposals {input.proposals} --index {wildcards.index} "
+        "--splits-dir {params.splits_dir} --out {output.record} > {log} 2>&1"
 
 
 rule frontier:
@@ -57,7 +62,8 @@ rule frontier:
         trials=f"{OUT}/trials.csv",
         frontier=f"{OUT}/frontier.csv",
         hypervolume=f"{OUT}/hypervolume.csv",
-        summary=f"{OUT}/summary.json",
+        summary=f"{OUT}/frontier/summary.json",
+        ledger=f"{LEDGER}/frontier.json",
     log:
         f"{OUT}/logs/frontier.log",
     benchmark:
@@ -67,6 +73,7 @@ rule frontier:
     params:
         settings=settings_of("objectives", "mlflow", search={"baseline": config["search"]["baseline"]}),
         python=PYTHON,
+        ledger=LEDGER_SETTINGS,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
     shell:
-        "{params.python} -m ecopt.frontier --settings {params.settings:q} --trials {input} --out-dir {params.out_dir} > {log} 2>&1"
+        ledgered("frontier") + "--settings {params.settings:q} --trials {input} --out-dir {params.out_dir} " "--summary {output.summary} > {log} 2>&1"

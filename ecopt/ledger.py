@@ -1,0 +1,396 @@
+"""The study energy ledger: the energy of every job's whole process, not only its metered windows.
+
+A trial meters its training and evaluation; everything around them (interpreter
+start, imports of torch and CodeCarbon, data loading, FLOP counting), every
+optimiser round (Ax/BoTorch fits), the frontier, the figures and the summary
+were unmetered. The ledger meters them with the same CodeCarbon backend.
+
+Design choices:
+
+* **One ledger per process, consecutive windows, never two trackers at once.**
+  The ledger opens an "outside windows" CodeCarbon window when it begins; when the
+  stage's ``Meter`` starts a metered window, the ledger closes its own window
+  first and reopens a new one when the metered window stops (``Ledger.wrap``
+  turns the Meter's backend into one that does this). Two concurrent trackers
+  would each sample the same CPU and could disturb the window being measured;
+  consecutive windows add up to the whole process exactly once.
+* **The process start cannot be metered, so it is estimated and flagged.** From
+  the process's creation (``psutil.Process().create_time()``) to the ledger's
+  first reading lie the interpreter start, the imports and CodeCarbon's first
+  start (about 1.8 s on this project's machine). That interval is charged at the
+  mean power of the job's own outside-window readings and the entry says
+  ``startup_estimated: true``.
+* **The ledger's own windows meter this process only (CodeCarbon's
+  ``tracking_mode: process``), whatever ``meter.tracking_mode`` says for the
+  metered windows.** Optimiser rounds, the frontier, figures and the summary may
+  run beside a metered trial (Snakemake limits only the ``metered`` resource); in
+  machine mode their windows would also count the trial's power and the study
+  would charge it twice. Metered jobs need it too: a trial imports and loads its
+  data before it takes the machine-wide metered lock, and waits for that lock
+  while another study's metered job holds it. In the first default study run with
+  machine-mode ledger windows for metered jobs (this project's machine, shared
+  with other test sessions), trial 000-4 waited 112.8 s for the lock and was
+  charged 4136 J, 3660 J of it outside its metered windows: other processes'
+  energy. Process mode charges the CPU share of this process, which waits idle.
+* **Each job writes its entry as a declared output**
+  (``results/<study>/ledger/<stage>[/<job>].json``, checked against
+  ``ecopt/schemas/ledger_entry.schema.json``, written atomically), so Snakemake
+  knows every entry and the final ``ecopt.summary`` stage reads exactly them.
+* It runs a stage in its own process: ``python -m ecopt.ledger --stage trial
+  --out F -- trial --settings ...`` dispatches through ``ecopt.__main__`` after
+  the ledger has begun, so stages need no ledger code of their own; the summary
+  stage, whose output must include its own energy, reads the active ledger
+  (``active_ledger().entry()``) just before it writes.
+
+CodeCarbon (not own code) does every reading: the ledger only arranges windows
+and adds them up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ecopt.meter import JOULES_PER_KWH, BackendReading, MeterBackend
+
+logger = logging.getLogger(__name__)
+
+# The config entries the ledger reads (the workflow passes this slice).
+LEDGER_SECTIONS = ["meter"]
+COMPONENTS = ("cpu", "ram", "gpu")
+
+
+def reading_joules(reading: BackendReading) -> dict[str, float]:
+    """Joules per component (cpu, ram, gpu) of one backend reading; gpu 0 when there is none."""
+    return {"cpu": reading.cpu.joules, "ram": reading.ram.joules, "gpu": reading.gpu.joules if reading.gpu is not None else 0.0}
+
+
+def reading_estimated(reading: BackendReading) -> bool:
+    """True when the CPU or GPU energy of ``reading`` is an estimate (CodeCarbon's load x TDP, NVML power average)."""
+    return reading.cpu.estimated or (reading.gpu is not None and reading.gpu.estimated)
+
+
+@dataclass
+class _Window:
+    inside: bool
+    reading: BackendReading
+
+
+@dataclass
+class Ledger:
+    """The energy of one process, as consecutive windows of one backend kind.
+
+    ``outside`` meters the time between the stage's metered windows; the stage's
+    own backends are passed through ``wrap``. ``process_started_at`` is the
+    process's creation time (Unix seconds; None: the ledger's own start, nothing
+    estimated).
+    """
+
+    outside: MeterBackend
+    stage: str
+    job: str | None = None
+    process_started_at: float | None = None
+    tracking_mode: str = "process"
+    clock: Callable[[], float] = time.time
+    windows: list[_Window] = field(default_factory=list)
+    began_at: float | None = None
+    _outside_open: bool = False
+
+    def begin(self) -> None:
+        """Warm the backend up and open the first outside window (call once, first)."""
+        self.outside.warm_up()
+        self.began_at = self.clock()
+        self._open()
+
+    def _open(self) -> None:
+        self.outside.start()
+        self._outside_open = True
+
+    def _close(self) -> None:
+        if self._outside_open:
+            self._outside_open = False
+            self.windows.append(_Window(False, self.outside.stop()))
+
+    def wrap(self, inside: MeterBackend) -> MeterBackend:
+        """``inside`` as a backend whose windows close the ledger's window first and reopen it after."""
+        return _LedgerWindowBackend(self, inside)
+
+    def entry(self) -> dict[str, Any]:
+        """The ledger entry so far (``ledger_entry.schema.json``): closes and reopens the outside window.
+
+        ``total_joules`` = inside + outside windows + the estimated process start.
+        Units: joules, seconds, kg CO2eq. Raises ``RuntimeError`` before ``begin``.
+        """
+        if self.began_at is None:
+            raise RuntimeError("Ledger.entry() before begin()")
+        was_open = self._outside_open
+        self._close()
+        if was_open:
+            self._open()
+        return ledger_entry(
+            [(w.inside, w.reading) for w in self.windows],
+            stage=self.stage,
+            job=self.job,
+            began_at=self.began_at,
+            finished_at=self.clock(),
+            process_started_at=self.process_started_at,
+            tracking_mode=self.tracking_mode,
+        )
+
+    def finish(self) -> dict[str, Any]:
+        """Close the outside window and return the final entry."""
+        self._close()
+        return self.entry()
+
+
+class _LedgerWindowBackend:
+    """A stage's backend inside a ledger: its window and the ledger's never overlap."""
+
+    def __init__(self, ledger: Ledger, inside: MeterBackend) -> None:
+        self.ledger, self.inside = ledger, inside
+
+    def warm_up(self) -> None:
+        self.inside.warm_up()
+
+    def start(self) -> None:
+        self.ledger._close()
+        self.inside.start()
+
+    def stop(self) -> BackendReading:
+        reading = self.inside.stop()
+        self.ledger.windows.append(_Window(True, reading))
+        self.ledger._open()
+        return reading
+
+
+def ledger_entry(
+    windows: Sequence[tuple[bool, BackendReading]],
+    *,
+    stage: str,
+    job: str | None,
+    began_at: float,
+    finished_at: float,
+    process_started_at: float | None,
+    tracking_mode: str,
+) -> dict[str, Any]:
+    """Add up one process's windows (``(inside, reading)`` pairs) into its ledger entry.
+
+    The interval ``began_at - process_started_at`` (seconds, clamped at 0) is
+    charged at the mean power (W) of the outside windows (of all windows when
+    the outside ones last 0 s), split over components in the same proportions,
+    and flagged ``startup_estimated``. Emissions of that interval use the
+    windows' own kg CO2eq per joule.
+    """
+    components = dict.fromkeys(COMPONENTS, 0.0)
+    inside_joules = outside_joules = inside_seconds = outside_seconds = emissions = 0.0
+    estimated = False
+    meters = set()
+    for inside, reading in windows:
+        parts = reading_joules(reading)
+        for name in COMPONENTS:
+            components[name] += parts[name]
+        joules = sum(parts.values())
+        if inside:
+            inside_joules += joules
+            inside_seconds += reading.seconds
+        else:
+            outside_joules += joules
+            outside_seconds += reading.seconds
+        emissions += reading.emissions_kg
+        estimated = estimated or reading_estimated(reading)
+        meters.add(reading.meter)
+    metered_joules = inside_joules + outside_joules
+    startup_seconds = max(0.0, began_at - process_started_at) if process_started_at is not None else 0.0
+    if outside_seconds > 0:
+        watts = outside_joules / outside_seconds
+        basis = [(i, r) for i, r in windows if not i]
+    else:
+        seconds = inside_seconds
+        watts = inside_joules / seconds if seconds > 0 else 0.0
+        basis = list(windows)
+    startup_joules = startup_seconds * watts
+    if startup_joules > 0:
+        shares = dict.fromkeys(COMPONENTS, 0.0)
+        for _, reading in basis:
+            for name, joules in reading_joules(reading).items():
+                shares[name] += joules
+        share_total = sum(shares.values())
+        for name in COMPONENTS:
+            components[name] += startup_joules * shares[name] / share_total if share_total > 0 else 0.0
+    kg_per_joule = emissions / metered_joules if metered_joules > 0 else 0.0
+    total = metered_joules + startup_joules
+    return {
+        "stage": stage,
+        "job": job,
+        "total_joules": total,
+        "inside_windows_joules": inside_joules,
+        "outside_windows_joules": outside_joules,
+        "startup_estimated_joules": startup_joules,
+        "inside_windows_seconds": inside_seconds,
+        "outside_windows_seconds": outside_seconds,
+        "startup_seconds": startup_seconds,
+        "by_component": components,
+        "windows": len(windows),
+        "estimated": bool(estimated or startup_joules > 0),
+        "startup_estimated": startup_joules > 0,
+        "emissions_kg_co2eq": emissions + startup_joules * kg_per_joule,
+        "tracking_mode": tracking_mode,
+        "meter": ", ".join(sorted(meters)) or None,
+        "process_started_at": _iso(process_started_at) if process_started_at is not None else None,
+        "began_at": _iso(began_at),
+        "finished_at": _iso(finished_at),
+    }
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+
+
+def study_energy(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """``summary.json``'s ``study_energy``: every job's ledger entry added up.
+
+    Returns total_joules, by_stage (J per stage), by_component (J per cpu/ram/gpu),
+    inside/outside-window and estimated-startup joules, jobs, estimated (any
+    part an estimate) and emissions_kg_co2eq. Raises ``ValueError`` for no entries.
+    """
+    entries = list(entries)
+    if not entries:
+        raise ValueError("study_energy needs at least one ledger entry")
+    by_stage: dict[str, float] = {}
+    by_component = dict.fromkeys(COMPONENTS, 0.0)
+    for entry in entries:
+        by_stage[entry["stage"]] = by_stage.get(entry["stage"], 0.0) + entry["total_joules"]
+        for name in COMPONENTS:
+            by_component[name] += entry["by_component"].get(name, 0.0)
+    total = sum(e["total_joules"] for e in entries)
+    inside = sum(e["inside_windows_joules"] for e in entries)
+    return {
+        "total_joules": total,
+        "by_stage": dict(sorted(by_stage.items())),
+        "by_component": by_component,
+        "inside_windows_joules": inside,
+        "outside_windows_joules": sum(e["outside_windows_joules"] for e in entries),
+        "startup_estimated_joules": sum(e["startup_estimated_joules"] for e in entries),
+        "share_outside_metered_windows": (total - inside) / total if total > 0 else None,
+        "jobs": len(entries),
+        "estimated": any(e["estimated"] for e in entries),
+        "emissions_kg_co2eq": sum(e["emissions_kg_co2eq"] for e in entries),
+    }
+
+
+def kg_co2eq_per_joule(energy: Mapping[str, Any]) -> float | None:
+    """The ledger's own carbon intensity (kg CO2eq per J) from a ``study_energy`` mapping; None at 0 J."""
+    return energy["emissions_kg_co2eq"] / energy["total_joules"] if energy["total_joules"] > 0 else None
+
+
+def read_entries(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Ledger entries from files or folders (every ``*.json`` under a folder), each schema-checked."""
+    from ecopt.records import read_document
+
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
+    return [read_document(file, "ledger_entry") for file in files]
+
+
+# --------------------------------------------------------------------------- the running process
+_ACTIVE: Ledger | None = None
+
+
+def active_ledger() -> Ledger | None:
+    """The ledger metering this process (set by ``python -m ecopt.ledger``), or None."""
+    return _ACTIVE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ecopt.ledger --stage NAME [--job ID] --out FILE --settings JSON -- STAGE ARGS...``.
+
+    Begins a ledger, makes every ``Meter`` of the process meter through it, runs
+    ``ecopt STAGE ARGS...`` in this process, then writes the entry (even when the
+    stage fails, whose exit status it returns). Exit 2 for bad arguments.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in argv:
+        print("ecopt.ledger: expected '-- STAGE ARGS...' after the ledger's own options", file=sys.stderr)
+        return 2
+    split = argv.index("--")
+    own, stage_argv = argv[:split], argv[split + 1 :]
+    from ecopt.cli import add_study_arguments, study_mapping
+
+    parser = argparse.ArgumentParser(prog="python -m ecopt.ledger", description="Run a stage and write its process's energy ledger entry.")
+    add_study_arguments(parser)
+    parser.add_argument("--stage", required=True, help="the stage's name in the ledger (by_stage key)")
+    parser.add_argument("--job", default=None, help="the job within the stage, e.g. 001-3 for round 1, trial 3")
+    parser.add_argument("--tracking-mode", choices=["process", "machine"], default="process", help="CodeCarbon tracking mode of the outside windows")
+    parser.add_argument("--out", required=True, help="ledger entry to write (JSON)")
+    args = parser.parse_args(own)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    import dataclasses
+
+    import psutil
+
+    from ecopt import meter as meter_module
+    from ecopt.errors import ConfigError
+    from ecopt.settings import validate_study
+
+    try:
+        study = validate_study(study_mapping(args), sections=LEDGER_SECTIONS)
+    except ConfigError as error:
+        print(f"ecopt.ledger: {error}", file=sys.stderr)
+        return 2
+    outside_settings = dataclasses.replace(study.meter, tracking_mode=args.tracking_mode)
+    ledger = Ledger(
+        meter_module.CodeCarbonBackend(outside_settings),
+        stage=args.stage,
+        job=args.job,
+        process_started_at=psutil.Process().create_time(),
+        tracking_mode=args.tracking_mode,
+    )
+    ledger.begin()
+    # Run as ``python -m``, this module is ``__main__``; stages import ``ecopt.ledger``.
+    from ecopt import ledger as registry
+
+    registry._ACTIVE = ledger
+    meter_module.set_process_backend(lambda settings: ledger.wrap(meter_module.default_backend(settings)))
+    from ecopt.__main__ import main as run_stage
+
+    try:
+        status = run_stage(stage_argv)
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        meter_module.set_process_backend(None)
+        registry._ACTIVE = None
+    entry = ledger.finish()
+    entry["exit_status"] = int(status)
+    write_entry(args.out, entry)
+    job = f" {args.job}" if args.job else ""
+    logger.info("%s%s: %.1f J (%.1f J inside metered windows) -> %s", args.stage, job, entry["total_joules"], entry["inside_windows_joules"], args.out)
+    return int(status)
+
+
+def write_entry(path: str | Path, entry: Mapping[str, Any]) -> Path:
+    """Check ``entry`` against ``ledger_entry.schema.json`` and write it atomically."""
+    from ecopt.io import json_ready, write_json
+    from ecopt.records import validate_document
+
+    data = json_ready(dict(entry))
+    if not all(math.isfinite(data[key]) for key in ("total_joules", "inside_windows_joules", "outside_windows_joules")):
+        raise ValueError(f"{path}: ledger entry with a non-finite energy: {data}")
+    validate_document(data, "ledger_entry", path)
+    return write_json(path, data)
+
+
+__all__ = ["JOULES_PER_KWH", "Ledger", "active_ledger", "kg_co2eq_per_joule", "ledger_entry", "read_entries", "study_energy", "write_entry"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The study energy ledger: consecutive windows, the estimated process start, and the study total."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecopt.ledger import Ledger, ledger_entry, read_entries, study_energy, write_entry
+from ecopt.meter import BackendReading, ComponentEnergy, Meter
+from tests.fakes import SteppedBackend
+
+
+def reading(cpu: float, ram: float, seconds: float, gpu: float | None = None, estimated: bool = True) -> BackendReading:
+    return BackendReading(
+        seconds=seconds,
+        cpu=ComponentEnergy(cpu, "fake", estimated, cpu / seconds),
+        ram=ComponentEnergy(ram, "fake", True, ram / seconds),
+        gpu=None if gpu is None else ComponentEnergy(gpu, "fake_counter", False, gpu / seconds),
+        emissions_kg=(cpu + ram + (gpu or 0.0)) * 1e-7,
+        tracking_mode="process",
+        meter="fake",
+    )
+
+
+def test_entry_adds_windows_and_estimates_the_process_start_at_the_outside_power():
+    windows = [(False, reading(8.0, 2.0, 1.0)), (True, reading(60.0, 20.0, 4.0, gpu=20.0)), (False, reading(16.0, 4.0, 2.0))]
+    entry = ledger_entry(windows, stage="trial", job="000-1", began_at=103.0, finished_at=110.0, process_started_at=100.0, tracking_mode="machine")
+    # outside: 30 J over 3 s = 10 W; the 3 s before the first reading are charged at 10 W
+    assert entry["outside_windows_joules"] == pytest.approx(30.0)
+    assert entry["inside_windows_joules"] == pytest.approx(100.0)
+    assert entry["startup_seconds"] == pytest.approx(3.0)
+    assert entry["startup_estimated_joules"] == pytest.approx(30.0)
+    assert entry["total_joules"] == pytest.approx(160.0)
+    # startup split like the outside windows (80 % cpu, 20 % ram)
+    assert entry["by_component"] == pytest.approx({"cpu": 8 + 60 + 16 + 24, "ram": 2 + 20 + 4 + 6, "gpu": 20.0})
+    assert entry["estimated"] and entry["startup_estimated"]
+    assert entry["emissions_kg_co2eq"] == pytest.approx(160.0 * 1e-7)
+
+
+def test_entry_without_a_process_start_estimates_nothing():
+    entry = ledger_entry(
+        [(False, reading(5.0, 5.0, 1.0, estimated=False))],
+        stage="frontier",
+        job=None,
+        began_at=5.0,
+        finished_at=6.0,
+        process_started_at=None,
+        tracking_mode="process",
+    )
+    assert entry["startup_estimated_joules"] == 0.0 and entry["total_joules"] == pytest.approx(10.0)
+    # like the Meter's records, "estimated" follows the CPU and GPU sources (RAM is always CodeCarbon's model)
+    assert not entry["estimated"]
+
+
+def test_ledger_and_meter_windows_alternate_and_never_overlap():
+    state: dict = {}
+    ledger = Ledger(SteppedBackend(watts=10.0, seconds=2.0, state=state), stage="trial", job="000-0", process_started_at=None, clock=lambda: state["now"])
+    ledger.begin()
+    meter = Meter({"min_window_seconds": 0.0}, backend=ledger.wrap(SteppedBackend(watts=50.0, seconds=1.0, state=state)))
+    meter.measure(lambda: None)
+    meter.measure(lambda: None)
+    entry = ledger.finish()
+    assert state["max_open"] == 1  # one tracker at a time
+    assert entry["windows"] == 5  # outside, inside, outside, inside, outside
+    assert entry["inside_windows_joules"] == pytest.approx(2 * 50.0)
+    assert entry["outside_windows_joules"] == pytest.approx(3 * 20.0)
+    assert entry["total_joules"] == pytest.approx(160.0)
+
+
+def test_entry_so_far_keeps_the_ledger_running():
+    state: dict = {}
+    ledger = Ledger(SteppedBackend(watts=10.0, seconds=1.0, state=state), stage="summary", clock=lambda: state["now"])
+    ledger.begin()
+    assert ledger.entry()["total_joules"] == pytest.approx(10.0)
+    assert state["open"] == 1  # reopened
+    assert ledger.finish()["total_joules"] == pytest.approx(20.0)
+
+
+def test_study_energy_adds_every_entry_by_stage_and_component(tmp_path):
+    entries = [
+        ledger_entry(
+            [(True, reading(30.0, 10.0, 2.0)), (False, reading(6.0, 4.0, 1.0))],
+            stage="trial",
+            job="000-0",
+            began_at=1.0,
+            finished_at=4.0,
+            process_started_at=0.0,
+            tracking_mode="machine",
+        ),
+        ledger_entry(
+            [(False, reading(15.0, 5.0, 2.0))], stage="search", job="001", began_at=5.0, finished_at=7.0, process_started_at=5.0, tracking_mode="process"
+        ),
+    ]
+    for position, entry in enumerate(entries):
+        write_entry(tmp_path / f"{position}.json", entry)
+    energy = study_energy(read_entries([tmp_path]))
+    assert energy["by_stage"] == pytest.approx({"search": 20.0, "trial": 60.0})  # trial: 40 + 10 + 1 s x 10 W
+    assert energy["total_joules"] == pytest.approx(80.0)
+    assert energy["total_joules"] >= energy["inside_windows_joules"] == pytest.approx(40.0)
+    assert sum(energy["by_component"].values()) == pytest.approx(energy["total_joules"])
+    assert energy["jobs"] == 2 and energy["estimated"]
+    with pytest.raises(ValueError):
+        study_energy([])
+
+
+def test_a_damaged_entry_is_refused_with_its_path(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"stage": "trial", "total_joules": -1}))
+    with pytest.raises(ValueError, match="bad.json"):
+        read_entries([path])

@@ -1,0 +1,97 @@
+"""Net impact: the chosen model against the baseline, break-even inferences, life-cycle efficiency."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecopt.net_impact import choose_model, default_configuration, lifecycle_samples_per_joule, net_impact, study_baseline
+from ecopt.objectives import parse_objectives
+from ecopt.records import TrialRecord, TrialStatus
+from ecopt.settings import validate_study
+from tests.fakes import ScriptedModel
+
+OBJECTIVES = parse_objectives({"performance": {"metric": "performance"}, "efficiency": {"metric": "samples_per_joule", "log_scale": True}})
+
+
+def trial(index: int, performance: float, samples_per_joule: float, x: float, status: TrialStatus = TrialStatus.COMPLETED) -> TrialRecord:
+    return TrialRecord(params={"x": x, "n": 1}, status=status, round=0, index=index, performance=performance, samples_per_joule=samples_per_joule)
+
+
+def impact(records, **overrides):
+    arguments = {
+        "choice": "most_efficient_above_floor",
+        "performance_floor": 0.9,
+        "baseline": [{"x": 0.5, "n": 1}],
+        "study_joules": 3000.0,
+        "kg_co2eq_per_joule": 1e-7,
+        "deployment_inferences": None,
+    }
+    arguments.update(overrides)
+    return net_impact(records, OBJECTIVES, **arguments)
+
+
+def test_break_even_worked_by_hand():
+    # baseline: 100 samples/J = 0.01 J per inference; chosen: 400 samples/J = 0.0025 J
+    records = [trial(0, 0.95, 100.0, 0.5), trial(1, 0.93, 400.0, 0.1), trial(2, 0.80, 1000.0, 0.9)]
+    result = impact(records, deployment_inferences=1_000_000)
+    assert result["chosen"]["index"] == 1  # trial 2 is more efficient but below the floor
+    assert result["baseline"]["joules_per_inference"] == pytest.approx(0.01)
+    assert result["joules_saved_per_inference"] == pytest.approx(0.0075)
+    assert result["break_even_inferences"] == pytest.approx(3000.0 / 0.0075)  # 400 000 inferences
+    # 10^6 inferences save 7500 J; minus the study's 3000 J: 4500 J net, at 1e-7 kg/J
+    assert result["deployment"]["net_joules_saved"] == pytest.approx(4500.0)
+    assert result["deployment"]["net_kg_co2eq_saved"] == pytest.approx(4.5e-4)
+    assert "reason" not in result
+
+
+def test_nothing_beats_the_baseline_says_why():
+    # the baseline itself is the most efficient trial above the floor: nothing is saved
+    records = [trial(0, 0.95, 500.0, 0.5), trial(1, 0.96, 400.0, 0.1)]
+    result = impact(records, deployment_inferences=1000)
+    assert result["chosen"]["index"] == 0
+    assert result["break_even_inferences"] is None and result["joules_saved_per_inference"] == 0.0
+    assert "not less than the baseline" in result["reason"] and "never paid back" in result["reason"]
+    assert result["deployment"]["net_joules_saved"] == pytest.approx(-3000.0)  # the study is a pure loss
+    # only a trial that costs more per inference than the baseline reaches the floor: a negative saving
+    records = [trial(0, 0.80, 500.0, 0.5), trial(1, 0.96, 400.0, 0.1)]
+    result = impact(records, deployment_inferences=1000)
+    assert result["chosen"]["index"] == 1 and result["joules_saved_per_inference"] == pytest.approx(1 / 500 - 1 / 400)
+    assert result["break_even_inferences"] is None and "never paid back" in result["reason"]
+    assert result["deployment"]["net_joules_saved"] == pytest.approx(1000 * (1 / 500 - 1 / 400) - 3000.0)
+
+
+def test_no_baseline_and_no_completed_trial_give_reasons():
+    records = [trial(0, 0.95, 500.0, 0.3)]
+    assert "no baseline" in impact(records, baseline=[])["reason"]
+    assert "no completed trial" in impact(records)["reason"]  # the baseline (x=0.5) never ran
+    failed = [trial(0, 0.95, 500.0, 0.5, status=TrialStatus.FAILED)]
+    assert impact(failed)["reason"] == "no completed trial with a positive samples_per_joule"
+    assert "performance floor 0.99" in impact([trial(0, 0.95, 500.0, 0.5)], performance_floor=0.99)["reason"]
+
+
+def test_knee_choice_is_the_frontier_knee():
+    # (0.9, 10), (0.5, 1000), (0.85, 300): the third is the balanced one
+    records = [trial(0, 0.9, 10.0, 0.5), trial(1, 0.5, 1000.0, 0.1), trial(2, 0.85, 300.0, 0.2)]
+    chosen, how = choose_model(records, OBJECTIVES, "knee", None)
+    assert chosen.index == 2 and how == "the frontier's knee"
+
+
+def test_lifecycle_samples_per_joule_by_hand():
+    # 1000 J of training, 0.01 J per inference, 10^5 inferences: 10^5 / (1000 + 1000) = 50 per joule
+    assert lifecycle_samples_per_joule(1000.0, 0.01, 1e5) == pytest.approx(50.0)
+    # many inferences: tends to the inference efficiency (100 per joule)
+    assert lifecycle_samples_per_joule(1000.0, 0.01, 1e12) == pytest.approx(100.0, rel=1e-6)
+    with pytest.raises(ValueError):
+        lifecycle_samples_per_joule(1000.0, 0.0, 1e5)
+
+
+def test_default_configuration_is_the_baseline_without_search_baseline():
+    space = {"x": {"type": "range", "bounds": [0.0, 1.0]}, "n": {"type": "choice", "values": [1, 2, 4], "value_type": "int"}}
+    mapping = {"study": "t", "adapter": "tests.fakes:ScriptedModel", "space": space}
+    settings = validate_study(mapping)
+    assert study_baseline(settings, ScriptedModel()) == [{"x": 0.5, "n": 1}]
+    assert study_baseline(validate_study({**mapping, "search": {"baseline": [{"x": 0.2, "n": 2}]}}), ScriptedModel()) == [{"x": 0.2, "n": 2}]
+    assert study_baseline(validate_study({**mapping, "net_impact": {"baseline": "none"}}), ScriptedModel()) == []
+    narrow = validate_study({**mapping, "space": {**space, "x": {"type": "range", "bounds": [0.6, 1.0]}}})
+    assert default_configuration(ScriptedModel(), narrow.space) is None  # the default lies outside the space
+    assert study_baseline(narrow, ScriptedModel()) == []
