@@ -79,7 +79,10 @@ def test_measure_returns_result_and_a_consistent_record(meter):
     assert record.estimated is not zeus
     if zeus:
         assert (record.cpu.source, record.ram.source) == ("rapl_counter", "rapl_dram_counter")
-        assert record.joules / record.seconds == pytest.approx(50.0, rel=0.01)
+        # The counters here are advanced by a thread of this process, which competes for the GIL with the
+        # busy loop being measured: on a loaded machine it lagged by up to 7 % (46.6 W read). The 1 % checks
+        # are the simulated-counter tests below, whose writer is a separate high-priority process.
+        assert record.joules / record.seconds == pytest.approx(50.0, rel=0.1)
     assert record.energy_source.startswith("cpu:") and "ram:" in record.energy_source
     data = record.to_dict()
     assert data["energy_source"] == record.energy_source and data["joules"] == record.joules
