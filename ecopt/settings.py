@@ -52,6 +52,7 @@ import functools
 import importlib
 import inspect
 import json
+import math
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -321,10 +322,25 @@ def _validated_mapping(mapping: Any, sections: tuple[str, ...] | None) -> dict[s
         if unknown:
             raise ValueError(f"validate_study: unknown sections {unknown}; the schema has {sorted(study_schema()['properties'])}")
         instance = {key: value for key, value in instance.items() if key in sections}
+    _refuse_non_finite(instance, [])
     errors = list(_StudyValidator(_schema_for(sections)).iter_errors(instance))
     if errors:
         raise _config_error(best_match(errors))
     return instance
+
+
+def _refuse_non_finite(value: Any, path: list[Any]) -> None:
+    """NaN and infinity are no setting's value: YAML reads ``.nan`` and ``.inf`` as floats,
+    JSON Schema's ``number`` accepts them, and the workflow's JSON params cannot hold them
+    (a traceback from Snakemake instead of an error naming the key). Raises ConfigError."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(_key(path), value, "a finite number (NaN and infinity are not settings)")
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _refuse_non_finite(item, [*path, name])
+    elif isinstance(value, (list, tuple)):
+        for position, item in enumerate(value):
+            _refuse_non_finite(item, [*path, position])
 
 
 def validate_section(name: str, section: Any) -> Any:

@@ -120,6 +120,8 @@ NESTED = {
     "unknown objective field": ({"objectives": {"performance": {"metrc": "performance"}}}, "objectives.performance.metrc"),
     "meter gpu id below 0": ({"meter": {"gpu_ids": [-1]}}, "meter.gpu_ids[0]"),
     "unknown meter field": ({"meter": {"window": 3}}, "meter.window"),
+    "NaN setting": ({"meter": {"min_window_seconds": float("nan")}}, "meter.min_window_seconds"),
+    "infinite setting in a list": ({"space": {"width": {"type": "range", "bounds": [2, float("inf")]}}}, "space.width.bounds[1]"),
     # Found by a fresh-eyes check after the settings layer landed:
     "study named '..' (outputs outside results/)": ({"study": ".."}, "study"),
     "study named '.'": ({"study": "."}, "study"),
