@@ -73,9 +73,12 @@ class ScriptedReadingsBackend(ConstantPowerBackend):
 class ScriptedModel(Model):
     """An adapter whose phases do what the test says: succeed, raise, or run out of memory."""
 
-    def __init__(self, fail_in: str | None = None, error: str = "runtime", evaluate_seconds: float = 0.01, performance: float = 0.5) -> None:
+    def __init__(
+        self, fail_in: str | None = None, error: str = "runtime", evaluate_seconds: float = 0.01, performance: float = 0.5, train_seconds: float = 0.0
+    ) -> None:
         super().__init__()
         self.fail_in, self.error, self.evaluate_seconds, self.performance = fail_in, error, evaluate_seconds, performance
+        self.train_seconds = train_seconds
         self.x = Range(0.5, 0.0, 1.0)
         self.n = Choice(1, [1, 2, 4], value_type=ValueType.INT)
         self.calls: list[str] = []
@@ -97,6 +100,7 @@ class ScriptedModel(Model):
 
     def train(self) -> None:
         self._maybe_fail("train")
+        time.sleep(self.train_seconds)
 
     def evaluate(self) -> tuple[float, int]:
         self._maybe_fail("evaluate")

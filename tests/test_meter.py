@@ -374,7 +374,8 @@ def trial_under_counters(meter_settings: dict | None = None) -> dict:
     from ecopt.trial import run_trial
 
     settings = {"tracking_mode": "machine", "min_window_seconds": 2.0} | (meter_settings or {})
-    config = {"adapter": "tests.fakes:ScriptedModel", "adapter_options": {"evaluate_seconds": 0.02}, "seed": 0}
+    # Training lasts 50 ms: a counter that advances every 2 ms reads 0 J over an instant, and a 0 J window is refused.
+    config = {"adapter": "tests.fakes:ScriptedModel", "adapter_options": {"evaluate_seconds": 0.02, "train_seconds": 0.05}, "seed": 0}
     return run_trial(config, {"x": 0.5, "n": 2}, meter=Meter(settings)).to_dict()
 
 
