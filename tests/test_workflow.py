@@ -175,7 +175,7 @@ def test_second_run_does_nothing(finished_study):
 def test_the_default_profile_is_loaded_and_runs_one_metered_job_at_a_time(finished_study):
     log = (finished_study / "first-run.log").read_text()
     assert "Using workflow specific profile profiles/default" in log
-    assert "-m ecopt.trial --settings" in log  # printshellcmds, from the profile
+    assert "-m ecopt.ledger" in log and "-- trial --settings" in log  # printshellcmds, from the profile (trials run under the ledger)
     # Snakemake's own log: at most one calibrate/proxies/trial job between its start and its end,
     # although --cores 2 would run two (the profile's `metered=1`).
     running: set[str] = set()
@@ -272,7 +272,8 @@ def test_editing_figures_reruns_only_figures(finished_study, tmp_path):
     study = copy_of(finished_study, tmp_path)
     config = dict(TINY, figures={"dpi": 90})
     make_study(study, config)
-    assert planned_jobs(study) == {"figures": 1, "proxies_figure": 1, "calibration_figure": 1, "all": 1}
+    # The summary follows: it adds up every job's ledger entry, and the figure jobs' entries are new.
+    assert planned_jobs(study) == {"figures": 1, "proxies_figure": 1, "calibration_figure": 1, "summary": 1, "all": 1}
     before = (study / "results/tiny/frontier.csv").stat().st_mtime
     assert snakemake(study, "all").returncode == 0
     assert (study / "results/tiny/frontier.csv").stat().st_mtime == before
@@ -281,7 +282,8 @@ def test_editing_figures_reruns_only_figures(finished_study, tmp_path):
 def test_deleting_a_trial_reruns_it_and_later_rounds_only(finished_study, tmp_path):
     study = copy_of(finished_study, tmp_path)
     (study / "results/tiny/rounds/001/trials/0.json").unlink()
-    assert planned_jobs(study) == {"trial": 1 + 2, "propose": 1, "frontier": 1, "figures": 1, "all": 1}
+    expected = {"trial": 1 + 2, "propose": 1, "frontier": 1, "figures": 1, "frontier_page": 1, "summary": 1, "all": 1}
+    assert planned_jobs(study) == expected
 
 
 def test_sigkill_mid_round_then_restart_completes_without_redoing_finished_trials(finished_study, tmp_path):
