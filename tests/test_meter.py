@@ -9,7 +9,7 @@ import pytest
 from ecopt.errors import ConfigError, MeasurementError
 from ecopt.meter import RETRY_WINDOW_FACTOR, CodeCarbonBackend, EnergyRecord, Meter, unusable_reading
 from ecopt.settings import validate_section
-from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
+from tests.fakes import ConstantPowerBackend, ScriptedProbe, ScriptedReadingsBackend
 
 
 def _busy(seconds: float) -> int:
@@ -514,21 +514,6 @@ def test_both_backends_read_simulated_rapl_and_gpus_alike(backend):
 
 
 # --------------------------------------------------------------------------- disturbed windows (machine mode)
-class ScriptedProbe:
-    """A disturbance probe that reads the given shares, one per window (then the last again)."""
-
-    def __init__(self, shares):
-        self.shares, self.windows = list(shares), 0
-
-    def read(self):
-        return None
-
-    def since(self, before):
-        share = self.shares[min(self.windows, len(self.shares) - 1)]
-        self.windows += 1
-        return 2 * share, share
-
-
 def test_a_disturbed_window_is_measured_again_and_the_least_disturbed_try_kept():
     probe = ScriptedProbe([0.6, 0.05])
     meter = Meter({"max_disturbance_share": 0.2, "disturbance_retries": 2}, backend=ConstantPowerBackend(), disturbance_probe=probe)
