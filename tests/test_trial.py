@@ -10,7 +10,7 @@ from ecopt.meter import Meter
 from ecopt.records import TrialRecord, TrialStatus
 from ecopt.settings import validate_section
 from ecopt.trial import is_out_of_memory, parse_params_argument, resolve_params, run_trial
-from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
+from tests.fakes import ConstantPowerBackend, ScriptedProbe, ScriptedReadingsBackend
 
 COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
 MEASUREMENT_FAILED = TrialStatus.MEASUREMENT_FAILED
@@ -194,6 +194,39 @@ def test_a_refused_training_window_trains_afresh_once():
     assert record.status == MEASUREMENT_FAILED and record.samples_per_joule is None
     assert record.error.startswith("MeasurementError: training window: 0 J")
     assert len(record.measurement_errors) == 2 and all(reason.startswith("training window: 0 J") for reason in record.measurement_errors)
+
+
+def test_disturbed_windows_are_measured_again_and_the_record_flagged():
+    # Training: disturbed, then quiet (kept: the last try). Evaluation: disturbed at all three tries.
+    probe = ScriptedProbe([0.5, 0.0, 0.7, 0.4, 0.6])
+    settings = {"min_window_seconds": 0.05, "max_disturbance_share": 0.2, "disturbance_retries": 2}
+    meter = Meter(settings, backend=ConstantPowerBackend(), disturbance_probe=probe)
+    record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=meter)
+    assert probe.windows == 5 and record.status == COMPLETED
+    assert record.train_energy["disturbed"] is False and record.train_energy["disturbed_tries"] == [0.5]
+    assert record.eval_energy["disturbed"] is True and record.eval_energy["disturbance_share"] == 0.4
+    assert record.disturbed is True and record.disturbance_share == 0.4
+    assert TrialRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record  # valid against the schema
+
+
+def test_the_cli_reads_its_window_from_the_calibration(tmp_path, monkeypatch):
+    import ecopt.meter
+    import ecopt.trial
+
+    monkeypatch.setattr(ecopt.meter, "_process_backend", lambda settings: ConstantPowerBackend())
+    calibration = tmp_path / "summary.json"
+    calibration.write_text(json.dumps({"window_seconds": 0.15, "samples_per_joule_rsd": 0.01}))
+    study = json.dumps({"adapter": SCRIPTED, "meter": {"min_window_seconds": 3.0}})
+    out = tmp_path / "t.json"
+    arguments = ["--settings", study, "--params", '{"x": 0.2, "n": 1}', "--out", str(out)]
+    assert ecopt.trial.main([*arguments, "--calibration", str(calibration)]) == 0
+    record = json.loads(out.read_text())
+    assert record["min_window_seconds"] == 0.15 and record["min_window_source"] == f"calibration {calibration}"
+    assert 0.15 <= record["eval_seconds"] < 3.0
+    calibration.write_text(json.dumps({"window_seconds": 0.25}))  # a new calibration: a new measurement, not the kept one
+    assert ecopt.trial.main([*arguments, "--calibration", str(calibration)]) == 0
+    assert json.loads(out.read_text())["fingerprint"] != record["fingerprint"]
+    assert ecopt.trial.main([*arguments, "--calibration", str(tmp_path / "missing.json")]) == 2
 
 
 def test_infeasible_cnn_is_failed_with_the_reason():
