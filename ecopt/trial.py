@@ -18,6 +18,13 @@ the checkpoint the optimiser reads. Outcome rules:
   the length (``Meter.measure_window``), training by defining and training the
   model afresh (its length is the training's, it cannot be stretched). A second
   refusal records ``measurement_failed`` with both reasons and no samples/J.
+* In machine mode a window disturbed by other processes' CPU use is measured
+  again (``Meter.measure_undisturbed`` for training, after a fresh ``define()``);
+  the record says ``disturbed`` and the largest ``disturbance_share``.
+* ``--calibration FILE`` (the workflow passes the calibration's summary.json)
+  replaces ``meter.min_window_seconds`` by the window the calibration chose
+  (``ecopt.calibration.with_calibrated_window``); the record says where its window
+  came from (``min_window_source``) and the fingerprint covers it.
 * Only a config the trial cannot even start from (an adapter that cannot be
   imported, bad options, bad parameters) is an error, exit status 2.
 

@@ -572,18 +572,24 @@ def _stop(pids: list[int]) -> None:
 def test_a_window_beside_a_busy_neighbour_is_flagged_and_measured_again():
     import psutil
 
+    from ecopt.trial import run_trial
+
     neighbours = _detached_busy_loops(psutil.cpu_count())
     try:
         assert all(psutil.Process(pid).ppid() != os.getpid() for pid in neighbours)  # not this process tree
         time.sleep(0.2)  # the interpreters are up and spinning
-        meter = Meter({"max_disturbance_share": 0.3, "disturbance_retries": 1}, backend=ConstantPowerBackend())
-        window = meter.measure_window(lambda: time.sleep(0.02) or (1.0, 1), min_seconds=0.4)
+        meter = Meter({"max_disturbance_share": 0.3, "disturbance_retries": 1, "min_window_seconds": 0.4}, backend=ConstantPowerBackend())
+        window = meter.measure_window(lambda: time.sleep(0.02) or (1.0, 1))
+        # A trial beside them: its training and evaluation windows are flagged and were measured twice each.
+        trial = run_trial({"adapter": "tests.fakes:ScriptedModel", "adapter_options": {"train_seconds": 0.1}}, {"x": 0.5, "n": 1}, meter=meter)
     finally:
         _stop(neighbours)
     record = window.record
     # One busy loop per CPU beside a sleeping window: other processes hold nearly every CPU.
     assert record.disturbed is True and record.disturbance_share > 0.6
     assert len(record.disturbed_tries) == 1 and record.disturbed_tries[0] > 0.6
+    assert trial.status.value == "completed" and trial.disturbed is True and trial.disturbance_share > 0.3
+    assert len(trial.eval_energy["disturbed_tries"]) == 1 and len(trial.train_energy["disturbed_tries"]) == 1
 
 
 @pytest.mark.machine_load
