@@ -485,6 +485,11 @@ class Meter:
         The window holds the machine-wide metered lock (``ecopt.metered_lock``), so
         no other process's window overlaps it, whatever Snakemake's flags; it waits
         for the lock before the meter starts, so waiting is never metered.
+
+        In machine mode the record also says how much CPU time other processes used
+        (``other_cpu_seconds``, ``disturbance_share``, ``disturbed``); this method
+        never measures again (``measure_window``, ``measure_idle`` and
+        ``measure_undisturbed`` do).
         """
         self.warm_up()
         probe = self.disturbance_probe
