@@ -278,7 +278,7 @@ def test_cli_default_config_trial_on_digits(tmp_path, python_env):
         env=python_env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # up to three tries of each window on a busy machine (meter.disturbance_retries)
     )
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())
@@ -287,9 +287,13 @@ def test_cli_default_config_trial_on_digits(tmp_path, python_env):
     assert record["eval_seconds"] >= 3.0 and record["eval_passes"] > 1
     assert record["parameters"] > 0 and record["flops_per_sample"] > 0
     assert record["energy_source"].startswith("cpu:")
-    assert record["process_wall_seconds"] <= 60
+    # The time goal is a quiet machine's: windows measured again because other processes were busy (machine mode,
+    # a shared test machine) are taken out, each about as long as the window kept.
+    retried = sum(record[f"{phase}_seconds"] * len(record[f"{phase}_energy"]["disturbed_tries"]) for phase in ("train", "eval"))
+    assert record["process_wall_seconds"] - retried <= 60
     assert "epoch 1/" in result.stderr  # progress is shown
-    assert result.stderr.count("epoch ") <= 15  # but does not flood the log
+    trainings = 1 + len(record["train_energy"]["disturbed_tries"])
+    assert result.stderr.count("epoch ") <= 15 * trainings  # but does not flood the log
 
 
 @pytest.mark.slow
