@@ -260,6 +260,7 @@ SECTION_CLASSES: dict[str, type] = {
 DataSettings = SECTION_CLASSES["data"]
 MeterSettings = SECTION_CLASSES["meter"]
 TrialSettings = SECTION_CLASSES["trial"]
+EarlyStoppingSettings = SECTION_CLASSES["early_stopping"]
 SearchSettings = SECTION_CLASSES["search"]
 CalibrationSettings = SECTION_CLASSES["calibration"]
 ProxiesSettings = SECTION_CLASSES["proxies"]
@@ -288,6 +289,7 @@ class StudySettings:
     data: DataSettings | None = None
     meter: MeterSettings | None = None
     trial: TrialSettings | None = None
+    early_stopping: EarlyStoppingSettings | None = None
     search: SearchSettings | None = None
     calibration: CalibrationSettings | None = None
     proxies: ProxiesSettings | None = None
