@@ -288,6 +288,22 @@ def rung_history(records: Sequence[Any], objectives: Sequence[Any], rounds_befor
     return history
 
 
+def round_rung_history(records: Sequence[Any], objectives: Sequence[Any], settings: Any, round_index: int) -> RungHistory:
+    """What the search round writes into ``proposals.json``: the points of rounds before ``round_index`` at the study's rungs.
+
+    ``settings``: the ``early_stopping`` section (object or mapping). The rungs are
+    ``rung_levels`` up to the largest resource any earlier curve reached, so a level
+    between two validation checks (steps) gets the first check at or after it, as the
+    trial's ``RungMonitor`` takes it.
+    """
+    read = settings.get if isinstance(settings, Mapping) else lambda key: getattr(settings, key)
+    resources = [
+        resource for record in records for resource in (curve_resource(entry) for entry in (record.get("learning_curve") or [])) if resource is not None
+    ]
+    levels = rung_levels(read("min_resource"), read("reduction_factor"), max(resources) + 1) if resources else []
+    return rung_history(records, objectives, rounds_before=round_index, levels=levels)
+
+
 class RungMonitor:
     """What the trial hands the adapter: judges each validation check against the rung history.
 

@@ -336,6 +336,7 @@ _STRING_COLUMNS = (
     "reference_source",
     "space",
     "fingerprint",
+    "learning_curve_joules",
 )
 _FLOAT_PREFIXES = ("objective_", "reference_")
 
