@@ -13,13 +13,23 @@ Prints, for a few architectures of the default space:
     (ecopt.trial), which holds only if the power of the first epochs is the power
     of the whole window.
 
-Usage: python benchmarks/early_stopping_assumptions.py [--repeats 5] [--short 2] [--long 12] [--tracking-mode process]
+Both through the meter, and as work per unit of time, which is far less noisy on a
+shared machine: process CPU seconds per evaluation pass (untrained vs trained,
+interleaved, medians of ``--passes``), and, across one training of ``--long``
+epochs, the share of the window's CPU seconds reached at each epoch against the
+share of its wall seconds. Where the meter estimates CPU power from load
+(CodeCarbon without RAPL), energy follows CPU seconds, so the largest gap between
+the two shares is the error of apportioning joules by time.
+
+Usage: python benchmarks/early_stopping_assumptions.py [--repeats 5] [--passes 30] [--short 2] [--long 12] [--tracking-mode process]
+       (--repeats 0 skips the metered part)
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 from ecopt.adapters.cnn import CNNClassifier
 from ecopt.meter import Meter
@@ -63,6 +73,41 @@ def efficiency_before_and_after(meter: Meter, params: dict, repeats: int, epochs
     }
 
 
+class TimedCNN(CNNClassifier):
+    """The CNN, noting wall and process CPU seconds at every validation check."""
+
+    def report_rung(self, resource: int, performance: float, **entry: float) -> bool:
+        self.checks.append((time.perf_counter(), time.process_time()))
+        return super().report_rung(resource, performance, **entry)
+
+
+def work_per_pass(params: dict, passes: int, epochs: int) -> dict[str, float]:
+    untrained, trained = model_for(params, epochs), model_for(params, epochs)
+    trained.train()
+    cpu: dict[str, list[float]] = {"untrained": [], "trained": []}
+    for model in (untrained, trained):
+        for _ in range(5):
+            model.evaluate()
+    for _ in range(passes):
+        for name, model in (("untrained", untrained), ("trained", trained)):
+            started = time.process_time()
+            model.evaluate()
+            cpu[name].append(time.process_time() - started)
+    before, after = statistics.median(cpu["untrained"]), statistics.median(cpu["trained"])
+    return {"untrained_cpu_seconds": before, "trained_cpu_seconds": after, "difference": after / before - 1}
+
+
+def apportioning_gap(params: dict, epochs: int) -> float:
+    model = TimedCNN(data={"dataset": "digits"}, max_epochs=epochs, patience=epochs + 1, device="cpu")
+    model.set_hyperparameters(params)
+    model.define()
+    model.checks = []
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    model.train()
+    wall1, cpu1 = time.perf_counter(), time.process_time()
+    return max(abs((wall - wall0) / (wall1 - wall0) - (cpu - cpu0) / (cpu1 - cpu0)) for wall, cpu in model.checks)
+
+
 def power_short_and_long(meter: Meter, params: dict, short: int, long: int) -> dict[str, float]:
     watts = {}
     for epochs in (short, long):
@@ -75,11 +120,26 @@ def power_short_and_long(meter: Meter, params: dict, short: int, long: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--passes", type=int, default=30)
     parser.add_argument("--short", type=int, default=2)
     parser.add_argument("--long", type=int, default=12)
     parser.add_argument("--tracking-mode", default="process", choices=["process", "machine"])
     parser.add_argument("--min-window-seconds", type=float, default=2.0)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no OpenMP spin-waiting counted as CPU time on a shared machine)")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    for params in ARCHITECTURES:
+        work = work_per_pass(params, args.passes, args.long)
+        gap = apportioning_gap(params, args.long)
+        print(
+            f"{params}: CPU s per evaluation pass untrained {work['untrained_cpu_seconds'] * 1e3:.2f} ms, trained "
+            f"{work['trained_cpu_seconds'] * 1e3:.2f} ms (difference {work['difference']:+.1%}); largest gap between the "
+            f"wall-time and CPU-time shares of a {args.long}-epoch training at its checks {gap:.1%}"
+        )
+    if args.repeats <= 0:
+        return
     meter = Meter({"tracking_mode": args.tracking_mode, "min_window_seconds": args.min_window_seconds})
     meter.warm_up()
     print(f"energy source: {meter.measure(lambda: sum(range(10**6)))[1].energy_source}")
