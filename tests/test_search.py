@@ -93,7 +93,7 @@ def test_mobo_round_proposes_a_batch_deterministically():
     for params in first.proposals:
         check_in_space(params)
     assert first.reference_point["source"].startswith("inferred")
-    assert first.history == {"completed": 6, "out_of_memory": 0, "failed": 0, "measurement_failed": 0, "total": 6}
+    assert first.history == {"completed": 6, "early_stopped": 0, "out_of_memory": 0, "failed": 0, "measurement_failed": 0, "total": 6}
     assert first.noise["efficiency"] == {"source": "inferred by the GP"}
     again = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
     assert again.proposals == first.proposals  # same seed, same history, same proposals
@@ -105,7 +105,7 @@ def test_failed_and_out_of_memory_trials_do_not_stop_the_search():
     _, history = sobol_history(statuses=statuses)
     result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
     assert len(result.proposals) == 3
-    assert result.history == {"completed": 3, "out_of_memory": 1, "failed": 2, "measurement_failed": 0, "total": 6}
+    assert result.history == {"completed": 3, "early_stopped": 0, "out_of_memory": 1, "failed": 2, "measurement_failed": 0, "total": 6}
     client = load_state_from(result)
     data = client._experiment.lookup_data().df
     completed = [0, 3, 4]
@@ -298,7 +298,7 @@ def test_a_record_lacking_an_objectives_metric_counts_as_failed_and_is_logged(ca
     history[0]["path"] = "results/s/rounds/000/trials/0.json"
     with caplog.at_level("WARNING", logger="ecopt.search"):
         result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
-    assert result.history == {"completed": 5, "out_of_memory": 0, "failed": 1, "measurement_failed": 0, "total": 6}
+    assert result.history == {"completed": 5, "early_stopped": 0, "out_of_memory": 0, "failed": 1, "measurement_failed": 0, "total": 6}
     assert "rounds/000/trials/0.json: counted as failed: result lacks metric 'samples_per_joule' of objective 'efficiency'" in caplog.text
 
 
