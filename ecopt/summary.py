@@ -57,6 +57,7 @@ def study_summary(
         list(settings.objectives),
         choice=settings.net_impact.choice,
         performance_floor=settings.net_impact.performance_floor,
+        performance_tolerance=settings.net_impact.performance_tolerance,
         baseline=thaw(settings.search.baseline),
         study_joules=energy["total_joules"],
         kg_co2eq_per_joule=kg_co2eq_per_joule(energy),

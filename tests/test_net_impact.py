@@ -21,6 +21,7 @@ def impact(records, **overrides):
     arguments = {
         "choice": "most_efficient_above_floor",
         "performance_floor": 0.9,
+        "performance_tolerance": 0.01,
         "baseline": [{"x": 0.5, "n": 1}],
         "study_joules": 3000.0,
         "kg_co2eq_per_joule": 1e-7,
@@ -32,7 +33,7 @@ def impact(records, **overrides):
 
 def test_break_even_worked_by_hand():
     # baseline: 100 samples/J = 0.01 J per inference; chosen: 400 samples/J = 0.0025 J
-    records = [trial(0, 0.95, 100.0, 0.5), trial(1, 0.93, 400.0, 0.1), trial(2, 0.80, 1000.0, 0.9)]
+    records = [trial(0, 0.95, 100.0, 0.5), trial(1, 0.945, 400.0, 0.1), trial(2, 0.80, 1000.0, 0.9)]
     result = impact(records, deployment_inferences=1_000_000)
     assert result["chosen"]["index"] == 1  # trial 2 is more efficient but below the floor
     assert result["baseline"]["joules_per_inference"] == pytest.approx(0.01)
@@ -67,6 +68,46 @@ def test_no_baseline_and_no_completed_trial_give_reasons():
     failed = [trial(0, 0.95, 500.0, 0.5, status=TrialStatus.FAILED)]
     assert impact(failed)["reason"] == "no completed trial with a positive samples_per_joule"
     assert "performance floor 0.99" in impact([trial(0, 0.95, 500.0, 0.5)], performance_floor=0.99)["reason"]
+
+
+def test_a_cheaper_but_much_less_accurate_model_is_no_saving():
+    # the case a fresh-eyes check found: accuracy 0.123 at a tenth of the baseline's joules was reported as a saving
+    records = [trial(0, 0.97, 100.0, 0.5), trial(1, 0.123, 1000.0, 0.1)]
+    result = impact(records, performance_floor=None, deployment_inferences=10**6)
+    assert result["chosen"]["index"] == 1 and result["joules_saved_per_inference"] == pytest.approx(0.009)
+    assert result["break_even_inferences"] is None and "deployment" not in result
+    assert result["performance_worse_than_baseline_by"] == pytest.approx(0.847)
+    assert "less accurate than the baseline by 0.847" in result["reason"] and "performance_tolerance 0.01" in result["reason"]
+    # within the tolerance, the saving counts: 0.005 worse at a tolerance of 0.01
+    records = [trial(0, 0.97, 100.0, 0.5), trial(1, 0.965, 1000.0, 0.1)]
+    result = impact(records, performance_floor=None)
+    assert result["break_even_inferences"] == pytest.approx(3000.0 / 0.009) and "reason" not in result
+    assert "less accurate" in impact(records, performance_floor=None, performance_tolerance=0.001)["reason"]
+
+
+def test_the_chosen_model_meets_the_objectives_thresholds():
+    thresholds = parse_objectives(
+        {"performance": {"metric": "performance", "threshold": 0.9}, "efficiency": {"metric": "samples_per_joule", "log_scale": True, "threshold": 50.0}}
+    )
+    # trial 2 is the most efficient and the knee of all three, but below the performance threshold;
+    # trial 0 is the most accurate but below the efficiency threshold
+    records = [trial(0, 0.99, 10.0, 0.5), trial(1, 0.93, 400.0, 0.1), trial(2, 0.6, 5000.0, 0.9)]
+    for choice in ("knee", "most_efficient_above_floor"):
+        chosen, how = choose_model(records, thresholds, choice, None)
+        assert chosen.index == 1 and "performance >= 0.9 and samples_per_joule >= 50" in how
+    chosen, how = choose_model(records, OBJECTIVES, "most_efficient_above_floor", None)
+    assert chosen.index == 2 and how == "the most efficient trial (no performance floor or threshold set)" and "None" not in how
+    nothing, reason = choose_model([trial(0, 0.5, 5000.0, 0.9)], thresholds, "knee", None)
+    assert nothing is None and reason == "no completed trial meets the objectives' thresholds (performance >= 0.9, samples_per_joule >= 50)"
+
+
+def test_the_performance_floor_applies_to_the_knee_too():
+    # (0.9, 10), (0.5, 1000), (0.85, 300): the knee of all three is trial 2; above the floor 0.88 only trial 0 remains
+    records = [trial(0, 0.9, 10.0, 0.5), trial(1, 0.5, 1000.0, 0.1), trial(2, 0.85, 300.0, 0.2)]
+    chosen, how = choose_model(records, OBJECTIVES, "knee", 0.88)
+    assert chosen.index == 0 and how == "the frontier's knee among the trials with performance >= 0.88"
+    nothing, reason = choose_model(records, OBJECTIVES, "knee", 0.95)
+    assert nothing is None and reason == "no trial reaches the performance floor 0.95 (net_impact.performance_floor)"
 
 
 def test_knee_choice_is_the_frontier_knee():
