@@ -35,6 +35,10 @@ from ecopt.records import TrialRecord, TrialStatus, as_trial_record
 
 logger = logging.getLogger(__name__)
 
+# The config entries this stage reads (the workflow passes this slice of the study);
+# `deployment` gives lifecycle_samples_per_joule its N (ecopt.net_impact.with_lifecycle_efficiency).
+FRONTIER_SECTIONS = ["objectives", "search", "mlflow", "deployment"]
+
 
 def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> tuple[list[float], str]:
     """The hypervolume reference point, m values in the optimiser's space, and where each came from.
@@ -232,15 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.errors import ConfigError
+    from ecopt.net_impact import with_lifecycle_efficiency
     from ecopt.records import load_trial_records
 
     try:
         from ecopt.settings import thaw, validate_study
 
         mapping = study_mapping(args)
-        study = validate_study(mapping, sections=["objectives", "search", "mlflow"])
+        study = validate_study(mapping, sections=FRONTIER_SECTIONS)
         objectives = list(study.objectives)
-        records = load_trial_records(args.trials)
+        records = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)
         baseline = thaw(study.search.baseline)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.frontier: {error}", file=sys.stderr)

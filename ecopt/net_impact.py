@@ -31,8 +31,9 @@ saves nothing, ``break_even_inferences`` is null and ``reason`` says why.
 Joules per inference is the evaluation window's joules per sample
 (1 / ``samples_per_joule``): the only per-inference energy a trial measures.
 
-``lifecycle_samples_per_joule`` (the trial record's option for issue item 3) is
-the life-cycle view of efficiency used in ML life-cycle assessments (Wu et al.
+``lifecycle_samples_per_joule`` (issue 13 item 3, ``with_lifecycle_efficiency``:
+derived from the stored training and evaluation joules wherever records are read,
+never stored, so ``deployment.inferences`` is no part of a trial) is the life-cycle view of efficiency used in ML life-cycle assessments (Wu et al.
 2022, "Sustainable AI: Environmental Implications, Challenges and
 Opportunities", MLSys; Luccioni, Viguier & Ligozat 2023, "Estimating the Carbon
 Footprint of BLOOM", JMLR): training is part of a model's cost and is
@@ -42,7 +43,7 @@ amortised over the inferences it serves, N / (E_train + N x e_inference).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ecopt.records import TrialRecord, TrialStatus, as_trial_record
@@ -60,6 +61,38 @@ def lifecycle_samples_per_joule(train_joules: float, joules_per_sample: float, i
             f"lifecycle_samples_per_joule needs train_joules >= 0, joules_per_sample > 0, inferences > 0; got {train_joules}, {joules_per_sample}, {inferences}"
         )
     return inferences / (train_joules + inferences * joules_per_sample)
+
+
+def with_lifecycle_efficiency(records: Iterable[TrialRecord | Mapping[str, Any]], inferences: int | None) -> list[TrialRecord]:
+    """The records, each with ``lifecycle_samples_per_joule`` derived from what it stored, at N = ``inferences``.
+
+    N / (``train_joules`` + N x ``eval_joules`` / ``samples``) for a completed trial
+    with ``eval_joules`` > 0 and ``samples`` > 0 (no ``train_joules``: 0 J of
+    training), None otherwise and for every record when ``inferences`` is None.
+    Derived, never stored by the trial: N is the deployment's, not the
+    measurement's, so a changed ``deployment.inferences`` must not re-measure a
+    trial (it is not in ``ecopt.trial.TRIAL_SECTIONS``). Every reader that takes
+    objective values from records (the search round, the frontier, the summary,
+    ``ecopt status``) calls this first. Returns copies; the inputs are unchanged.
+    """
+    import dataclasses
+
+    derived = []
+    for record in records:
+        record = as_trial_record(record)
+        value = None
+        eval_joules, samples = record.eval_joules, record.samples
+        if inferences is not None and record.status is TrialStatus.COMPLETED and isinstance(eval_joules, (int, float)) and eval_joules > 0 and samples:
+            value = lifecycle_samples_per_joule(float(record.train_joules or 0.0), eval_joules / samples, inferences)
+        derived.append(dataclasses.replace(record, lifecycle_samples_per_joule=value))
+    return derived
+
+
+def uses_lifecycle_efficiency(objectives: Iterable[Any]) -> bool:
+    """Whether an objective (``Objective``s) is ``lifecycle_samples_per_joule``: only then does
+    ``deployment.inferences`` change what the optimiser sees (the workflow passes the search
+    round ``deployment`` only then, so changing N does not redo every round of another study)."""
+    return any(o.metric == "lifecycle_samples_per_joule" for o in objectives)
 
 
 def default_configuration(model: Any, space: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -62,7 +62,7 @@ from ecopt.settings import SearchSettings, validate_section, validate_study
 logger = logging.getLogger(__name__)
 
 # The config entries a round reads (the workflow passes this slice of the study).
-SEARCH_SECTIONS = ["search", "objectives", "space", "seed"]
+SEARCH_SECTIONS = ["search", "objectives", "space", "seed", "deployment"]
 
 LENGTHSCALE_PRIORS = tuple(SURROGATES)
 BATCH_FILLS = ("posterior_mean", "qlognehvi")
@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.io import write_json
+    from ecopt.net_impact import with_lifecycle_efficiency
     from ecopt.records import load_trial_records
 
     try:
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         if study.space is None:
             raise ConfigError("space", None, "the search space of the study")
         space = dict(study.space)
-        history = load_trial_records(args.trials)
+        history = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)
         seed = settings.seed if settings.seed is not None else study.seed
         result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=_noise_from_calibration(args.calibration, objectives))
     except (ConfigError, ValueError, FileNotFoundError) as error:

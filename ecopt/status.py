@@ -188,8 +188,11 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
 
     study_dir = Path(study_dir)
     status = StudyStatus(study_dir=str(study_dir), config_source=config_source)
-    settings = validate_study(dict(study or {}), sections=["search", "objectives"])
+    from ecopt.net_impact import with_lifecycle_efficiency
+
+    settings = validate_study(dict(study or {}), sections=["search", "objectives", "deployment"])
     records, status.unreadable = read_records(study_dir)
+    records = with_lifecycle_efficiency(records, settings.deployment.inferences)
     status.trials = len(records)
     status.statuses = {s.value: sum(r.status is s for r in records) for s in TrialStatus}
 

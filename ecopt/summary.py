@@ -39,7 +39,7 @@ def study_summary(
     ``ValueError`` when there is no ledger entry at all.
     """
     from ecopt.ledger import kg_co2eq_per_joule, study_energy
-    from ecopt.net_impact import net_impact
+    from ecopt.net_impact import net_impact, with_lifecycle_efficiency
     from ecopt.settings import thaw
 
     all_entries = list(entries) + ([dict(own_entry)] if own_entry is not None else [])
@@ -53,7 +53,7 @@ def study_summary(
     summary = dict(frontier_summary)
     summary["study_energy"] = energy
     summary["net_impact"] = net_impact(
-        records,
+        with_lifecycle_efficiency(records, settings.deployment.inferences),
         list(settings.objectives),
         choice=settings.net_impact.choice,
         performance_floor=settings.net_impact.performance_floor,

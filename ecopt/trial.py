@@ -64,8 +64,10 @@ from ecopt.settings import StudySettings, instantiate_adapter, study_settings, v
 
 logger = logging.getLogger(__name__)
 
-# The config entries a trial reads (the workflow passes this slice of the study).
-TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed", "deployment"]
+# The config entries a trial reads (the workflow passes this slice of the study). Not
+# `deployment`: it weighs a measurement (ecopt.net_impact.with_lifecycle_efficiency, where
+# records are read) but is no part of one, so changing it must not re-measure the trials.
+TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed"]
 
 
 def _release_accelerator_memory() -> None:
@@ -246,11 +248,6 @@ def run_trial(
         # The meter refuses windows of 0 J (MeasurementError), so the division is always defined.
         record.samples_per_joule = samples / eval_energy.joules
         record.eval_joules, record.eval_seconds, record.eval_passes = eval_energy.joules, eval_energy.seconds, window.passes
-        inferences = study.deployment.inferences if study.deployment is not None else None
-        if inferences is not None and samples > 0:
-            from ecopt.net_impact import lifecycle_samples_per_joule
-
-            record.lifecycle_samples_per_joule = lifecycle_samples_per_joule(record.train_joules or 0.0, eval_energy.joules / samples, inferences)
         if eval_energy.dynamic_joules is not None and eval_energy.dynamic_joules > 0:
             record.dynamic_samples_per_joule = samples / eval_energy.dynamic_joules
         if varies or max(performances) - min(performances) > 1e-9:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ecopt.net_impact import choose_model, default_configuration, lifecycle_samples_per_joule, net_impact, study_baseline
+from ecopt.net_impact import (
+    choose_model,
+    default_configuration,
+    lifecycle_samples_per_joule,
+    net_impact,
+    study_baseline,
+    uses_lifecycle_efficiency,
+    with_lifecycle_efficiency,
+)
 from ecopt.objectives import parse_objectives
 from ecopt.records import TrialRecord, TrialStatus
 from ecopt.settings import validate_study
@@ -124,6 +132,19 @@ def test_lifecycle_samples_per_joule_by_hand():
     assert lifecycle_samples_per_joule(1000.0, 0.01, 1e12) == pytest.approx(100.0, rel=1e-6)
     with pytest.raises(ValueError):
         lifecycle_samples_per_joule(1000.0, 0.0, 1e5)
+
+
+def test_lifecycle_efficiency_is_derived_from_the_stored_joules():
+    stored = TrialRecord(params={"x": 0.5}, status=TrialStatus.COMPLETED, train_joules=1000.0, eval_joules=20.0, samples=2000, samples_per_joule=100.0)
+    untrained = TrialRecord(params={"x": 0.6}, status=TrialStatus.COMPLETED, eval_joules=20.0, samples=2000, samples_per_joule=100.0)
+    failed = TrialRecord(params={"x": 0.7}, status=TrialStatus.FAILED, train_joules=5.0)
+    derived = with_lifecycle_efficiency([stored, untrained.to_dict(), failed], 10**5)
+    # 10^5 / (1000 J + 10^5 x 0.01 J) = 50 per joule; no training joules: 0 J of training, 100 per joule
+    assert [r.lifecycle_samples_per_joule for r in derived] == [pytest.approx(50.0), pytest.approx(100.0), None]
+    assert stored.lifecycle_samples_per_joule is None  # copies: the inputs are unchanged
+    assert [r.lifecycle_samples_per_joule for r in with_lifecycle_efficiency(derived, None)] == [None, None, None]
+    assert uses_lifecycle_efficiency(parse_objectives({"performance": {}, "efficiency": {"metric": "lifecycle_samples_per_joule"}}))
+    assert not uses_lifecycle_efficiency(OBJECTIVES)
 
 
 def test_default_configuration_is_the_baseline_without_search_baseline():

@@ -3,6 +3,7 @@ import os
 
 from ecopt.calibration import CALIBRATION_SECTIONS
 from ecopt.cli import settings_json
+from ecopt.net_impact import uses_lifecycle_efficiency
 from ecopt.proxies import PROXIES_SECTIONS
 from ecopt.search import SEARCH_SECTIONS
 from ecopt.summary import SUMMARY_SECTIONS
@@ -59,7 +60,10 @@ def settings_of(*sections, **partial):
 def search_settings():
     # `rounds` only adds rounds at the end: changing it must not redo finished ones.
     search = {key: value for key, value in config["search"].items() if key != "rounds"}
-    return settings_of(*SEARCH_SECTIONS, search=search)
+    # `deployment` only weighs a lifecycle_samples_per_joule objective: otherwise a new N
+    # must not redo the rounds.
+    sections = [s for s in SEARCH_SECTIONS if s != "deployment" or uses_lifecycle_efficiency(SETTINGS.objectives)]
+    return settings_of(*sections, search=search)
 
 
 def figure_shell(names, job):
