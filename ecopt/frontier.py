@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ecopt.objectives import Objective, objective_values
+from ecopt.objectives import Objective, efficiency_objective, objective_values
 from ecopt.pareto import as_maximised, hypervolume, hypervolume_trace, knee_index, pareto_mask  # noqa: F401 - hypervolume re-exported for callers of ecopt.frontier
 from ecopt.records import TrialRecord, TrialStatus, as_trial_record
 
@@ -214,7 +214,10 @@ def write_frontier(
     tables = frontier_tables(records, objectives)
     out = Path(out_dir)
     paths = {name: write_table(out / f"{name}.csv", rows) for name, rows in tables.items()}
-    summary = study_summary(records, baseline)
+    # The headline "most efficient" is in the study's own efficiency metric (lifecycle_samples_per_joule,
+    # say); a minimised efficiency objective has no "most efficient" by max, so it keeps samples_per_joule.
+    efficiency = efficiency_objective(objectives)
+    summary = study_summary(records, baseline, efficiency.metric if not efficiency.minimize else "samples_per_joule")
     summary_file = Path(summary_path) if summary_path is not None else out / "summary.json"
     validate_document(json_ready(summary), "summary", summary_file)
     paths["summary"] = write_json(summary_file, summary)

@@ -142,11 +142,6 @@ def _position(record: TrialRecord) -> dict[str, Any]:
     return {"round": record.round, "index": record.index, "params": dict(record.params), "performance": record.performance}
 
 
-def performance_objective(objectives: Sequence[Any]) -> Any:
-    """The study's performance objective: the one whose metric (else name) is ``performance``, else the first."""
-    return next((o for o in objectives if o.metric == "performance"), None) or next((o for o in objectives if o.name == "performance"), objectives[0])
-
-
 def _reaches(value: Any, bound: float, minimize: bool) -> bool:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -169,6 +164,8 @@ def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choi
     ``most_efficient_above_floor``: the candidate with the fewest joules per
     inference (highest ``samples_per_joule``).
     """
+    from ecopt.objectives import performance_objective
+
     completed = [r for r in records if joules_per_inference(r) is not None]
     if not completed:
         return None, "no completed trial with a positive samples_per_joule"
@@ -258,6 +255,8 @@ def net_impact(
     result["baseline"] = {"params": point, "trials": len(matches), "performance": baseline_performance, "joules_per_inference": baseline_jpi}
     saved = baseline_jpi - chosen_jpi
     result["joules_saved_per_inference"] = saved
+    from ecopt.objectives import performance_objective
+
     minimize = bool(performance_objective(objectives).minimize)
     worse_by = None
     if baseline_performance is not None and chosen.performance is not None:
