@@ -98,10 +98,12 @@ def ledgered(stage, job=None):
 
 
 def ledger_entries_before_frontier():
-    """Ledger entries of every job up to the last trial (the study-energy figure's inputs)."""
+    """Ledger entries of every job that can finish before the last trial (the study-energy
+    figure's inputs, ecopt.figures.STUDY_ENERGY_ENTRIES): the calibration and proxies
+    figures run beside the search, so their joules belong on the figure's x axis too."""
     entries = [f"{LEDGER}/data.json"]
-    entries += [f"{LEDGER}/calibration.json"] if "calibrate" in STAGES else []
-    entries += [f"{LEDGER}/proxies.json"] if "proxies" in STAGES else []
+    entries += [f"{LEDGER}/calibration.json", f"{LEDGER}/figures/calibration.json"] if "calibrate" in STAGES else []
+    entries += [f"{LEDGER}/proxies.json", f"{LEDGER}/figures/proxies.json"] if "proxies" in STAGES else []
     entries += [f"{LEDGER}/search/{round_number:03d}.json" for round_number in range(ROUNDS + 1)]
     entries += [
         f"{LEDGER}/trial/{round_number:03d}-{index}.json"
