@@ -8,7 +8,13 @@ the running ledger; the few milliseconds of the write itself are not counted).
 Its own final entry is still written beside the others, for the record.
 
 Runnable as ``python -m ecopt.summary --settings JSON --frontier-summary FILE
---trials DIR... --ledger DIR... --out summary.json``.
+--trials DIR... --ledger DIR... --out summary.json [--html net_impact.html]``.
+
+``--html`` also writes the study energy and the net impact as one small
+self-contained HTML page (``summary_html``): Snakemake's ``--report`` shows an HTML
+output inline, while a caption is a template that cannot read a job's results, so
+this page is how the numbers reach the report. Plain HTML from the standard
+library's ``html.escape``: a table of a dozen rows needs no template engine.
 """
 
 from __future__ import annotations
@@ -66,6 +72,52 @@ def study_summary(
     return summary
 
 
+def _joules(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:,.6g} J".replace(",", " ")
+
+
+def summary_html(summary: Mapping[str, Any]) -> str:
+    """A self-contained HTML page of ``summary``'s ``study_energy`` and ``net_impact`` (the report's numbers).
+
+    Rows: total joules (and whether estimated), joules per stage, the share
+    outside the trials' metered windows, emissions; the chosen model (how, params,
+    performance, J per inference), the baseline, the joules saved per inference,
+    ``break_even_inferences`` or the ``reason`` there is none, and the deployment's
+    net joules when given. Every value is escaped.
+    """
+    from html import escape
+
+    energy, impact = summary["study_energy"], summary["net_impact"]
+    rows: list[tuple[str, str]] = [("study energy (total)", _joules(energy["total_joules"]) + (" (ESTIMATED)" if energy.get("estimated") else ""))]
+    rows += [(f"  stage {stage}", _joules(joules)) for stage, joules in energy["by_stage"].items()]
+    share = energy.get("share_outside_trial_windows")
+    if share is not None:
+        rows.append(("share outside the trials' metered windows", f"{100 * share:.1f} %"))
+    rows.append(("emissions", f"{energy['emissions_kg_co2eq']:.3g} kg CO2eq"))
+    chosen, baseline = impact.get("chosen"), impact.get("baseline")
+    if chosen is not None:
+        rows.append(("chosen model", f"{chosen['how']}: {chosen['params']}, performance {chosen['performance']}"))
+        rows.append(("  joules per inference", _joules(chosen["joules_per_inference"])))
+    if baseline is not None:
+        rows.append(("baseline", f"{baseline['params']}, performance {baseline.get('performance')}"))
+        rows.append(("  joules per inference", _joules(baseline.get("joules_per_inference"))))
+    if "joules_saved_per_inference" in impact:
+        rows.append(("joules saved per inference", _joules(impact["joules_saved_per_inference"])))
+    breakeven = impact["break_even_inferences"]
+    rows.append(("break-even inferences", f"{breakeven:,.0f}".replace(",", " ") if breakeven is not None else "none"))
+    if impact.get("reason"):
+        rows.append(("reason", impact["reason"]))
+    deployment = impact.get("deployment")
+    if deployment is not None:
+        rows.append((f"net saving at {deployment['inferences']} inferences", _joules(deployment["net_joules_saved"])))
+    body = "\n".join(f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>" for name, value in rows)
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Study energy and net impact</title>'
+        "<style>body{font-family:sans-serif}th{text-align:left;padding-right:1em;white-space:pre}td{padding:2px}</style></head>"
+        f"<body><h3>Study energy and net impact</h3><table>\n{body}\n</table></body></html>\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ecopt.summary``: write summary.json; exit 2 for bad settings or an unreadable input (named)."""
     from ecopt.cli import add_study_arguments, study_mapping
@@ -76,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
     parser.add_argument("--ledger", nargs="+", required=True, help="ledger entry files or folders of every other job")
     parser.add_argument("--out", required=True, help="summary.json to write")
+    parser.add_argument("--html", default=None, help="also write the study energy and net impact as an HTML page (the report's numbers)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.errors import ConfigError
@@ -98,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = json_ready(study_summary(frontier, records, entries, settings, own))
     validate_document(summary, "summary", out)
     write_json(out, summary)
+    if args.html is not None:
+        from ecopt.io import write_text
+
+        write_text(args.html, summary_html(summary))
     energy, impact = summary["study_energy"], summary["net_impact"]
     logger.info(
         "study energy %.1f J (%d jobs, %.0f%% outside the trials' metered windows); break-even inferences %s -> %s",
