@@ -149,7 +149,15 @@ def test_the_summary_reads_the_studys_efficiency_metric(tmp_path):
     # trial 0 is the most efficient per inference, trial 1 over the model's life (it trains for less)
     records = [
         {"params": {"w": 0}, "status": "completed", "round": 0, "index": 0, "performance": 0.9, "samples_per_joule": 500.0, "lifecycle_samples_per_joule": 2.0},
-        {"params": {"w": 1}, "status": "completed", "round": 0, "index": 1, "performance": 0.8, "samples_per_joule": 100.0, "lifecycle_samples_per_joule": 60.0},
+        {
+            "params": {"w": 1},
+            "status": "completed",
+            "round": 0,
+            "index": 1,
+            "performance": 0.8,
+            "samples_per_joule": 100.0,
+            "lifecycle_samples_per_joule": 60.0,
+        },
     ]
     paths = write_frontier(records, lifecycle, tmp_path)
     summary = json.loads(paths["summary"].read_text())

@@ -123,7 +123,11 @@ def test_status_and_summary_json_agree_on_the_study_total(study_dir):
     from ecopt.summary import SUMMARY_SECTIONS, study_summary
     from tests.test_summary import entry
 
-    others = {"data.json": entry("data", 0.0, 5.0), "trial/000-0.json": entry("trial", 40.0, 8.0, "000-0"), "search/000.json": entry("search", 0.0, 30.0, "000")}
+    others = {
+        "data.json": entry("data", 0.0, 5.0),
+        "trial/000-0.json": entry("trial", 40.0, 8.0, "000-0"),
+        "search/000.json": entry("search", 0.0, 30.0, "000"),
+    }
     for name, data in others.items():
         _write(study_dir / "ledger" / name, data)
     settings = validate_study({"study": "toy"}, sections=SUMMARY_SECTIONS)

@@ -66,7 +66,13 @@ def test_the_report_page_shows_the_study_energy_and_the_net_impact(tmp_path):
     from ecopt.summary import main, summary_html
 
     summary = {
-        "study_energy": {"total_joules": 12982.0, "by_stage": {"search": 4113.0, "trial": 6453.0}, "estimated": True, "share_outside_trial_windows": 0.64, "emissions_kg_co2eq": 0.0013},
+        "study_energy": {
+            "total_joules": 12982.0,
+            "by_stage": {"search": 4113.0, "trial": 6453.0},
+            "estimated": True,
+            "share_outside_trial_windows": 0.64,
+            "emissions_kg_co2eq": 0.0013,
+        },
         "net_impact": {
             "choice": "knee",
             "break_even_inferences": 5_700_000.0,
@@ -86,7 +92,9 @@ def test_the_report_page_shows_the_study_energy_and_the_net_impact(tmp_path):
     # the stage writes it beside summary.json
     trials = tmp_path / "trials"
     trials.mkdir()
-    (trials / "0.json").write_text(json.dumps({"params": {"x": 0.5}, "status": "completed", "round": 0, "index": 0, "performance": 0.9, "samples_per_joule": 100.0}))
+    (trials / "0.json").write_text(
+        json.dumps({"params": {"x": 0.5}, "status": "completed", "round": 0, "index": 0, "performance": 0.9, "samples_per_joule": 100.0})
+    )
     ledger = tmp_path / "data.json"
     ledger.write_text(json.dumps(entry("data", 0.0, 5.0)))
     frontier = tmp_path / "frontier.json"
