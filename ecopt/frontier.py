@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ecopt.settings import thaw, validate_study
 
-        mapping = study_mapping(args)
+        mapping = study_mapping(args, fill_baseline=True)
         study = validate_study(mapping, sections=FRONTIER_SECTIONS)
         objectives = list(study.objectives)
         records = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)

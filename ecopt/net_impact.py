@@ -130,6 +130,36 @@ def study_baseline(settings: Any, model: Any) -> list[dict[str, Any]]:
     return [point] if point is not None else []
 
 
+# What the adapter-default baseline needs from a study file: the adapter (with its options,
+# data and seed, to build it), the space, and whether a baseline is wanted.
+BASELINE_SECTIONS = ["adapter", "adapter_options", "data", "seed", "space", "search", "net_impact"]
+
+
+def fill_study_baseline(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """``mapping`` (a study config, unvalidated) with ``search.baseline`` set to ``study_baseline``'s.
+
+    The workflow (the Snakefile) fills it once, before any job, and passes every
+    stage its slice with the filled baseline; a stage run by hand with ``--config``
+    (``ecopt.cli.study_mapping(..., fill_baseline=True)``: search, frontier,
+    summary) gets the same here, so round 0, the frontier's gains and the net
+    impact agree with the workflow's. A mapping without an ``adapter`` (a stage's
+    slice) or with ``search.baseline`` already given comes back unchanged (a copy).
+    Builds the adapter (``ecopt.settings.instantiate_adapter``: constructors are
+    cheap, data loads in ``define()``). Raises ConfigError for a bad section.
+    """
+    from ecopt.settings import instantiate_adapter, validate_study
+
+    filled = dict(mapping)
+    search = dict(filled.get("search") or {})
+    if not filled.get("adapter") or "space" not in filled or search.get("baseline"):
+        return filled
+    sections = [name for name in [*BASELINE_SECTIONS, "stages"] if name in filled or name in ("search", "net_impact")]
+    settings = validate_study(filled, sections=sections)
+    search["baseline"] = study_baseline(settings, instantiate_adapter(settings))
+    filled["search"] = search
+    return filled
+
+
 def joules_per_inference(record: TrialRecord) -> float | None:
     """Evaluation joules per sample (J) of a completed trial, None otherwise."""
     efficiency = record.samples_per_joule

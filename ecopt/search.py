@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        study = validate_study(study_mapping(args), sections=SEARCH_SECTIONS)
+        study = validate_study(study_mapping(args, fill_baseline=True), sections=SEARCH_SECTIONS)
         settings, objectives = study.search, list(study.objectives)
         if study.space is None:
             raise ConfigError("space", None, "the search space of the study")

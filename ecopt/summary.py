@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     try:
-        settings = validate_study(study_mapping(args), sections=SUMMARY_SECTIONS)
+        settings = validate_study(study_mapping(args, fill_baseline=True), sections=SUMMARY_SECTIONS)
         records = load_trial_records(args.trials)
         entries = read_entries(args.ledger)
         frontier = read_json(args.frontier_summary)

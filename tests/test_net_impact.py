@@ -157,3 +157,40 @@ def test_default_configuration_is_the_baseline_without_search_baseline():
     narrow = validate_study({**mapping, "space": {**space, "x": {"type": "range", "bounds": [0.6, 1.0]}}})
     assert default_configuration(ScriptedModel(), narrow.space) is None  # the default lies outside the space
     assert study_baseline(narrow, ScriptedModel()) == []
+
+
+def test_a_stage_run_by_hand_fills_the_adapter_default_baseline_as_the_workflow_does(tmp_path):
+    import json
+
+    import yaml
+
+    from ecopt.search import main as search_main
+    from ecopt.summary import main as summary_main
+    from tests.test_summary import entry
+
+    space = {"x": {"type": "range", "bounds": [0.0, 1.0]}, "n": {"type": "choice", "values": [1, 2, 4], "value_type": "int"}}
+    study = {"study": "t", "adapter": "tests.fakes:ScriptedModel", "space": space, "search": {"initial_trials": 3}}
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(study))
+    assert search_main(["--config", str(config), "--round", "0", "--out", str(tmp_path / "proposals.json")]) == 0
+    proposals = json.loads((tmp_path / "proposals.json").read_text())["proposals"]
+    assert proposals[0]["params"] == {"x": 0.5, "n": 1} and len(proposals) == 3  # the adapter's defaults lead round 0
+
+    trials = tmp_path / "trials"
+    trials.mkdir()
+    for entry, efficiency in zip(proposals, (100.0, 400.0, 50.0), strict=True):
+        record = {"params": entry["params"], "status": "completed", "round": 0, "index": entry["index"], "performance": 0.9, "samples_per_joule": efficiency}
+        (trials / f"{entry['index']}.json").write_text(json.dumps(record))
+    ledger = tmp_path / "data.json"
+    ledger.write_text(json.dumps(entry("data", 0.0, 5.0)))
+    frontier = tmp_path / "frontier.json"
+    frontier.write_text(json.dumps({"efficiency_metric": "samples_per_joule", "completed": 3, "trials": 3, "statuses": {s.value: 0 for s in TrialStatus}}))
+    out = tmp_path / "summary.json"
+    args = ["--frontier-summary", str(frontier), "--trials", str(trials), "--ledger", str(ledger), "--out", str(out)]
+    assert summary_main(["--config", str(config), *args]) == 0
+    impact = json.loads(out.read_text())["net_impact"]
+    assert impact["baseline"]["params"] == {"x": 0.5, "n": 1} and impact["baseline"]["joules_per_inference"] == pytest.approx(0.01)
+    # net_impact.baseline: none keeps it out of both
+    config.write_text(yaml.safe_dump({**study, "net_impact": {"baseline": "none"}}))
+    assert summary_main(["--config", str(config), *args]) == 0
+    assert json.loads(out.read_text())["net_impact"]["reason"].startswith("no baseline")
