@@ -179,7 +179,14 @@ def test_a_stage_run_by_hand_fills_the_adapter_default_baseline_as_the_workflow_
     trials = tmp_path / "trials"
     trials.mkdir()
     for proposal, efficiency in zip(proposals, (100.0, 400.0, 50.0), strict=True):
-        record = {"params": proposal["params"], "status": "completed", "round": 0, "index": proposal["index"], "performance": 0.9, "samples_per_joule": efficiency}
+        record = {
+            "params": proposal["params"],
+            "status": "completed",
+            "round": 0,
+            "index": proposal["index"],
+            "performance": 0.9,
+            "samples_per_joule": efficiency,
+        }
         (trials / f"{proposal['index']}.json").write_text(json.dumps(record))
     ledger = tmp_path / "data.json"
     ledger.write_text(json.dumps(entry("data", 0.0, 5.0)))
