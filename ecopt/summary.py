@@ -76,6 +76,16 @@ def _joules(value: Any) -> str:
     return "-" if not isinstance(value, (int, float)) else f"{value:,.6g} J".replace(",", " ")
 
 
+def _params(params: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(dict(params), sort_keys=True)
+
+
+def _performance(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "-"
+
+
 def summary_html(summary: Mapping[str, Any]) -> str:
     """A self-contained HTML page of ``summary``'s ``study_energy`` and ``net_impact`` (the report's numbers).
 
@@ -96,10 +106,10 @@ def summary_html(summary: Mapping[str, Any]) -> str:
     rows.append(("emissions", f"{energy['emissions_kg_co2eq']:.3g} kg CO2eq"))
     chosen, baseline = impact.get("chosen"), impact.get("baseline")
     if chosen is not None:
-        rows.append(("chosen model", f"{chosen['how']}: {chosen['params']}, performance {chosen['performance']}"))
+        rows.append(("chosen model", f"{chosen['how']}: {_params(chosen['params'])}, performance {_performance(chosen['performance'])}"))
         rows.append(("  joules per inference", _joules(chosen["joules_per_inference"])))
     if baseline is not None:
-        rows.append(("baseline", f"{baseline['params']}, performance {baseline.get('performance')}"))
+        rows.append(("baseline", f"{_params(baseline['params'])}, performance {_performance(baseline.get('performance'))}"))
         rows.append(("  joules per inference", _joules(baseline.get("joules_per_inference"))))
     if "joules_saved_per_inference" in impact:
         rows.append(("joules saved per inference", _joules(impact["joules_saved_per_inference"])))
