@@ -379,8 +379,9 @@ def test_html_report_has_every_figure_with_its_caption(finished_study, tmp_path)
     result = snakemake(finished_study, "--report", str(report), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     text = report.read_text(errors="replace")
-    for figure in ("pareto.png", "hypervolume.png", "scaling.png", "proxies.png", "calibration.png", "frontier.html"):
+    for figure in ("pareto.png", "hypervolume.png", "scaling.png", "proxies.png", "calibration.png", "frontier.html", "net_impact.html"):
         assert figure in text
+    assert "break-even inferences" in text  # the net impact's caption; its numbers are the page net_impact.html
     assert "Pareto frontier" in text and "relative standard deviation" in text and "parameter count" in text
 
 
