@@ -6,8 +6,10 @@ source and says ESTIMATED where the joules are time x an assumed power.
 
 Tables are read with their declared dtypes (``ecopt.records.read_table``):
 ``knee`` and ``estimated`` are booleans, ``status`` a category over every
-``TrialStatus``, so every figure counts every status the same way, and only
-completed trials are drawn as points.
+``TrialStatus``, so every figure counts every status the same way. Completed
+trials are drawn as points; early-stopped ones (``ecopt.early_stopping``) in a
+colour of their own, at their partial performance and measured efficiency, never
+on the frontier; the other statuses are counted in the legend.
 
 Runnable as ``python -m ecopt.figures --config FILE --study-dir DIR --out-dir DIR``.
 """
@@ -56,7 +58,7 @@ def not_completed_note(counts: Mapping[str, int]) -> str:
     """'not shown: 2 out of memory (efficiency 0), 1 measurement failed', or '' when every trial completed."""
     parts = []
     for status in TrialStatus:
-        if status is TrialStatus.COMPLETED or not counts.get(status.value):
+        if status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED) or not counts.get(status.value):  # both drawn
             continue
         label = status.value.replace("_", " ")
         parts.append(f"{counts[status.value]} {label}" + (" (efficiency 0)" if status is TrialStatus.OUT_OF_MEMORY else ""))
@@ -67,19 +69,23 @@ def not_completed_note(counts: Mapping[str, int]) -> str:
 def pareto_data(trials: Any, frontier: Any, performance: str = "performance", efficiency: str = "samples_per_joule") -> dict[str, Any]:
     """What the Pareto figure shows, from the ``trials`` and ``frontier`` tables (pandas, as ``read_table`` reads them).
 
-    Returns ``points`` (completed trials), ``frontier`` (sorted by performance) and
-    ``knee``: float arrays of shape (n, 2), columns (performance, efficiency in
-    samples per joule); ``disturbed`` (bool, shape (len(points),)): the trial's window
-    stayed disturbed by other processes (``ecopt.meter``); ``counts`` (``status_counts``), the energy ``note`` and the
-    x-axis ``performance_label``. A missing column raises KeyError.
+    Returns ``points`` (completed trials), ``early_stopped`` (early-stopped trials
+    with both values: partial performance, efficiency), ``frontier`` (sorted by
+    performance) and ``knee``: float arrays of shape (n, 2), columns (performance,
+    efficiency in samples per joule); ``disturbed`` (bool, shape (len(points),)): the
+    completed trial's window stayed disturbed by other processes (``ecopt.meter``);
+    ``counts`` (``status_counts``), the energy ``note`` and the x-axis
+    ``performance_label``. A missing column raises KeyError.
     """
     completed = trials[trials["status"] == TrialStatus.COMPLETED.value]
+    stopped = trials[trials["status"] == TrialStatus.EARLY_STOPPED.value][[performance, efficiency]].to_numpy(dtype=float).reshape(-1, 2)
     line = frontier.sort_values(performance) if len(frontier) else frontier
     knee = frontier[frontier["knee"].fillna(False).astype(bool)] if "knee" in frontier else frontier.iloc[:0]
     disturbed = completed["disturbed"].fillna(False).to_numpy(dtype=bool) if "disturbed" in completed else np.zeros(len(completed), dtype=bool)
     return {
         "points": completed[[performance, efficiency]].to_numpy(dtype=float),
         "disturbed": disturbed,
+        "early_stopped": stopped[np.all(np.isfinite(stopped), axis=1)],
         "frontier": line[[performance, efficiency]].to_numpy(dtype=float),
         "knee": knee[[performance, efficiency]].to_numpy(dtype=float),
         "counts": status_counts(trials),
@@ -226,6 +232,9 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: FiguresSettings) 
     axis = axes[0][0]
     points, line, knee = data["points"], data["frontier"], data["knee"]
     axis.scatter(points[:, 0], points[:, 1], s=28, color="tab:blue", alpha=0.6, label=f"trials ({data['counts']['completed']} completed)")
+    stopped = data.get("early_stopped", np.zeros((0, 2)))
+    if len(stopped):
+        axis.scatter(stopped[:, 0], stopped[:, 1], s=28, marker="x", color="tab:gray", label=f"early stopped ({len(stopped)}, partial performance)")
     if len(line):
         axis.step(line[:, 0], line[:, 1], where="post", color="tab:orange", linewidth=2, label=f"Pareto frontier ({len(line)})")
         axis.scatter(line[:, 0], line[:, 1], s=50, color="tab:orange", zorder=3)
@@ -332,9 +341,10 @@ def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) ->
     Per round, not per trial: the trials of a round run in any order (Snakemake
     schedules them), while ``hypervolume.csv`` accumulates them in (round, index)
     order, so only its value after a round's last row is the hypervolume at a
-    moment of the study. ``entries`` are ledger entries (``ecopt.ledger``); a
-    round's x value is the sum of ``total_joules`` of every entry that finished no
-    later than its last trial (data, calibration, proxies, rounds, trials).
+    moment of the study. ``entries`` are ledger entries (``ecopt.ledger``,
+    ``study_energy_entries``); a round's x value is the sum of ``total_joules`` of
+    every entry that finished no later than its last trial (data, calibration,
+    proxies and their figures, rounds, trials).
     Rounds with a trial that has no entry are left out. Returns lists ``joules``,
     ``hypervolume``, ``round`` and the energy ``note``.
     """
@@ -355,6 +365,28 @@ def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) ->
     estimated = any(e["estimated"] for e in entries)
     note = "Energy: the study's own, every job's whole process (ecopt.ledger)" + ("  (ESTIMATED: CodeCarbon without energy counters)" if estimated else "")
     return {"joules": joules, "hypervolume": values, "round": rounds, "note": note}
+
+
+# The ledger entries the study-energy figure reads (under results/<study>/ledger/): every job
+# that can finish before the last trial, the calibration and proxies figures included (they
+# run beside the search); the workflow declares the same files as the figures job's inputs.
+STUDY_ENERGY_ENTRIES = ("data.json", "calibration.json", "proxies.json", "search", "trial", "figures/calibration.json", "figures/proxies.json")
+
+
+def study_energy_entries(ledger: str | Path) -> list[dict[str, Any]]:
+    """The ledger entries (``STUDY_ENERGY_ENTRIES`` that exist under ``ledger``) for ``study_energy_data``.
+
+    Jobs that start only after the last trial (frontier, this figures job, the
+    page, the summary) cannot move a round's x value, so they are not read.
+    Each file is checked against ``ledger_entry.schema.json`` (``RecordError``).
+    """
+    from ecopt.records import read_document
+
+    ledger = Path(ledger)
+    sources = [ledger / name for name in STUDY_ENERGY_ENTRIES if (ledger / name).exists()]
+    # Read through the schema here: ecopt.ledger imports the meter, which figures never do.
+    files = [file for source in sources for file in (sorted(source.rglob("*.json")) if source.is_dir() else [source])]
+    return [read_document(file, "ledger_entry") for file in files]
 
 
 def draw_study_energy(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
@@ -403,14 +435,7 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
             summary = read_summary(summary_file) if summary_file is not None else {}
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
     if "study_energy" in only and (study / "hypervolume.csv").is_file() and (study / "ledger").is_dir():
-        from ecopt.records import read_document
-
-        # The entries of the jobs up to the last trial (what the workflow declares as this job's inputs).
-        ledger = study / "ledger"
-        sources = [ledger / name for name in ("data.json", "calibration.json", "proxies.json", "search", "trial") if (ledger / name).exists()]
-        # Read through the schema here: ecopt.ledger imports the meter, which figures never do.
-        files = [file for source in sources for file in (sorted(source.rglob("*.json")) if source.is_dir() else [source])]
-        data = study_energy_data(read_table(study / "hypervolume.csv"), [read_document(file, "ledger_entry") for file in files])
+        data = study_energy_data(read_table(study / "hypervolume.csv"), study_energy_entries(study / "ledger"))
         paths.append(draw_study_energy(data, out / f"study_energy.{suffix}", settings))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")

@@ -17,6 +17,8 @@ from ecopt.hyperparameter import Hyperparameter
 if TYPE_CHECKING:  # torch is heavy; only type checkers need it here
     import torch
 
+    from ecopt.early_stopping import RungMonitor
+
 
 class Model:
     """Base class of model adapters."""
@@ -24,6 +26,17 @@ class Model:
     # True when evaluate()'s performance is itself a measurement (latency) that varies
     # from pass to pass: the trial then records the median pass and the spread.
     performance_varies: bool = False
+    # True when evaluate()'s energy per sample does not depend on the trained weights
+    # (inference cost set by the architecture alone: a CNN's forward pass, fixed-length
+    # generation). Multi-objective early stopping (ecopt.early_stopping) needs it: the
+    # trial then measures efficiency on the untrained network, before training.
+    efficiency_independent_of_weights: bool = False
+    # Set by the trial before train() when early stopping is on; report_rung() consults it.
+    rung_monitor: RungMonitor | None = None
+    # The training budget in the unit of the adapter's validation checks (epochs, steps): the rungs lie below it.
+    max_resource: int | None = None
+    # The resource (epoch, step) at which the rung monitor stopped training; None when it did not.
+    stopped_at_resource: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if type(self) is Model:
@@ -61,6 +74,25 @@ class Model:
     def train(self) -> None:
         """Fit the model. Metered as the training phase."""
         raise NotImplementedError
+
+    def report_rung(self, resource: int, performance: float, **entry: float) -> bool:
+        """Record one validation check of ``train()``; True means early stopping says stop now.
+
+        Trainers call this at EVERY validation check with ``resource`` (the epoch or
+        step, an int) and ``performance``, the validation value of the same metric as
+        ``evaluate()``'s performance. ``entry`` holds further learning-curve fields
+        (``epoch`` or ``step``, ``train_loss``, ``validation_loss``,
+        ``train_seconds``): the check is appended to ``self.learning_curve`` with
+        ``performance``. The trial's ``rung_monitor`` (None: early stopping off)
+        judges the check at its rungs. On True the adapter restores its best
+        weights, sets ``self.stopped_at_resource = resource`` and returns from
+        ``train()``.
+        """
+        if getattr(self, "learning_curve", None) is None:
+            self.learning_curve = []
+        self.learning_curve.append({**entry, "performance": float(performance)})
+        monitor = self.rung_monitor
+        return monitor is not None and monitor.report(int(resource), float(performance))
 
     def evaluate(self) -> tuple[float, int]:
         """Score the model once over the evaluation set: ``(performance, num_samples)``."""

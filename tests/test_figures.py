@@ -70,6 +70,20 @@ def test_pareto_numbers(study):
     assert data["performance_label"] == "accuracy" and "ESTIMATED" in data["note"]
 
 
+def test_early_stopped_trials_are_drawn_in_their_own_colour_never_on_the_frontier(tmp_path):
+    stop = {"rung": 1, "rank": 3, "allowed": 2, "compared": 4, "reason": "rung 1: stop"}
+    # Better than every completed trial in both objectives, yet not trained to the end: off the frontier.
+    stopped = {"round": 1, "index": 3, "status": "early_stopped", "params": {"w": 6}, "performance": 0.95, "samples_per_joule": 5000.0}
+    write_frontier([*records(), stopped | {"stopped_at_rung": 1, "early_stopping": stop}], parse_objectives(None), tmp_path)
+    data = pareto_data(read_table(tmp_path / "trials.csv"), read_table(tmp_path / "frontier.csv"))
+    np.testing.assert_allclose(data["early_stopped"], [[0.95, 5000.0]])
+    np.testing.assert_allclose(data["frontier"], [[0.5, 1000.0], [0.8, 200.0], [0.9, 10.0]])
+    assert data["knee"].tolist() != [[0.95, 5000.0]] and data["counts"]["early_stopped"] == 1
+    assert "early stopped" not in not_completed_note(data["counts"])  # drawn, not merely counted
+    paths = draw_all(tmp_path, tmp_path / "figures", validate_section("figures", {"dpi": 50}), only=["pareto"])
+    assert paths[0].stat().st_size > 5000
+
+
 def test_hypervolume_proxy_and_calibration_numbers(study):
     hv = hypervolume_data(read_table(study / "hypervolume.csv"))
     assert len(hv["trial_number"]) == 7 and np.all(np.diff(hv["hypervolume"]) >= 0)
@@ -189,3 +203,40 @@ def test_study_energy_data_is_per_round_at_the_energy_spent_so_far():
     data = study_energy_data(hypervolume, entries)
     assert data["joules"] == [35.0, 72.0] and data["hypervolume"] == [0.5, 0.7] and data["round"] == [0, 1]
     assert "ESTIMATED" in data["note"]
+
+
+def test_study_energy_counts_the_calibration_and_proxies_figure_jobs(tmp_path):
+    # they run beside the search: a calibration figure done before the last trial is energy the study had spent by then
+    import pandas as pd
+
+    from ecopt.figures import study_energy_data, study_energy_entries
+    from ecopt.io import write_json
+    from tests.test_summary import entry
+
+    def at(data, finished):
+        return {**data, "finished_at": f"2026-11-30T00:00:0{finished}+00:00"}
+
+    ledger = tmp_path / "ledger"
+    jobs = {
+        "data.json": at(entry("data", 0.0, 5.0), 1),  # 10 J each: 1 s of process start at the outside power
+        "calibration.json": at(entry("calibration", 4.0, 1.0), 2),
+        "figures/calibration.json": at(entry("figures", 0.0, 2.0, "calibration"), 3),
+        "figures/proxies.json": at(entry("figures", 0.0, 3.0, "proxies"), 8),  # after the last trial: not on the axis yet
+        "search/000.json": at(entry("search", 0.0, 1.0, "000"), 4),
+        "trial/000-0.json": at(entry("trial", 6.0, 1.0, "000-0"), 5),
+        "figures/frontier.json": at(entry("figures", 0.0, 50.0, "frontier"), 6),  # this figures job's own (an older run's): never read
+    }
+    for name, data in jobs.items():
+        write_json(ledger / name, data)
+    entries = study_energy_entries(ledger)
+    assert sorted((e["stage"], e["job"]) for e in entries) == [
+        ("calibration", None),
+        ("data", None),
+        ("figures", "calibration"),
+        ("figures", "proxies"),
+        ("search", "000"),
+        ("trial", "000-0"),
+    ]
+    data = study_energy_data(pd.DataFrame({"round": [0], "index": [0], "hypervolume": [0.4]}), entries)
+    # data 10 + calibration 6 (4 + 1 + 1 s at 1 W) + calibration figure 4 + search 2 + trial 8 (6 + 1 + 1 s at 1 W)
+    assert data["joules"] == [pytest.approx(10.0 + 6.0 + 4.0 + 2.0 + 8.0)]
