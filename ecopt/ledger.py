@@ -36,6 +36,19 @@ Design choices:
   (``results/<study>/ledger/<stage>[/<job>].json``, checked against
   ``ecopt/schemas/ledger_entry.schema.json``, written atomically), so Snakemake
   knows every entry and the final ``ecopt.summary`` stage reads exactly them.
+* **A rerun adds to its job's entry, never replaces it.** Snakemake reruns a
+  job when its settings change (a lifecycle study's new N reruns its search
+  rounds, and their trials then rerun too, keeping their records by
+  fingerprint). The rules declare every ledger output ``update()``, so Snakemake
+  keeps the previous entry instead of deleting it, and ``fold_runs`` folds it
+  into the new one: the entry's ``runs`` list holds every run, and its totals
+  are the sums over runs. Replacing it lost real energy: in the first lifecycle
+  study whose N changed, the round-0 trials' no-op reruns (1.6-4.4 J each)
+  replaced the entries of the runs that had trained them, and the study's trial
+  windows fell from 336.5 J to 53.8 J, below the 313.8 J the trials' own records
+  say their training and evaluation took. A ledger file deleted by hand is gone
+  (its energy no longer counts); a failed rerun is undone by Snakemake, which
+  restores an ``update()`` output's previous version.
 * It runs a stage in its own process: ``python -m ecopt.ledger --stage trial
   --out F -- trial --settings ...`` dispatches through ``ecopt.__main__`` after
   the ledger has begun, so stages need no ledger code of their own; the summary
@@ -100,6 +113,7 @@ class Ledger:
     process_started_at: float | None = None
     tracking_mode: str = "process"
     clock: Callable[[], float] = time.time
+    out: Path | None = None  # the entry's file, whose earlier runs fold into this one (fold_into_existing)
     windows: list[_Window] = field(default_factory=list)
     began_at: float | None = None
     _outside_open: bool = False
@@ -144,6 +158,11 @@ class Ledger:
             process_started_at=self.process_started_at,
             tracking_mode=self.tracking_mode,
         )
+
+    def entry_over_runs(self) -> dict[str, Any]:
+        """``entry()`` folded over this job's earlier runs at ``out`` (``fold_into_existing``); ``entry()`` without ``out``."""
+        entry = self.entry()
+        return fold_into_existing(self.out, entry) if self.out is not None else fold_runs(None, entry)
 
     def finish(self) -> dict[str, Any]:
         """Close the outside window and return the final entry."""
@@ -250,6 +269,75 @@ def ledger_entry(
     }
 
 
+# The entry's fields that add up over a job's runs (``fold_runs``).
+ADDITIVE_FIELDS = (
+    "total_joules",
+    "inside_windows_joules",
+    "outside_windows_joules",
+    "startup_estimated_joules",
+    "inside_windows_seconds",
+    "outside_windows_seconds",
+    "startup_seconds",
+    "emissions_kg_co2eq",
+    "windows",
+)
+
+
+def _single_run(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The runs an entry holds: its ``runs`` list, or itself when it predates them."""
+    runs = entry.get("runs")
+    return [dict(run) for run in runs] if isinstance(runs, list) else [{k: v for k, v in entry.items() if k != "runs"}]
+
+
+def fold_runs(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> dict[str, Any]:
+    """One job's entry over all its runs: ``previous`` (the entry already on disk, or None) then ``current``.
+
+    The result has ``current``'s fields, with ``runs`` = every run's own entry (the
+    previous entry's runs, or the previous entry itself when it has none, then
+    ``current``), and every additive field (``ADDITIVE_FIELDS``: joules, seconds,
+    kg CO2eq, windows; ``by_component`` per component) summed over the runs;
+    ``estimated`` / ``startup_estimated`` when any run's is; ``began_at`` and
+    ``process_started_at`` of the first run, ``finished_at`` and ``exit_status``
+    of the last. Raises ``ValueError`` when ``previous`` is another job's entry
+    (stage or job differs).
+    """
+    runs = ([] if previous is None else _single_run(previous)) + _single_run(current)
+    if previous is not None and (previous.get("stage"), previous.get("job")) != (current.get("stage"), current.get("job")):
+        raise ValueError(f"ledger entry of {previous.get('stage')} {previous.get('job')} cannot fold into {current.get('stage')} {current.get('job')}")
+    folded = dict(runs[-1])
+    for name in ADDITIVE_FIELDS:
+        values = [run[name] for run in runs if isinstance(run.get(name), (int, float))]
+        if values:
+            folded[name] = sum(values)
+    folded["by_component"] = {name: sum(run.get("by_component", {}).get(name, 0.0) for run in runs) for name in COMPONENTS}
+    folded["estimated"] = any(run.get("estimated", False) for run in runs)
+    folded["startup_estimated"] = any(run.get("startup_estimated", False) for run in runs)
+    folded["began_at"], folded["process_started_at"] = runs[0]["began_at"], runs[0].get("process_started_at")
+    meters = sorted({part.strip() for run in runs for part in (run.get("meter") or "").split(",") if part.strip()})
+    folded["meter"] = ", ".join(meters) or None
+    folded["runs"] = runs
+    return folded
+
+
+def fold_into_existing(path: str | Path, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``entry`` folded over the entry already at ``path`` (``fold_runs``); ``entry`` alone when there is none.
+
+    A previous file that does not read or validate (a kill mid-write cannot leave
+    one, writes are atomic, but a hand edit can) or that belongs to another job is
+    logged as a warning and not folded: its energy is lost, not guessed.
+    """
+    from ecopt.records import read_document
+
+    path = Path(path)
+    if not path.exists():
+        return fold_runs(None, entry)
+    try:
+        return fold_runs(read_document(path, "ledger_entry"), entry)
+    except (ValueError, OSError) as error:
+        logger.warning("%s: previous ledger entry not folded into this run's (%s)", path, str(error).splitlines()[0])
+        return fold_runs(None, entry)
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
 
@@ -353,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         job=args.job,
         process_started_at=psutil.Process().create_time(),
         tracking_mode=args.tracking_mode,
+        out=Path(args.out),
     )
     ledger.begin()
     # Run as ``python -m``, this module is ``__main__``; stages import ``ecopt.ledger``.
@@ -371,9 +460,18 @@ def main(argv: list[str] | None = None) -> int:
         registry._ACTIVE = None
     entry = ledger.finish()
     entry["exit_status"] = int(status)
+    entry = fold_into_existing(args.out, entry)
     write_entry(args.out, entry)
     job = f" {args.job}" if args.job else ""
-    logger.info("%s%s: %.1f J (%.1f J inside metered windows) -> %s", args.stage, job, entry["total_joules"], entry["inside_windows_joules"], args.out)
+    logger.info(
+        "%s%s: %.1f J (%.1f J inside metered windows) over %d run(s) -> %s",
+        args.stage,
+        job,
+        entry["total_joules"],
+        entry["inside_windows_joules"],
+        len(entry["runs"]),
+        args.out,
+    )
     return int(status)
 
 
@@ -389,7 +487,7 @@ def write_entry(path: str | Path, entry: Mapping[str, Any]) -> Path:
     return write_json(path, data)
 
 
-__all__ = ["JOULES_PER_KWH", "Ledger", "active_ledger", "kg_co2eq_per_joule", "ledger_entry", "read_entries", "study_energy", "write_entry"]
+__all__ = ["JOULES_PER_KWH", "Ledger", "active_ledger", "fold_into_existing", "fold_runs", "kg_co2eq_per_joule", "ledger_entry", "read_entries", "study_energy", "write_entry"]
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ class StudyStatus:
     ledger_joules: float | None = None
     summary_job_joules: float | None = None  # the summary job's whole ledger entry, its write included
     summary_total_joules: float | None = None  # summary.json's study_energy.total_joules, when it reads
+    trial_windows_joules: float | None = None  # the trials' ledger entries, inside their metered windows
+    trial_windows_shortfall_joules: float = 0.0  # trial_joules - trial_windows_joules when the ledger holds less
     median_trial_seconds: float | None = None
     median_propose_seconds: float | None = None
     seconds_left: float | None = None
@@ -144,8 +146,9 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def ledger_totals(study_dir: Path) -> tuple[float | None, float | None]:
-    """The study ledger's total as ``summary.json`` counts it (J), and the summary job's whole entry (J, or None).
+def ledger_totals(study_dir: Path) -> tuple[float | None, float | None, float | None]:
+    """The study ledger's total as ``summary.json`` counts it (J), the summary job's whole entry (J, or None),
+    and the joules inside the trial jobs' metered windows (J, or None without a trial entry).
 
     Every JSON file under ``study_dir/ledger/`` with a numeric top-level
     ``total_joules`` (or ``joules``) counts, read tolerantly (unreadable or partial
@@ -155,12 +158,12 @@ def ledger_totals(study_dir: Path) -> tuple[float | None, float | None]:
     also holds the write. So that one job counts here as ``summary.json``'s
     ``study_energy.by_stage.summary`` when that file reads, else as its entry. The
     two totals then agree to the joule for a finished study; the job's whole entry
-    is the second value, printed beside. (None, None) with no ledger yet.
+    is the second value, printed beside. (None, None, None) with no ledger yet.
     """
     folder = study_dir / "ledger"
     if not folder.is_dir():
-        return None, None
-    total, found, summary_entry = 0.0, False, None
+        return None, None, None
+    total, found, summary_entry, trial_windows = 0.0, False, None, None
     for path in sorted(folder.glob("**/*.json")):
         data = _read_json(path)
         if not isinstance(data, dict):
@@ -171,13 +174,15 @@ def ledger_totals(study_dir: Path) -> tuple[float | None, float | None]:
         if data.get("stage") == "summary":
             summary_entry = value
             continue
+        if data.get("stage") == "trial":
+            trial_windows = (trial_windows or 0.0) + (_number(data.get("inside_windows_joules")) or 0.0)
         total, found = total + value, True
     if summary_entry is not None:
         summary = _read_json(study_dir / "summary.json")
         energy = summary.get("study_energy") if isinstance(summary, dict) else None
         counted = _number(energy.get("by_stage", {}).get("summary")) if isinstance(energy, dict) and energy.get("summary_stage_included") else None
         total, found = total + (counted if counted is not None else summary_entry), True
-    return (total if found else None), summary_entry
+    return (total if found else None), summary_entry, trial_windows
 
 
 def ledger_joules(study_dir: Path) -> float | None:
@@ -243,7 +248,11 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
         status.frontier_size = len(tables["frontier"])
         status.hypervolume = float(tables["hypervolume"][-1]["hypervolume"]) if status.statuses[TrialStatus.COMPLETED.value] else None
     status.trial_joules = sum(float(r.train_joules or 0.0) + float(r.eval_joules or 0.0) for r in records)
-    status.ledger_joules, status.summary_job_joules = ledger_totals(study_dir)
+    status.ledger_joules, status.summary_job_joules, status.trial_windows_joules = ledger_totals(study_dir)
+    if status.trial_windows_joules is not None:
+        from ecopt.summary import trial_coverage
+
+        status.trial_windows_shortfall_joules = trial_coverage(status.trial_windows_joules, records)["trial_windows_shortfall_joules"]
     summary = _read_json(study_dir / "summary.json")
     energy = summary.get("study_energy") if isinstance(summary, dict) else None
     status.summary_total_joules = _number(energy.get("total_joules")) if isinstance(energy, dict) else None
@@ -279,6 +288,12 @@ def format_status(status: StudyStatus) -> str:
         f"energy       {status.trial_joules:.1f} J in trials (train + eval)"
         + ("" if status.ledger_joules is None else f"; {status.ledger_joules:.1f} J in the study ledger"),
     ]
+    if status.trial_windows_shortfall_joules > 0:
+        lines.append(
+            f"WARNING      the ledger's trial windows hold {status.trial_windows_joules:.1f} J, "
+            f"{status.trial_windows_shortfall_joules:.1f} J less than the trials' recorded train + eval: "
+            "a trial's ledger entry was deleted or replaced, so the ledger undercounts the study"
+        )
     if status.summary_job_joules is not None:
         lines.append(
             f"summary job  {status.summary_job_joules:.1f} J in its own ledger entry (its write included; the ledger total counts it "

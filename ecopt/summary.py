@@ -32,6 +32,24 @@ logger = logging.getLogger(__name__)
 SUMMARY_SECTIONS = ["objectives", "search", "net_impact", "deployment"]
 
 
+# Relative slack of the coverage check: float sums over dozens of trials, not energy.
+COVERAGE_TOLERANCE = 1e-9
+
+
+def trial_coverage(trial_windows_joules: float, records: Sequence[Any]) -> dict[str, Any]:
+    """Whether the ledger's trial windows (J) cover the trials' recorded training + evaluation joules.
+
+    Every joule a record holds was metered inside its trial's windows, so the
+    windows can only hold more (repeated windows, early-stopped rungs). Returns
+    ``trial_records_joules``, ``trial_windows_shortfall_joules`` (records - windows,
+    0 when covered) and ``ledger_covers_trials``.
+    """
+    recorded = sum(float(getattr(r, "train_joules", None) or 0.0) + float(getattr(r, "eval_joules", None) or 0.0) for r in records)
+    shortfall = recorded - trial_windows_joules
+    covered = shortfall <= COVERAGE_TOLERANCE * max(1.0, recorded)
+    return {"trial_records_joules": recorded, "trial_windows_shortfall_joules": 0.0 if covered else shortfall, "ledger_covers_trials": covered}
+
+
 def study_summary(
     frontier_summary: Mapping[str, Any],
     records: Sequence[Any],
@@ -54,6 +72,15 @@ def study_summary(
     trial_entries = [e for e in all_entries if e["stage"] == "trial"]
     energy["trial_overhead_joules"] = sum(e["total_joules"] - e["inside_windows_joules"] for e in trial_entries)
     energy["trial_windows_joules"] = sum(e["inside_windows_joules"] for e in trial_entries)
+    energy.update(trial_coverage(energy["trial_windows_joules"], records))
+    if not energy["ledger_covers_trials"]:
+        logger.warning(
+            "the ledger's trial windows hold %.1f J, %.1f J less than the trials' recorded training + evaluation (%.1f J): "
+            "a trial's ledger entry was deleted or replaced, so study_energy undercounts the study",
+            energy["trial_windows_joules"],
+            energy["trial_windows_shortfall_joules"],
+            energy["trial_records_joules"],
+        )
     total = energy["total_joules"]
     energy["share_outside_trial_windows"] = (total - energy["trial_windows_joules"]) / total if total > 0 else None
     summary = dict(frontier_summary)
@@ -162,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecopt.summary: {error}", file=sys.stderr)
         return 2
     ledger = active_ledger()
-    own = ledger.entry() if ledger is not None else None
+    # Earlier runs of this job (a rerun of the summary) are in its entry's file, not among --ledger.
+    own = ledger.entry_over_runs() if ledger is not None else None
     summary = json_ready(study_summary(frontier, records, entries, settings, own))
     validate_document(summary, "summary", out)
     write_json(out, summary)

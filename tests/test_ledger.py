@@ -109,3 +109,51 @@ def test_a_damaged_entry_is_refused_with_its_path(tmp_path):
     path.write_text(json.dumps({"stage": "trial", "total_joules": -1}))
     with pytest.raises(ValueError, match="bad.json"):
         read_entries([path])
+
+
+def test_a_rerun_adds_its_run_to_the_job_s_entry_instead_of_replacing_it(tmp_path):
+    from ecopt.ledger import fold_into_existing, fold_runs
+
+    # the lifecycle study whose N changed: the run that trained the trial, then a no-op rerun that kept its record
+    trained = ledger_entry([(True, reading(300.0, 10.0, 30.0)), (False, reading(20.0, 5.0, 5.0))], **_job("000-1", 100.0, 140.0))
+    rerun = ledger_entry([(False, reading(3.0, 1.0, 1.0))], **_job("000-1", 500.0, 502.0))
+    path = tmp_path / "ledger/trial/000-1.json"
+    write_entry(path, fold_into_existing(path, trained))  # the first run: nothing to fold
+    assert json.loads(path.read_text())["runs"][0]["total_joules"] == pytest.approx(trained["total_joules"])
+    write_entry(path, fold_into_existing(path, rerun))
+    folded = read_entries([path])[0]
+    assert len(folded["runs"]) == 2
+    assert folded["total_joules"] == pytest.approx(trained["total_joules"] + rerun["total_joules"])
+    assert folded["inside_windows_joules"] == pytest.approx(310.0)  # the trained run's windows are still counted
+    assert folded["by_component"]["cpu"] == pytest.approx(sum(e["by_component"]["cpu"] for e in (trained, rerun)))
+    assert folded["began_at"] == trained["began_at"] and folded["finished_at"] == rerun["finished_at"]
+    assert study_energy([folded])["total_joules"] == pytest.approx(trained["total_joules"] + rerun["total_joules"])
+    # a third run adds a third, never nests
+    assert len(fold_runs(folded, rerun)["runs"]) == 3
+    with pytest.raises(ValueError, match="cannot fold"):
+        fold_runs(folded, ledger_entry([(False, reading(3.0, 1.0, 1.0))], **_job("000-2", 1.0, 2.0)))
+
+
+def test_an_unreadable_previous_entry_is_not_folded(tmp_path, caplog):
+    from ecopt.ledger import fold_into_existing
+
+    path = tmp_path / "trial.json"
+    path.write_text('{"stage": "tri')
+    run = ledger_entry([(False, reading(3.0, 1.0, 1.0))], **_job("000-1", 1.0, 2.0))
+    assert fold_into_existing(path, run)["total_joules"] == pytest.approx(run["total_joules"])
+    assert "not folded" in caplog.text
+
+
+def _job(job: str, began: float, finished: float) -> dict:
+    return {"stage": "trial", "job": job, "began_at": began, "finished_at": finished, "process_started_at": None, "tracking_mode": "process"}
+
+
+def test_every_ledger_output_of_the_workflow_is_kept_across_reruns():
+    # Snakemake deletes a plain output before it reruns the job; update() keeps it for fold_into_existing.
+    import re
+    from pathlib import Path
+
+    rules = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+    declared = [line.strip() for path in sorted(rules.glob("*.smk")) for line in path.read_text().splitlines() if re.match(r"\s+ledger=.*LEDGER\}/", line)]
+    assert len(declared) >= 10
+    assert all(line.startswith("ledger=update(") for line in declared), declared

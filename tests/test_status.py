@@ -147,3 +147,16 @@ def test_status_and_summary_json_agree_on_the_study_total(study_dir):
     # a job that ran after summary.json (a rerun figure) makes the difference visible
     _write(study_dir / "ledger/figures/frontier.json", entry("figures", 0.0, 1.0, "frontier"))
     assert "differs from the ledger total" in format_status(study_status(study_dir))
+
+
+def test_status_warns_when_the_ledger_holds_less_than_the_trials_recorded(study_dir):
+    from tests.test_summary import entry
+
+    # the fixture's records hold 5 + 2 J each (7 records, one without eval): 45 J; the trial entries' windows 10 J
+    _write(study_dir / "ledger/trial/000-0.json", entry("trial", 10.0, 1.0, "000-0"))
+    status = study_status(study_dir)
+    assert status.trial_windows_joules == pytest.approx(10.0)
+    assert status.trial_windows_shortfall_joules == pytest.approx(status.trial_joules - 10.0) and status.trial_joules > 10.0
+    assert "WARNING      the ledger's trial windows hold 10.0 J" in format_status(status)
+    _write(study_dir / "ledger/trial/000-0.json", entry("trial", 1000.0, 1.0, "000-0"))
+    assert "WARNING" not in format_status(study_status(study_dir))

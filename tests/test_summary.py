@@ -104,3 +104,21 @@ def test_the_report_page_shows_the_study_energy_and_the_net_impact(tmp_path):
     assert main([*args, "--html", str(tmp_path / "net_impact.html")]) == 0
     page = (tmp_path / "net_impact.html").read_text()
     assert "10 J" in page and "not less than the baseline" in page  # the baseline is the only trial: nothing saved
+
+
+def test_a_ledger_that_lost_trial_energy_says_so(caplog):
+    # a trial's entry replaced by a no-op rerun's: the records hold 80 J of training + evaluation, the ledger's windows 4 J
+    records = [
+        TrialRecord(params={"x": 0.5}, status=TrialStatus.COMPLETED, round=0, index=i, performance=0.9, samples_per_joule=100.0, train_joules=30.0, eval_joules=10.0)
+        for i in range(2)
+    ]
+    frontier = {"efficiency_metric": "samples_per_joule", "completed": 2, "trials": 2, "statuses": {s.value: 0 for s in TrialStatus} | {"completed": 2}}
+    settings = validate_study({"study": "t"}, sections=SUMMARY_SECTIONS)
+    summary = study_summary(frontier, records, [entry("trial", 40.0, 8.0, "000-0"), entry("trial", 4.0, 1.0, "000-1")], settings)
+    validate_document(summary, "summary", "<test>")
+    energy = summary["study_energy"]
+    assert energy["trial_records_joules"] == pytest.approx(80.0)
+    assert not energy["ledger_covers_trials"] and energy["trial_windows_shortfall_joules"] == pytest.approx(36.0)
+    assert "36.0 J less than the trials' recorded" in caplog.text
+    covered = study_summary(frontier, records, [entry("trial", 40.0, 8.0, "000-0"), entry("trial", 41.0, 1.0, "000-1")], settings)
+    assert covered["study_energy"]["ledger_covers_trials"] and covered["study_energy"]["trial_windows_shortfall_joules"] == 0.0

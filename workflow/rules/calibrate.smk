@@ -6,7 +6,7 @@ rule calibrate:
     output:
         runs=f"{OUT}/calibration/runs.csv",
         summary=f"{OUT}/calibration/summary.json",
-        ledger=f"{LEDGER}/calibration.json",
+        ledger=update(f"{LEDGER}/calibration.json"),
     log:
         f"{OUT}/logs/calibrate.log",
     benchmark:

@@ -2,7 +2,7 @@ rule prepare_data:
     output:
         splits=f"{OUT}/data/splits.npz",
         manifest=f"{OUT}/data/manifest.json",
-        ledger=f"{LEDGER}/data.json",
+        ledger=update(f"{LEDGER}/data.json"),
     log:
         f"{OUT}/logs/prepare_data.log",
     benchmark:

@@ -30,7 +30,7 @@ rule figures:
             caption="../report/study_energy.rst",
             category="Study energy",
         ),
-        ledger=f"{LEDGER}/figures/frontier.json",
+        ledger=update(f"{LEDGER}/figures/frontier.json"),
     log:
         f"{OUT}/logs/figures.log",
     benchmark:
@@ -56,7 +56,7 @@ rule frontier_page:
             caption="../report/frontier_page.rst",
             category="Frontier",
         ),
-        ledger=f"{LEDGER}/page.json",
+        ledger=update(f"{LEDGER}/page.json"),
     log:
         f"{OUT}/logs/frontier_page.log",
     benchmark:
@@ -82,7 +82,7 @@ rule proxies_figure:
             caption="../report/proxies.rst",
             category="Proxies",
         ),
-        ledger=f"{LEDGER}/figures/proxies.json",
+        ledger=update(f"{LEDGER}/figures/proxies.json"),
     log:
         f"{OUT}/logs/proxies_figure.log",
     benchmark:
@@ -109,7 +109,7 @@ rule calibration_figure:
             caption="../report/calibration.rst",
             category="Meter",
         ),
-        ledger=f"{LEDGER}/figures/calibration.json",
+        ledger=update(f"{LEDGER}/figures/calibration.json"),
     log:
         f"{OUT}/logs/calibration_figure.log",
     benchmark:
@@ -141,7 +141,7 @@ rule summary:
             caption="../report/net_impact.rst",
             category="Study energy",
         ),
-        ledger=f"{LEDGER}/summary.json",
+        ledger=update(f"{LEDGER}/summary.json"),
     log:
         f"{OUT}/logs/summary.log",
     benchmark:

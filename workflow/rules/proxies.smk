@@ -6,7 +6,7 @@ rule proxies:
     output:
         runs=f"{OUT}/proxies/runs.csv",
         stats=f"{OUT}/proxies/stats.json",
-        ledger=f"{LEDGER}/proxies.json",
+        ledger=update(f"{LEDGER}/proxies.json"),
     log:
         f"{OUT}/logs/proxies.log",
     benchmark:

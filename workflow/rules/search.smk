@@ -4,7 +4,7 @@ rule propose:
     output:
         proposals=f"{OUT}/rounds/{{round}}/proposals.json",
         state=f"{OUT}/rounds/{{round}}/experiment.json",
-        ledger=f"{LEDGER}/search/{{round}}.json",
+        ledger=update(f"{LEDGER}/search/{{round}}.json"),
     log:
         f"{OUT}/logs/propose/{{round}}.log",
     benchmark:
@@ -37,7 +37,7 @@ rule trial:
         # record whose fingerprint (settings, params, round, index) matches and
         # measures afresh otherwise.
         record=update(f"{OUT}/rounds/{{round}}/trials/{{index}}.json"),
-        ledger=f"{LEDGER}/trial/{{round}}-{{index}}.json",
+        ledger=update(f"{LEDGER}/trial/{{round}}-{{index}}.json"),
     log:
         f"{OUT}/logs/trials/{{round}}-{{index}}.log",
     benchmark:
@@ -66,7 +66,7 @@ rule frontier:
         frontier=f"{OUT}/frontier.csv",
         hypervolume=f"{OUT}/hypervolume.csv",
         summary=f"{OUT}/frontier/summary.json",
-        ledger=f"{LEDGER}/frontier.json",
+        ledger=update(f"{LEDGER}/frontier.json"),
     log:
         f"{OUT}/logs/frontier.log",
     benchmark:
