@@ -49,6 +49,12 @@ Design choices:
   say their training and evaluation took. A ledger file deleted by hand is gone
   (its energy no longer counts); a failed rerun is undone by Snakemake, which
   restores an ``update()`` output's previous version.
+* **Waiting for the machine-wide metered lock is not the study's work.** A
+  metered job waits there while another study's (or session's) metered job runs;
+  one trial waited 79 s and was charged 840 J, 21 % of its study. The ledger meters
+  the wait in a window of its own (``Ledger.lock_wait``, registered with
+  ``ecopt.metered_lock.set_wait_window``) and reports it as ``lock_wait_seconds``
+  and ``lock_wait_joules`` beside the entry's total, never in it.
 * It runs a stage in its own process: ``python -m ecopt.ledger --stage trial
   --out F -- trial --settings ...`` dispatches through ``ecopt.__main__`` after
   the ledger has begun, so stages need no ledger code of their own; the summary
@@ -62,11 +68,12 @@ and adds them up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,6 +122,7 @@ class Ledger:
     clock: Callable[[], float] = time.time
     out: Path | None = None  # the entry's file, whose earlier runs fold into this one (fold_into_existing)
     windows: list[_Window] = field(default_factory=list)
+    lock_waits: list[BackendReading] = field(default_factory=list)
     began_at: float | None = None
     _outside_open: bool = False
 
@@ -132,6 +140,24 @@ class Ledger:
         if self._outside_open:
             self._outside_open = False
             self.windows.append(_Window(False, self.outside.stop()))
+
+    @contextlib.contextmanager
+    def lock_wait(self) -> Iterator[None]:
+        """Meter the ``with`` block (a wait for the metered lock) in a window of its own, outside the total.
+
+        Used only between metered windows (the lock is taken before a window opens);
+        inside one, the block is left in that window rather than run two trackers.
+        """
+        if not self._outside_open:
+            yield
+            return
+        self._close()
+        self.outside.start()
+        try:
+            yield
+        finally:
+            self.lock_waits.append(self.outside.stop())
+            self._open()
 
     def wrap(self, inside: MeterBackend) -> MeterBackend:
         """``inside`` as a backend whose windows close the ledger's window first and reopen it after."""
@@ -157,6 +183,7 @@ class Ledger:
             finished_at=self.clock(),
             process_started_at=self.process_started_at,
             tracking_mode=self.tracking_mode,
+            lock_waits=self.lock_waits,
         )
 
     def entry_over_runs(self) -> dict[str, Any]:
@@ -199,8 +226,13 @@ def ledger_entry(
     finished_at: float,
     process_started_at: float | None,
     tracking_mode: str,
+    lock_waits: Sequence[BackendReading] = (),
 ) -> dict[str, Any]:
     """Add up one process's windows (``(inside, reading)`` pairs) into its ledger entry.
+
+    ``lock_waits`` are the readings of its waits for the metered lock: reported as
+    ``lock_wait_seconds`` / ``lock_wait_joules``, left out of ``total_joules``,
+    ``by_component`` and the emissions.
 
     The interval ``began_at - process_started_at`` (seconds, clamped at 0) is
     charged at the mean power (W) of the outside windows (of all windows when
@@ -261,6 +293,8 @@ def ledger_entry(
         "estimated": bool(estimated or startup_joules > 0),
         "startup_estimated": startup_joules > 0,
         "emissions_kg_co2eq": emissions + startup_joules * kg_per_joule,
+        "lock_wait_seconds": sum(r.seconds for r in lock_waits),
+        "lock_wait_joules": sum(sum(reading_joules(r).values()) for r in lock_waits),
         "tracking_mode": tracking_mode,
         "meter": ", ".join(sorted(meters)) or None,
         "process_started_at": _iso(process_started_at) if process_started_at is not None else None,
@@ -280,6 +314,8 @@ ADDITIVE_FIELDS = (
     "startup_seconds",
     "emissions_kg_co2eq",
     "windows",
+    "lock_wait_seconds",
+    "lock_wait_joules",
 )
 
 
@@ -347,7 +383,8 @@ def study_energy(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
     Returns total_joules, by_stage (J per stage), by_component (J per cpu/ram/gpu),
     inside/outside-window and estimated-startup joules, jobs, estimated (any
-    part an estimate) and emissions_kg_co2eq. Raises ``ValueError`` for no entries.
+    part an estimate), emissions_kg_co2eq, and lock_wait_seconds /
+    lock_wait_joules (the waits for the metered lock, not in the total). Raises ``ValueError`` for no entries.
     """
     entries = list(entries)
     if not entries:
@@ -371,6 +408,9 @@ def study_energy(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "jobs": len(entries),
         "estimated": any(e["estimated"] for e in entries),
         "emissions_kg_co2eq": sum(e["emissions_kg_co2eq"] for e in entries),
+        # Waits for the machine-wide metered lock: another job's time, reported beside the total (not in it).
+        "lock_wait_seconds": sum(e.get("lock_wait_seconds", 0.0) for e in entries),
+        "lock_wait_joules": sum(e.get("lock_wait_joules", 0.0) for e in entries),
     }
 
 
@@ -449,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
 
     registry._ACTIVE = ledger
     meter_module.set_process_backend(lambda settings: ledger.wrap(meter_module.default_backend(settings)))
+    from ecopt.metered_lock import set_wait_window
+
+    set_wait_window(ledger.lock_wait)
     from ecopt.__main__ import main as run_stage
 
     try:
@@ -457,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         status = exit_.code if isinstance(exit_.code, int) else 1
     finally:
         meter_module.set_process_backend(None)
+        set_wait_window(None)
         registry._ACTIVE = None
     entry = ledger.finish()
     entry["exit_status"] = int(status)

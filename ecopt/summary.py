@@ -136,6 +136,8 @@ def summary_html(summary: Mapping[str, Any]) -> str:
     if share is not None:
         rows.append(("share outside the trials' metered windows", f"{100 * share:.1f} %"))
     rows.append(("emissions", f"{energy['emissions_kg_co2eq']:.3g} kg CO2eq"))
+    if energy.get("lock_wait_joules"):
+        rows.append(("waiting for the metered lock (not in the total)", f"{_joules(energy['lock_wait_joules'])} over {energy['lock_wait_seconds']:.1f} s"))
     chosen, baseline = impact.get("chosen"), impact.get("baseline")
     if chosen is not None:
         rows.append(("chosen model", f"{chosen['how']}: {_params(chosen['params'])}, performance {_performance(chosen['performance'])}"))

@@ -157,3 +157,34 @@ def test_every_ledger_output_of_the_workflow_is_kept_across_reruns():
     declared = [line.strip() for path in sorted(rules.glob("*.smk")) for line in path.read_text().splitlines() if re.match(r"\s+ledger=.*LEDGER\}/", line)]
     assert len(declared) >= 10
     assert all(line.startswith("ledger=update(") for line in declared), declared
+
+
+def test_a_wait_for_the_metered_lock_is_metered_apart_and_not_charged(tmp_path, monkeypatch):
+    import fcntl
+    import os
+    import threading
+
+    from ecopt import metered_lock
+
+    monkeypatch.setenv(metered_lock.LOCK_PATH_VARIABLE, str(tmp_path / "metered.lock"))
+    state: dict = {}
+    ledger = Ledger(SteppedBackend(watts=10.0, seconds=2.0, state=state), stage="trial", job="000-0", clock=lambda: state["now"])
+    ledger.begin()
+    # another study's metered job holds the lock (its own open file description) for a moment
+    other = os.open(tmp_path / "metered.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    threading.Timer(0.2, lambda: fcntl.flock(other, fcntl.LOCK_UN)).start()
+    metered_lock.set_wait_window(ledger.lock_wait)
+    try:
+        meter = Meter({"min_window_seconds": 0.0}, backend=ledger.wrap(SteppedBackend(watts=50.0, seconds=1.0, state=state)))
+        meter.measure(lambda: None)
+    finally:
+        metered_lock.set_wait_window(None)
+        os.close(other)
+    entry = ledger.finish()
+    assert state["max_open"] == 1
+    assert entry["lock_wait_seconds"] == pytest.approx(2.0) and entry["lock_wait_joules"] == pytest.approx(20.0)
+    # outside, (wait), outside, inside, outside: the wait's 20 J are not in the total
+    assert entry["total_joules"] == pytest.approx(3 * 20.0 + 50.0)
+    energy = study_energy([entry, entry])
+    assert energy["lock_wait_joules"] == pytest.approx(40.0) and energy["total_joules"] == pytest.approx(2 * 110.0)
