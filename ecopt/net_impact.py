@@ -30,6 +30,12 @@ saves nothing, ``break_even_inferences`` is null and ``reason`` says why.
 
 Joules per inference is the evaluation window's joules per sample
 (1 / ``samples_per_joule``): the only per-inference energy a trial measures.
+A study that optimises ``lifecycle_samples_per_joule`` (with ``deployment.inferences``
+N) compares life-cycle joules per inference instead, training J / N + evaluation J
+per sample (1 / ``lifecycle_samples_per_joule``): that is the cost it chose to
+minimise, and comparing evaluation joules alone would praise a model whose
+training costs more than its cheaper inferences save over N
+(``joules_per_inference_basis`` says which).
 
 ``lifecycle_samples_per_joule`` (issue 13 item 3, ``with_lifecycle_efficiency``:
 derived from the stored training and evaluation joules wherever records are read,
@@ -160,9 +166,14 @@ def fill_study_baseline(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return filled
 
 
-def joules_per_inference(record: TrialRecord) -> float | None:
-    """Evaluation joules per sample (J) of a completed trial, None otherwise."""
-    efficiency = record.samples_per_joule
+def joules_per_inference(record: TrialRecord, lifecycle: bool = False) -> float | None:
+    """Evaluation joules per sample (J) of a completed trial, None otherwise.
+
+    ``lifecycle``: life-cycle joules per inference instead, training J / N +
+    evaluation J per sample = 1 / ``lifecycle_samples_per_joule`` (derived by
+    ``with_lifecycle_efficiency``; None when the record has none).
+    """
+    efficiency = record.lifecycle_samples_per_joule if lifecycle else record.samples_per_joule
     if record.status is not TrialStatus.COMPLETED or not isinstance(efficiency, (int, float)) or not efficiency > 0:
         return None
     return 1.0 / efficiency
@@ -182,7 +193,9 @@ def _threshold_text(objective: Any) -> str:
     return f"{objective.metric} {'<=' if objective.minimize else '>='} {objective.threshold:g}"
 
 
-def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choice: str, performance_floor: float | None) -> tuple[TrialRecord | None, str]:
+def choose_model(
+    records: Sequence[TrialRecord], objectives: Sequence[Any], choice: str, performance_floor: float | None, lifecycle: bool = False
+) -> tuple[TrialRecord | None, str]:
     """The chosen trial and how it was chosen (or None and the reason there is none).
 
     The candidates are the completed trials with a positive ``samples_per_joule``
@@ -192,13 +205,14 @@ def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choi
     frontier (``ecopt.pareto.knee_index`` in optimiser space; the floor filters
     first, then the knee is taken, as a user who sets a floor expects).
     ``most_efficient_above_floor``: the candidate with the fewest joules per
-    inference (highest ``samples_per_joule``).
+    inference (highest ``samples_per_joule``; with ``lifecycle``, the fewest
+    life-cycle joules per inference, ``joules_per_inference``).
     """
     from ecopt.objectives import performance_objective
 
-    completed = [r for r in records if joules_per_inference(r) is not None]
+    completed = [r for r in records if joules_per_inference(r, lifecycle) is not None]
     if not completed:
-        return None, "no completed trial with a positive samples_per_joule"
+        return None, "no completed trial with a positive " + ("lifecycle_samples_per_joule" if lifecycle else "samples_per_joule")
     performance = performance_objective(objectives)
     minimize = bool(performance.minimize)
     limits = [o for o in objectives if o.threshold is not None]
@@ -224,7 +238,7 @@ def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choi
             return None, "no candidate trial has every objective's value"
         knee = knee_index(np.array([v for _, v in usable], dtype=float), [o.minimize for o in objectives])
         return usable[knee][0], "the frontier's knee" + among
-    return max(candidates, key=lambda r: r.samples_per_joule), "the most efficient trial" + (among or " (no performance floor or threshold set)")
+    return min(candidates, key=lambda r: joules_per_inference(r, lifecycle)), "the most efficient trial" + (among or " (no performance floor or threshold set)")
 
 
 def _same_params(params: Mapping[str, Any], point: Mapping[str, Any]) -> bool:
@@ -257,29 +271,31 @@ def net_impact(
     study joules and ``net_kg_co2eq_saved`` at ``kg_co2eq_per_joule``.
     """
     records = [as_trial_record(r) for r in records]
+    lifecycle = uses_lifecycle_efficiency(objectives) and deployment_inferences is not None
     result: dict[str, Any] = {
         "choice": choice,
         "performance_floor": performance_floor,
         "performance_tolerance": performance_tolerance,
         "study_joules": study_joules,
+        "joules_per_inference_basis": "lifecycle: training J / deployment.inferences + evaluation J per sample" if lifecycle else "evaluation J per sample",
         "break_even_inferences": None,
     }
-    chosen, how = choose_model(records, objectives, choice, performance_floor)
+    chosen, how = choose_model(records, objectives, choice, performance_floor, lifecycle)
     if chosen is None:
         result["reason"] = how
         return result
-    chosen_jpi = joules_per_inference(chosen)
+    chosen_jpi = joules_per_inference(chosen, lifecycle)
     result["chosen"] = {**_position(chosen), "how": how, "joules_per_inference": chosen_jpi}
     if not baseline:
         result["reason"] = "no baseline: set search.baseline, or net_impact.baseline: adapter_default with an adapter default inside the space"
         return result
     point = dict(baseline[0])
-    matches = [r for r in records if _same_params(r.params, point) and joules_per_inference(r) is not None]
+    matches = [r for r in records if _same_params(r.params, point) and joules_per_inference(r, lifecycle) is not None]
     if not matches:
         result["baseline"] = {"params": point}
         result["reason"] = "the baseline configuration has no completed trial"
         return result
-    baseline_jpi = float(statistics.median(joules_per_inference(r) for r in matches))
+    baseline_jpi = float(statistics.median(joules_per_inference(r, lifecycle) for r in matches))
     performances = [r.performance for r in matches if r.performance is not None]
     baseline_performance = statistics.median(performances) if performances else None
     result["baseline"] = {"params": point, "trials": len(matches), "performance": baseline_performance, "joules_per_inference": baseline_jpi}

@@ -201,3 +201,31 @@ def test_a_stage_run_by_hand_fills_the_adapter_default_baseline_as_the_workflow_
     config.write_text(yaml.safe_dump({**study, "net_impact": {"baseline": "none"}}))
     assert summary_main(["--config", str(config), *args]) == 0
     assert json.loads(out.read_text())["net_impact"]["reason"].startswith("no baseline")
+
+
+LIFECYCLE_OBJECTIVES = parse_objectives({"performance": {"metric": "performance"}, "efficiency": {"metric": "lifecycle_samples_per_joule", "log_scale": True}})
+
+
+def test_a_lifecycle_study_compares_lifecycle_joules_per_inference():
+    # baseline: 0.01 J per sample at inference, 100 J of training; the other: 0.005 J per sample but 2000 J of training
+    def measured(index, x, train_joules, eval_joules):
+        return TrialRecord(
+            params={"x": x, "n": 1}, status=TrialStatus.COMPLETED, round=0, index=index, performance=0.95,
+            samples_per_joule=1000 / eval_joules, train_joules=train_joules, eval_joules=eval_joules, samples=1000,
+        )  # fmt: skip
+
+    records = with_lifecycle_efficiency([measured(0, 0.5, 100.0, 10.0), measured(1, 0.1, 2000.0, 5.0)], 100_000)
+    arguments = {"choice": "most_efficient_above_floor", "performance_floor": None, "performance_tolerance": 0.01, "baseline": [{"x": 0.5, "n": 1}]}
+    result = net_impact(records, LIFECYCLE_OBJECTIVES, study_joules=50.0, kg_co2eq_per_joule=None, deployment_inferences=100_000, **arguments)
+    # life cycle at N = 100 000: baseline 100/1e5 + 0.01 = 0.011 J; the other 2000/1e5 + 0.005 = 0.025 J: the baseline wins
+    assert result["baseline"]["joules_per_inference"] == pytest.approx(0.011)
+    assert result["chosen"]["index"] == 0 and result["break_even_inferences"] is None
+    assert result["joules_per_inference_basis"].startswith("lifecycle")
+    # at N = 10^7 training is amortised: 0.01001 J against 0.0052 J, the other model saves 0.00481 J per inference
+    records = with_lifecycle_efficiency(records, 10_000_000)
+    result = net_impact(records, LIFECYCLE_OBJECTIVES, study_joules=50.0, kg_co2eq_per_joule=None, deployment_inferences=10_000_000, **arguments)
+    assert result["chosen"]["index"] == 1
+    assert result["joules_saved_per_inference"] == pytest.approx(0.01001 - 0.0052)
+    # evaluation joules alone (a samples_per_joule objective) would have claimed 0.005 J saved at any N
+    plain = net_impact(records, OBJECTIVES, study_joules=50.0, kg_co2eq_per_joule=None, deployment_inferences=100_000, **arguments)
+    assert plain["joules_saved_per_inference"] == pytest.approx(0.005) and plain["joules_per_inference_basis"] == "evaluation J per sample"
