@@ -294,12 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        study = validate_study(study_mapping(args, fill_baseline=True), sections=SEARCH_SECTIONS)
+        # Round 0 (a Sobol draw and the baseline) reads no trial, so no deployment: the
+        # workflow leaves that section out of round 0's settings, and a new N reruns no round-0 trial.
+        sections = SEARCH_SECTIONS if args.round > 0 else [s for s in SEARCH_SECTIONS if s != "deployment"]
+        study = validate_study(study_mapping(args, fill_baseline=True), sections=sections)
         settings, objectives = study.search, list(study.objectives)
         if study.space is None:
             raise ConfigError("space", None, "the search space of the study")
         space = dict(study.space)
-        history = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)
+        inferences = study.deployment.inferences if study.deployment is not None else None
+        history = with_lifecycle_efficiency(load_trial_records(args.trials), inferences)
         seed = settings.seed if settings.seed is not None else study.seed
         noise_rsd = _noise_from_calibration(args.calibration, objectives)
         result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=noise_rsd, early_stopping=study.early_stopping)

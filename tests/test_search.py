@@ -287,8 +287,12 @@ def test_a_lifecycle_objective_drives_a_model_based_round(tmp_path):
         "deployment": {"inferences": 10000},
     }
     settings = json.dumps(study)
+    # round 0 reads no N (the workflow passes it none, so a new N reruns no round-0 trial): the same design without it
+    without_n = json.dumps({key: value for key, value in study.items() if key != "deployment"})
+    assert main(["--settings", without_n, "--round", "0", "--out", str(tmp_path / "0-without-n.json")]) == 0
     assert main(["--settings", settings, "--round", "0", "--out", str(tmp_path / "0.json")]) == 0
     design = [entry["params"] for entry in json.loads((tmp_path / "0.json").read_text())["proposals"]]
+    assert design == [entry["params"] for entry in json.loads((tmp_path / "0-without-n.json").read_text())["proposals"]]
     trials = lifecycle_records(tmp_path / "trials", design)
     assert main(["--settings", settings, "--round", "1", "--trials", str(trials), "--out", str(tmp_path / "1.json")]) == 0
     round_one = json.loads((tmp_path / "1.json").read_text())

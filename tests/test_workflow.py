@@ -489,3 +489,23 @@ def test_a_kill_in_the_middle_of_an_early_stopped_round_resumes_without_measurin
     assert [[point[columns["performance"]], point[columns["samples_per_joule"]]] for point in history["points"]["1"]] == [
         [r["learning_curve"][0]["performance"], r["samples_per_joule"]] for path, r in before.items() if path.startswith("rounds/000")
     ]
+
+
+def test_changing_n_of_a_lifecycle_study_leaves_round_0_alone(tmp_path):
+    # Round 0 (Sobol draw + baseline) cannot depend on N: its settings, and so its proposals and trials, stay as they were.
+    lifecycle = dict(
+        TINY,
+        objectives={"performance": {"metric": "performance"}, "efficiency": {"metric": "lifecycle_samples_per_joule", "log_scale": True}},
+    )
+
+    def propose_commands(inferences: int) -> dict[str, str]:
+        study = make_study(tmp_path / str(inferences), dict(lifecycle, deployment={"inferences": inferences}))
+        result = snakemake(study, "--dry-run", "--printshellcmds", "all", timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        commands = [line for line in (result.stdout + result.stderr).splitlines() if "-- search " in line]
+        return {re.search(r"--round (\d{3})", line).group(1): line.replace(str(tmp_path / str(inferences)), "") for line in commands}
+
+    small, large = propose_commands(1000), propose_commands(1_000_000)
+    assert set(small) == {"000", "001", "002"}
+    assert small["000"] == large["000"] and "deployment" not in small["000"]
+    assert small["001"] != large["001"] and "1000000" in large["001"]

@@ -62,12 +62,14 @@ def settings_of(*sections, **partial):
     return settings_json(chosen)
 
 
-def search_settings():
+def search_settings(round_number):
     # `rounds` only adds rounds at the end: changing it must not redo finished ones.
     search = {key: value for key, value in config["search"].items() if key != "rounds"}
-    # `deployment` only weighs a lifecycle_samples_per_joule objective: otherwise a new N
-    # must not redo the rounds.
-    sections = [s for s in SEARCH_SECTIONS if s != "deployment" or uses_lifecycle_efficiency(SETTINGS.objectives)]
+    # `deployment` only weighs a lifecycle_samples_per_joule objective, and only from round 1
+    # (round 0 is a Sobol draw and the baseline, no model of past trials): otherwise a new N
+    # must not redo the rounds, nor round 0 and its trials ever.
+    weighs = round_number > 0 and uses_lifecycle_efficiency(SETTINGS.objectives)
+    sections = [s for s in SEARCH_SECTIONS if s != "deployment" or weighs]
     return settings_of(*sections, search=search)
 
 

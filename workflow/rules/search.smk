@@ -12,7 +12,7 @@ rule propose:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=search_settings(),
+        settings=lambda wildcards: search_settings(int(wildcards.round)),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         trials=lambda wildcards, input: " ".join(input.get("trials", [])),
