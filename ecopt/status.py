@@ -14,7 +14,9 @@ Design choices:
   file + rename, ``ecopt.io``), but a reader can still meet a temporary file, a
   record from an older schema or a folder that a parallel helper (the study
   ledger) is still creating. Each file that does not read or validate is counted
-  as ``unreadable`` and named, never raised.
+  as ``unreadable`` and named, never raised; ledger entries are checked against
+  their schema too (as ``ecopt.summary`` checks them), so an entry that is
+  half-written or holds a negative energy is listed there and not summed.
 * **The plan** (rounds and trials per round) is the study's ``search`` section:
   the proposals do not hold ``search.rounds`` (the propose rule leaves it out, so
   adding rounds never redoes finished ones). It comes from ``--config``/
@@ -81,6 +83,7 @@ class StudyStatus:
     summary_total_joules: float | None = None  # summary.json's study_energy.total_joules, when it reads
     trial_windows_joules: float | None = None  # the trials' ledger entries, inside their metered windows
     trial_windows_shortfall_joules: float = 0.0  # trial_joules - trial_windows_joules when the ledger holds less
+    unreadable_ledger_entries: int = 0  # ledger files among `unreadable`: not summed
     median_trial_seconds: float | None = None
     median_propose_seconds: float | None = None
     seconds_left: float | None = None
@@ -146,48 +149,75 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def ledger_totals(study_dir: Path) -> tuple[float | None, float | None, float | None]:
-    """The study ledger's total as ``summary.json`` counts it (J), the summary job's whole entry (J, or None),
-    and the joules inside the trial jobs' metered windows (J, or None without a trial entry).
+@dataclass
+class LedgerTotals:
+    """The study ledger as ``ecopt status`` reads it (``ledger_totals``): joules, and the files not counted.
 
-    Every JSON file under ``study_dir/ledger/`` with a numeric top-level
-    ``total_joules`` (or ``joules``) counts, read tolerantly (unreadable or partial
-    files are skipped: status is a glance, not an audit), except the summary job's
-    own entry (``stage: summary``): ``summary.json`` counts that job only up to the
-    moment before it writes (``ecopt.summary``), and its entry, written after,
-    also holds the write. So that one job counts here as ``summary.json``'s
-    ``study_energy.by_stage.summary`` when that file reads, else as its entry. The
-    two totals then agree to the joule for a finished study; the job's whole entry
-    is the second value, printed beside. (None, None, None) with no ledger yet.
+    ``total_joules``: as ``summary.json`` counts it (None with no valid entry);
+    ``summary_job_joules``: the summary job's whole entry; ``trial_windows_joules``:
+    inside the trial jobs' metered windows (None without a trial entry);
+    ``unreadable``: files that are not JSON objects (half-written, damaged) and
+    entries that fail ``ledger_entry.schema.json``, each named with why.
     """
+
+    total_joules: float | None = None
+    summary_job_joules: float | None = None
+    trial_windows_joules: float | None = None
+    unreadable: list[str] = field(default_factory=list)
+
+
+def ledger_totals(study_dir: Path) -> LedgerTotals:
+    """Read every entry under ``study_dir/ledger/``: the study's total as ``summary.json`` counts it, and what did not count.
+
+    Each ``*.json`` (hidden files, atomic writes' temporaries, skipped) must read
+    and validate against ``ledger_entry.schema.json``, as ``ecopt.summary`` demands:
+    a half-written file or an entry with, say, ``total_joules: -5`` is listed in
+    ``unreadable`` (with the key and value) and not summed, never raised. The
+    summary job's own entry (``stage: summary``) is special: ``summary.json``
+    counts that job only up to the moment before it writes (``ecopt.summary``), and
+    its entry, written after, also holds the write. So that one job counts here as
+    ``summary.json``'s ``study_energy.by_stage.summary`` when that file reads, else
+    as its entry; the two totals then agree to the joule for a finished study, and
+    the job's whole entry is ``summary_job_joules``, printed beside.
+    """
+    from ecopt.records import validate_document
+
+    totals = LedgerTotals()
     folder = study_dir / "ledger"
     if not folder.is_dir():
-        return None, None, None
-    total, found, summary_entry, trial_windows = 0.0, False, None, None
+        return totals
+    total, found, summary_entry = 0.0, False, None
     for path in sorted(folder.glob("**/*.json")):
+        if path.name.startswith("."):
+            continue
         data = _read_json(path)
         if not isinstance(data, dict):
+            totals.unreadable.append(f"{path}: not a JSON object (missing, half-written or damaged)")
             continue
-        value = next((v for v in (_number(data.get("total_joules")), _number(data.get("joules"))) if v is not None), None)
-        if value is None:
+        try:
+            validate_document(data, "ledger_entry", path)
+        except ValueError as error:
+            totals.unreadable.append(str(error).splitlines()[0])
             continue
-        if data.get("stage") == "summary":
+        value = float(data["total_joules"])
+        if data["stage"] == "summary":
             summary_entry = value
             continue
-        if data.get("stage") == "trial":
-            trial_windows = (trial_windows or 0.0) + (_number(data.get("inside_windows_joules")) or 0.0)
+        if data["stage"] == "trial":
+            totals.trial_windows_joules = (totals.trial_windows_joules or 0.0) + float(data["inside_windows_joules"])
         total, found = total + value, True
     if summary_entry is not None:
         summary = _read_json(study_dir / "summary.json")
         energy = summary.get("study_energy") if isinstance(summary, dict) else None
         counted = _number(energy.get("by_stage", {}).get("summary")) if isinstance(energy, dict) and energy.get("summary_stage_included") else None
         total, found = total + (counted if counted is not None else summary_entry), True
-    return (total if found else None), summary_entry, trial_windows
+    totals.total_joules, totals.summary_job_joules = (total if found else None), summary_entry
+    return totals
 
 
 def ledger_joules(study_dir: Path) -> float | None:
     """The study ledger's total as ``summary.json`` counts it (J; ``ledger_totals``), or None when there is no ledger yet."""
-    return ledger_totals(study_dir)[0]
+    return ledger_totals(study_dir).total_joules
 
 
 def propose_seconds(study_dir: Path) -> list[float]:
@@ -248,7 +278,10 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
         status.frontier_size = len(tables["frontier"])
         status.hypervolume = float(tables["hypervolume"][-1]["hypervolume"]) if status.statuses[TrialStatus.COMPLETED.value] else None
     status.trial_joules = sum(float(r.train_joules or 0.0) + float(r.eval_joules or 0.0) for r in records)
-    status.ledger_joules, status.summary_job_joules, status.trial_windows_joules = ledger_totals(study_dir)
+    ledger = ledger_totals(study_dir)
+    status.ledger_joules, status.summary_job_joules, status.trial_windows_joules = ledger.total_joules, ledger.summary_job_joules, ledger.trial_windows_joules
+    status.unreadable += ledger.unreadable
+    status.unreadable_ledger_entries = len(ledger.unreadable)
     if status.trial_windows_joules is not None:
         from ecopt.summary import trial_coverage
 
@@ -273,6 +306,13 @@ def _duration(seconds: float | None) -> str:
     hours, rest = divmod(int(round(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {secs:02d} s" if minutes else f"{seconds:.1f} s")
+
+
+def _difference_note(status: StudyStatus) -> str:
+    """Why summary.json's total and the ledger's differ: unreadable entries first, since a rerun summary would refuse them too."""
+    if status.unreadable_ledger_entries:
+        return f" (differs from the ledger total, which leaves out {status.unreadable_ledger_entries} unreadable or invalid ledger entr(ies): see unreadable)"
+    return " (differs from the ledger total: summary.json predates some jobs; rerun the summary)"
 
 
 def format_status(status: StudyStatus) -> str:
@@ -303,7 +343,7 @@ def format_status(status: StudyStatus) -> str:
         agrees = abs(status.summary_total_joules - status.ledger_joules) <= 1e-6 * max(1.0, status.ledger_joules)
         lines.append(
             f"summary.json study_energy.total_joules {status.summary_total_joules:.1f} J"
-            + (" (= the ledger total)" if agrees else " (differs from the ledger total: summary.json predates some jobs; rerun the summary)")
+            + (" (= the ledger total)" if agrees else _difference_note(status))
         )
     lines += [
         f"trial time   median {_duration(status.median_trial_seconds)}; a model-based proposal: median {_duration(status.median_propose_seconds)}",
@@ -311,7 +351,7 @@ def format_status(status: StudyStatus) -> str:
         + (" (median trial time x trials still planned + median proposal time x rounds not proposed)" if status.seconds_left is not None else ""),
     ]
     if status.unreadable:
-        lines.append(f"unreadable   {len(status.unreadable)} file(s), skipped: " + "; ".join(status.unreadable[:3]))
+        lines.append(f"unreadable   {len(status.unreadable)} file(s), skipped (not summed): " + "; ".join(status.unreadable[:3]))
     return "\n".join(lines)
 
 

@@ -81,12 +81,26 @@ def test_without_a_config_the_plan_is_unknown(study_dir):
     assert "unknown" in format_status(status)
 
 
-def test_ledger_is_summed_tolerantly(study_dir):
+def test_ledger_is_summed_tolerantly_and_broken_entries_are_listed_not_summed(study_dir):
+    from tests.test_summary import entry
+
     assert ledger_joules(study_dir) is None
-    _write(study_dir / "ledger/jobs/a.json", {"joules": 12.5})
-    _write(study_dir / "ledger/summary.json", {"total_joules": 100.0})
-    _write(study_dir / "ledger/partial.json", '{"jou')
-    assert ledger_joules(study_dir) == pytest.approx(112.5)
+    _write(study_dir / "ledger/data.json", entry("data", 0.0, 5.0))  # 10 J: 5 J and 1 s of process start at 5 W
+    _write(study_dir / "ledger/search/000.json", entry("search", 0.0, 2.5, "000"))  # 5 J
+    _write(study_dir / "ledger/partial.json", '{"jou')  # half-written
+    _write(study_dir / "ledger/trial/000-0.json", dict(entry("trial", 4.0, 1.0, "000-0"), total_joules=-5.0))  # invalid
+    _write(study_dir / "ledger/.000-1.json.tmp", "{")  # an atomic write's temporary: skipped silently
+    assert ledger_joules(study_dir) == pytest.approx(15.0)
+    status = study_status(study_dir)
+    assert status.ledger_joules == pytest.approx(15.0) and status.unreadable_ledger_entries == 2
+    listed = [line for line in status.unreadable if "ledger" in line]
+    assert any("partial.json" in line for line in listed) and any("000-0.json" in line and "total_joules" in line for line in listed)
+    assert not any(".000-1.json.tmp" in line for line in status.unreadable)
+    # a summary.json that counted the entry before it broke differs: the broken entry is the explanation, not its age
+    summary = {"study_energy": {"total_joules": 15.0 + 9.0}}
+    _write(study_dir / "summary.json", summary)
+    text = format_status(study_status(study_dir))
+    assert "leaves out 2 unreadable or invalid ledger entr" in text and "predates" not in text
 
 
 def test_empty_study_folder(tmp_path):
