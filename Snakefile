@@ -66,7 +66,7 @@ rule all:
         all_trials() if "search" in STAGES else [],
         rules.frontier.output if "search" in STAGES else [],
         rules.figures.output if "search" in STAGES else [],
-        rules.summary.output if "search" in STAGES else [],
+        rules.summary.output,
         rules.frontier_page.output if "search" in STAGES else [],
         rules.proxies.output if "proxies" in STAGES else [],
         rules.proxies_figure.output if "proxies" in STAGES else [],

@@ -89,6 +89,7 @@ class StudyStatus:
     seconds_left: float | None = None
     unreadable: list[str] = field(default_factory=list)
     config_source: str | None = None
+    has_search: bool = True  # False: the study's stages have no search (calibration or proxies only)
 
     def to_dict(self) -> dict[str, Any]:
         """The status as plain JSON-able values (``ecopt status --json``)."""
@@ -249,7 +250,7 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
     status = StudyStatus(study_dir=str(study_dir), config_source=config_source)
     from ecopt.net_impact import with_lifecycle_efficiency
 
-    settings = validate_study(dict(study or {}), sections=["search", "objectives", "deployment"])
+    settings = validate_study(dict(study or {}), sections=["search", "objectives", "deployment", "stages"])
     records, status.unreadable = read_records(study_dir)
     records = with_lifecycle_efficiency(records, settings.deployment.inferences)
     status.trials = len(records)
@@ -257,7 +258,8 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
 
     round_numbers = sorted({int(p.name) for p in (study_dir / "rounds").glob("*") if p.is_dir() and p.name.isdigit()})
     status.rounds_started = len(round_numbers)
-    if study is not None:
+    status.has_search = study is None or "search" in settings.stages
+    if study is not None and status.has_search:
         search = settings.search
         status.rounds_planned = search.rounds + 1  # round 0 (Sobol) and `rounds` model-based rounds
         status.trials_planned = search.initial_trials + search.rounds * search.batch_size
@@ -320,11 +322,16 @@ def format_status(status: StudyStatus) -> str:
     planned = "unknown (pass --config)" if status.rounds_planned is None else str(status.rounds_planned)
     trials_planned = "" if status.trials_planned is None else f" of {status.trials_planned} planned"
     by_status = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in status.statuses.items())
-    lines = [
-        f"study        {status.study_dir}" + (f"  (plan from {status.config_source})" if status.config_source else ""),
-        f"rounds       {status.rounds_done} done of {planned} (started: {status.rounds_started})",
-        f"trials       {status.trials}{trials_planned}: {by_status}",
-        f"frontier     {status.frontier_size} trials, hypervolume " + ("none yet" if status.hypervolume is None else f"{status.hypervolume:.6g}"),
+    lines = [f"study        {status.study_dir}" + (f"  (plan from {status.config_source})" if status.config_source else "")]
+    if status.has_search:
+        lines += [
+            f"rounds       {status.rounds_done} done of {planned} (started: {status.rounds_started})",
+            f"trials       {status.trials}{trials_planned}: {by_status}",
+            f"frontier     {status.frontier_size} trials, hypervolume " + ("none yet" if status.hypervolume is None else f"{status.hypervolume:.6g}"),
+        ]
+    else:
+        lines.append("search       none: the study's stages have no search (no rounds, trials or frontier)")
+    lines += [
         f"energy       {status.trial_joules:.1f} J in trials (train + eval)"
         + ("" if status.ledger_joules is None else f"; {status.ledger_joules:.1f} J in the study ledger"),
     ]
@@ -342,14 +349,17 @@ def format_status(status: StudyStatus) -> str:
     if status.summary_total_joules is not None and status.ledger_joules is not None:
         agrees = abs(status.summary_total_joules - status.ledger_joules) <= 1e-6 * max(1.0, status.ledger_joules)
         lines.append(
-            f"summary.json study_energy.total_joules {status.summary_total_joules:.1f} J"
-            + (" (= the ledger total)" if agrees else _difference_note(status))
+            f"summary.json study_energy.total_joules {status.summary_total_joules:.1f} J" + (" (= the ledger total)" if agrees else _difference_note(status))
         )
-    lines += [
-        f"trial time   median {_duration(status.median_trial_seconds)}; a model-based proposal: median {_duration(status.median_propose_seconds)}",
-        f"time left    {_duration(status.seconds_left)}"
-        + (" (median trial time x trials still planned + median proposal time x rounds not proposed)" if status.seconds_left is not None else ""),
-    ]
+    lines += (
+        []
+        if not status.has_search
+        else [
+            f"trial time   median {_duration(status.median_trial_seconds)}; a model-based proposal: median {_duration(status.median_propose_seconds)}",
+            f"time left    {_duration(status.seconds_left)}"
+            + (" (median trial time x trials still planned + median proposal time x rounds not proposed)" if status.seconds_left is not None else ""),
+        ]
+    )
     if status.unreadable:
         lines.append(f"unreadable   {len(status.unreadable)} file(s), skipped (not summed): " + "; ".join(status.unreadable[:3]))
     return "\n".join(lines)

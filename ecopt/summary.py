@@ -50,14 +50,30 @@ def trial_coverage(trial_windows_joules: float, records: Sequence[Any]) -> dict[
     return {"trial_records_joules": recorded, "trial_windows_shortfall_joules": 0.0 if covered else shortfall, "ledger_covers_trials": covered}
 
 
+def no_search_summary(settings: Any) -> dict[str, Any]:
+    """The frontier's headline figures of a study without a search stage: no trials (``summary.schema.json``'s required keys)."""
+    from ecopt.objectives import efficiency_objective
+    from ecopt.records import TrialStatus
+
+    return {
+        "efficiency_metric": efficiency_objective(list(settings.objectives)).metric,
+        "completed": 0,
+        "trials": 0,
+        "statuses": {s.value: 0 for s in TrialStatus},
+    }
+
+
 def study_summary(
-    frontier_summary: Mapping[str, Any],
+    frontier_summary: Mapping[str, Any] | None,
     records: Sequence[Any],
     entries: Sequence[Mapping[str, Any]],
     settings: Any,
     own_entry: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``frontier_summary`` plus ``study_energy`` (every entry, and ``own_entry`` when given) and ``net_impact``.
+
+    ``frontier_summary`` None: a study without a search stage (calibration or
+    proxies only), whose summary has ``study_energy`` and no ``net_impact``.
 
     ``settings`` is a ``StudySettings`` with the ``SUMMARY_SECTIONS``. Raises
     ``ValueError`` when there is no ledger entry at all.
@@ -83,8 +99,10 @@ def study_summary(
         )
     total = energy["total_joules"]
     energy["share_outside_trial_windows"] = (total - energy["trial_windows_joules"]) / total if total > 0 else None
-    summary = dict(frontier_summary)
+    summary = dict(frontier_summary) if frontier_summary is not None else no_search_summary(settings)
     summary["study_energy"] = energy
+    if frontier_summary is None:  # no search: no trials, no chosen model, no net impact
+        return summary
     from ecopt.early_stopping import training_energy_comparison
 
     stopped = training_energy_comparison(records)
@@ -129,7 +147,7 @@ def summary_html(summary: Mapping[str, Any]) -> str:
     """
     from html import escape
 
-    energy, impact = summary["study_energy"], summary["net_impact"]
+    energy, impact = summary["study_energy"], summary.get("net_impact")
     rows: list[tuple[str, str]] = [("study energy (total)", _joules(energy["total_joules"]) + (" (ESTIMATED)" if energy.get("estimated") else ""))]
     rows += [(f"  stage {stage}", _joules(joules)) for stage, joules in energy["by_stage"].items()]
     share = energy.get("share_outside_trial_windows")
@@ -138,22 +156,23 @@ def summary_html(summary: Mapping[str, Any]) -> str:
     rows.append(("emissions", f"{energy['emissions_kg_co2eq']:.3g} kg CO2eq"))
     if energy.get("lock_wait_joules"):
         rows.append(("waiting for the metered lock (not in the total)", f"{_joules(energy['lock_wait_joules'])} over {energy['lock_wait_seconds']:.1f} s"))
-    chosen, baseline = impact.get("chosen"), impact.get("baseline")
-    if chosen is not None:
-        rows.append(("chosen model", f"{chosen['how']}: {_params(chosen['params'])}, performance {_performance(chosen['performance'])}"))
-        rows.append(("  joules per inference", _joules(chosen["joules_per_inference"])))
-    if baseline is not None:
-        rows.append(("baseline", f"{_params(baseline['params'])}, performance {_performance(baseline.get('performance'))}"))
-        rows.append(("  joules per inference", _joules(baseline.get("joules_per_inference"))))
-    if "joules_saved_per_inference" in impact:
-        rows.append(("joules saved per inference", _joules(impact["joules_saved_per_inference"])))
-    breakeven = impact["break_even_inferences"]
-    rows.append(("break-even inferences", f"{breakeven:,.0f}".replace(",", " ") if breakeven is not None else "none"))
-    if impact.get("reason"):
-        rows.append(("reason", impact["reason"]))
-    deployment = impact.get("deployment")
-    if deployment is not None:
-        rows.append((f"net saving at {deployment['inferences']} inferences", _joules(deployment["net_joules_saved"])))
+    if impact is not None:
+        chosen, baseline = impact.get("chosen"), impact.get("baseline")
+        if chosen is not None:
+            rows.append(("chosen model", f"{chosen['how']}: {_params(chosen['params'])}, performance {_performance(chosen['performance'])}"))
+            rows.append(("  joules per inference", _joules(chosen["joules_per_inference"])))
+        if baseline is not None:
+            rows.append(("baseline", f"{_params(baseline['params'])}, performance {_performance(baseline.get('performance'))}"))
+            rows.append(("  joules per inference", _joules(baseline.get("joules_per_inference"))))
+        if "joules_saved_per_inference" in impact:
+            rows.append(("joules saved per inference", _joules(impact["joules_saved_per_inference"])))
+        breakeven = impact["break_even_inferences"]
+        rows.append(("break-even inferences", f"{breakeven:,.0f}".replace(",", " ") if breakeven is not None else "none"))
+        if impact.get("reason"):
+            rows.append(("reason", impact["reason"]))
+        deployment = impact.get("deployment")
+        if deployment is not None:
+            rows.append((f"net saving at {deployment['inferences']} inferences", _joules(deployment["net_joules_saved"])))
     body = "\n".join(f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>" for name, value in rows)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Study energy and net impact</title>'
@@ -168,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m ecopt.summary", description="summary.json: frontier summary, study energy ledger and net impact.")
     add_study_arguments(parser)
-    parser.add_argument("--frontier-summary", required=True, help="the frontier stage's summary (JSON)")
-    parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
+    parser.add_argument("--frontier-summary", default=None, help="the frontier stage's summary (JSON); none for a study without a search stage")
+    parser.add_argument("--trials", nargs="*", default=[], help="trial record files or folders (a study with a search stage)")
     parser.add_argument("--ledger", nargs="+", required=True, help="ledger entry files or folders of every other job")
     parser.add_argument("--out", required=True, help="summary.json to write")
     parser.add_argument("--html", default=None, help="also write the study energy and net impact as an HTML page (the report's numbers)")
@@ -184,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     try:
         settings = validate_study(study_mapping(args, fill_baseline=True), sections=SUMMARY_SECTIONS)
-        records = load_trial_records(args.trials)
+        records = load_trial_records(args.trials) if args.trials else []
         entries = read_entries(args.ledger)
-        frontier = read_json(args.frontier_summary)
+        frontier = read_json(args.frontier_summary) if args.frontier_summary is not None else None
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.summary: {error}", file=sys.stderr)
         return 2
@@ -200,13 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         from ecopt.io import write_text
 
         write_text(args.html, summary_html(summary))
-    energy, impact = summary["study_energy"], summary["net_impact"]
+    energy, impact = summary["study_energy"], summary.get("net_impact")
+    if impact is None:
+        breakeven = "none (no search stage)"
+    else:
+        breakeven = impact["break_even_inferences"] if impact["break_even_inferences"] is not None else f"none ({impact.get('reason')})"
     logger.info(
         "study energy %.1f J (%d jobs, %.0f%% outside the trials' metered windows); break-even inferences %s -> %s",
         energy["total_joules"],
         energy["jobs"],
         100 * (energy["share_outside_trial_windows"] or 0),
-        impact["break_even_inferences"] if impact["break_even_inferences"] is not None else f"none ({impact.get('reason')})",
+        breakeven,
         out,
     )
     return 0

@@ -174,3 +174,10 @@ def test_status_warns_when_the_ledger_holds_less_than_the_trials_recorded(study_
     assert "WARNING      the ledger's trial windows hold 10.0 J" in format_status(status)
     _write(study_dir / "ledger/trial/000-0.json", entry("trial", 1000.0, 1.0, "000-0"))
     assert "WARNING" not in format_status(study_status(study_dir))
+
+
+def test_a_study_without_a_search_plans_no_rounds(tmp_path):
+    status = study_status(tmp_path, {"study": "p", "stages": ["proxies"], "search": {"rounds": 2, "initial_trials": 4}})
+    assert not status.has_search and status.rounds_planned is None and status.trials_planned is None
+    text = format_status(status)
+    assert "no search" in text and "rounds       " not in text and "planned" not in text

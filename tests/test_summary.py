@@ -122,3 +122,21 @@ def test_a_ledger_that_lost_trial_energy_says_so(caplog):
     assert "36.0 J less than the trials' recorded" in caplog.text
     covered = study_summary(frontier, records, [entry("trial", 40.0, 8.0, "000-0"), entry("trial", 41.0, 1.0, "000-1")], settings)
     assert covered["study_energy"]["ledger_covers_trials"] and covered["study_energy"]["trial_windows_shortfall_joules"] == 0.0
+
+
+def test_a_study_without_a_search_has_study_energy_and_no_net_impact(tmp_path):
+    import json
+
+    from ecopt.ledger import write_entry
+    from ecopt.summary import main
+
+    for name, data in {"data.json": entry("data", 0.0, 5.0), "proxies.json": entry("proxies", 30.0, 5.0), "figures/proxies.json": entry("figures", 0.0, 2.0, "proxies")}.items():
+        write_entry(tmp_path / "ledger" / name, data)
+    settings = json.dumps({"study": "p", "stages": ["proxies"]})
+    out = tmp_path / "summary.json"
+    assert main(["--settings", settings, "--ledger", str(tmp_path / "ledger"), "--out", str(out), "--html", str(tmp_path / "n.html")]) == 0
+    summary = json.loads(out.read_text())
+    validate_document(summary, "summary", out)
+    assert summary["trials"] == 0 and "net_impact" not in summary
+    assert summary["study_energy"]["by_stage"] == pytest.approx({"data": 10.0, "proxies": 40.0, "figures": 4.0})
+    assert "break-even" not in (tmp_path / "n.html").read_text()

@@ -509,3 +509,15 @@ def test_changing_n_of_a_lifecycle_study_leaves_round_0_alone(tmp_path):
     assert set(small) == {"000", "001", "002"}
     assert small["000"] == large["000"] and "deployment" not in small["000"]
     assert small["001"] != large["001"] and "1000000" in large["001"]
+
+
+def test_every_study_gets_a_summary_with_its_study_energy(tmp_path):
+    # a proxies-only study: no search, but summary.json (study_energy) still closes it, reading every job's entry
+    study = make_study(tmp_path / "proxies", dict(TINY, stages=["proxies"]))
+    result = snakemake(study, "--dry-run", "--printshellcmds", "all", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    summary = next(line for line in output.splitlines() if "-- summary " in line)
+    assert "--frontier-summary" not in summary and "--trials" not in summary
+    for entry in ("ledger/data.json", "ledger/proxies.json", "ledger/figures/proxies.json"):
+        assert entry in summary

@@ -126,7 +126,7 @@ def all_ledger_entries():
     if "search" in STAGES:
         entries = ledger_entries_before_frontier() + [f"{LEDGER}/frontier.json", f"{LEDGER}/figures/frontier.json", f"{LEDGER}/page.json"]
     if "calibrate" in STAGES:
-        entries += [f"{LEDGER}/figures/calibration.json"]
+        entries += [f"{LEDGER}/calibration.json", f"{LEDGER}/figures/calibration.json"]
     if "proxies" in STAGES:
-        entries += [f"{LEDGER}/figures/proxies.json"]
+        entries += [f"{LEDGER}/proxies.json", f"{LEDGER}/figures/proxies.json"]
     return list(dict.fromkeys(entries))

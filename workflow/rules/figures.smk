@@ -129,9 +129,11 @@ rule calibration_figure:
 rule summary:
     # The last job: it reads every other job's ledger entry, so summary.json's
     # study_energy covers the whole study (its own energy up to the write included).
+    # Every study has one (study_energy); only a study with a search has trials, a frontier
+    # and a net impact.
     input:
-        frontier_summary=rules.frontier.output.summary,
-        trials=all_trials(),
+        frontier_summary=rules.frontier.output.summary if "search" in STAGES else [],
+        trials=all_trials() if "search" in STAGES else [],
         ledger=all_ledger_entries(),
     output:
         summary=f"{OUT}/summary.json",
@@ -152,6 +154,9 @@ rule summary:
         settings=settings_of(*SUMMARY_SECTIONS),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
+        search_inputs=lambda wildcards, input: (
+            f"--frontier-summary {input.frontier_summary} --trials {' '.join(input.trials)}" if "search" in STAGES else ""
+        ),
     shell:
-        ledgered("summary") + "--settings {params.settings:q} --frontier-summary {input.frontier_summary} --trials {input.trials} "
+        ledgered("summary") + "--settings {params.settings:q} {params.search_inputs} "
         "--ledger {input.ledger} --out {output.summary} --html {output.net_impact} > {log} 2>&1"
