@@ -267,8 +267,11 @@ def net_impact(
     or the chosen model's performance is worse than the baseline's by more than
     ``performance_tolerance`` (performance units; a cheaper but worse model is not
     a saving: the tolerance is the user's stated price). With ``deployment_inferences``
-    N (and a chosen model within the tolerance): ``net_joules_saved`` = N x saved -
-    study joules and ``net_kg_co2eq_saved`` at ``kg_co2eq_per_joule``.
+    N and a measured baseline, ``deployment`` holds the baseline's ``baseline_joules``
+    (N x its J per inference) and ``baseline_kg_co2eq`` whatever was chosen (the
+    baseline is reported even when no model qualifies); with a chosen model within
+    the tolerance also ``net_joules_saved`` = N x saved - study joules and
+    ``net_kg_co2eq_saved`` at ``kg_co2eq_per_joule``.
     """
     records = [as_trial_record(r) for r in records]
     lifecycle = uses_lifecycle_efficiency(objectives) and deployment_inferences is not None
@@ -280,25 +283,36 @@ def net_impact(
         "joules_per_inference_basis": "lifecycle: training J / deployment.inferences + evaluation J per sample" if lifecycle else "evaluation J per sample",
         "break_even_inferences": None,
     }
+    # The baseline first: its joules per inference, and what it costs over a deployment,
+    # are worth reporting even when no trial qualifies as the chosen model.
+    baseline_jpi, baseline_reason = None, None
+    if not baseline:
+        baseline_reason = "no baseline: set search.baseline, or net_impact.baseline: adapter_default with an adapter default inside the space"
+    else:
+        point = dict(baseline[0])
+        matches = [r for r in records if _same_params(r.params, point) and joules_per_inference(r, lifecycle) is not None]
+        if not matches:
+            result["baseline"] = {"params": point}
+            baseline_reason = "the baseline configuration has no completed trial"
+        else:
+            baseline_jpi = float(statistics.median(joules_per_inference(r, lifecycle) for r in matches))
+            performances = [r.performance for r in matches if r.performance is not None]
+            baseline_performance = statistics.median(performances) if performances else None
+            result["baseline"] = {"params": point, "trials": len(matches), "performance": baseline_performance, "joules_per_inference": baseline_jpi}
+    deployment: dict[str, Any] | None = None
+    if deployment_inferences is not None and baseline_jpi is not None:
+        deployment = {"inferences": deployment_inferences, "baseline_joules": deployment_inferences * baseline_jpi}
+        deployment["baseline_kg_co2eq"] = deployment["baseline_joules"] * kg_co2eq_per_joule if kg_co2eq_per_joule is not None else None
+        result["deployment"] = deployment
     chosen, how = choose_model(records, objectives, choice, performance_floor, lifecycle)
     if chosen is None:
         result["reason"] = how
         return result
     chosen_jpi = joules_per_inference(chosen, lifecycle)
     result["chosen"] = {**_position(chosen), "how": how, "joules_per_inference": chosen_jpi}
-    if not baseline:
-        result["reason"] = "no baseline: set search.baseline, or net_impact.baseline: adapter_default with an adapter default inside the space"
+    if baseline_jpi is None:
+        result["reason"] = baseline_reason
         return result
-    point = dict(baseline[0])
-    matches = [r for r in records if _same_params(r.params, point) and joules_per_inference(r, lifecycle) is not None]
-    if not matches:
-        result["baseline"] = {"params": point}
-        result["reason"] = "the baseline configuration has no completed trial"
-        return result
-    baseline_jpi = float(statistics.median(joules_per_inference(r, lifecycle) for r in matches))
-    performances = [r.performance for r in matches if r.performance is not None]
-    baseline_performance = statistics.median(performances) if performances else None
-    result["baseline"] = {"params": point, "trials": len(matches), "performance": baseline_performance, "joules_per_inference": baseline_jpi}
     saved = baseline_jpi - chosen_jpi
     result["joules_saved_per_inference"] = saved
     from ecopt.objectives import performance_objective
@@ -322,11 +336,8 @@ def net_impact(
         )
     else:
         result["break_even_inferences"] = study_joules / saved
-    if deployment_inferences is not None:
+    if deployment is not None:
         net = deployment_inferences * saved - study_joules
-        result["deployment"] = {
-            "inferences": deployment_inferences,
-            "net_joules_saved": net,
-            "net_kg_co2eq_saved": net * kg_co2eq_per_joule if kg_co2eq_per_joule is not None else None,
-        }
+        deployment["net_joules_saved"] = net
+        deployment["net_kg_co2eq_saved"] = net * kg_co2eq_per_joule if kg_co2eq_per_joule is not None else None
     return result

@@ -172,7 +172,9 @@ def summary_html(summary: Mapping[str, Any]) -> str:
             rows.append(("reason", impact["reason"]))
         deployment = impact.get("deployment")
         if deployment is not None:
-            rows.append((f"net saving at {deployment['inferences']} inferences", _joules(deployment["net_joules_saved"])))
+            rows.append((f"baseline at {deployment['inferences']} inferences", _joules(deployment.get("baseline_joules"))))
+            if "net_joules_saved" in deployment:
+                rows.append((f"net saving at {deployment['inferences']} inferences", _joules(deployment["net_joules_saved"])))
     body = "\n".join(f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>" for name, value in rows)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Study energy and net impact</title>'

@@ -83,7 +83,8 @@ def test_a_cheaper_but_much_less_accurate_model_is_no_saving():
     records = [trial(0, 0.97, 100.0, 0.5), trial(1, 0.123, 1000.0, 0.1)]
     result = impact(records, performance_floor=None, deployment_inferences=10**6)
     assert result["chosen"]["index"] == 1 and result["joules_saved_per_inference"] == pytest.approx(0.009)
-    assert result["break_even_inferences"] is None and "deployment" not in result
+    # the deployment block holds the baseline's cost only: no saving to net
+    assert result["break_even_inferences"] is None and "net_joules_saved" not in result["deployment"]
     assert result["performance_worse_than_baseline_by"] == pytest.approx(0.847)
     assert "less accurate than the baseline by 0.847" in result["reason"] and "performance_tolerance 0.01" in result["reason"]
     # within the tolerance, the saving counts: 0.005 worse at a tolerance of 0.01
@@ -229,3 +230,15 @@ def test_a_lifecycle_study_compares_lifecycle_joules_per_inference():
     # evaluation joules alone (a samples_per_joule objective) would have claimed 0.005 J saved at any N
     plain = net_impact(records, OBJECTIVES, study_joules=50.0, kg_co2eq_per_joule=None, deployment_inferences=100_000, **arguments)
     assert plain["joules_saved_per_inference"] == pytest.approx(0.005) and plain["joules_per_inference_basis"] == "evaluation J per sample"
+
+
+def test_when_no_model_qualifies_the_baseline_and_its_deployment_cost_are_still_reported():
+    records = [trial(0, 0.95, 100.0, 0.5), trial(1, 0.945, 400.0, 0.1)]
+    result = impact(records, performance_floor=0.99, deployment_inferences=1_000_000)
+    assert "performance floor 0.99" in result["reason"] and "chosen" not in result and result["break_even_inferences"] is None
+    assert result["baseline"]["joules_per_inference"] == pytest.approx(0.01) and result["baseline"]["performance"] == pytest.approx(0.95)
+    # 10^6 inferences of the baseline at 0.01 J: 10 kJ, at 1e-7 kg CO2eq per J
+    assert result["deployment"] == pytest.approx({"inferences": 1_000_000, "baseline_joules": 10_000.0, "baseline_kg_co2eq": 1e-3})
+    # a chosen model adds the net saving to the same block
+    saved = impact(records, deployment_inferences=1_000_000)["deployment"]
+    assert saved["baseline_joules"] == pytest.approx(10_000.0) and saved["net_joules_saved"] == pytest.approx(4500.0)
