@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecopt.summary: {error}", file=sys.stderr)
         return 2
     ledger = active_ledger()
+    if not entries and ledger is None:
+        print(f"ecopt.summary: no ledger entry (*.json) in {' '.join(args.ledger)}: the study energy needs every job's entry", file=sys.stderr)
+        return 2
     # Earlier runs of this job (a rerun of the summary) are in its entry's file, not among --ledger.
     own = ledger.entry_over_runs() if ledger is not None else None
     summary = json_ready(study_summary(frontier, records, entries, settings, own))

@@ -140,3 +140,14 @@ def test_a_study_without_a_search_has_study_energy_and_no_net_impact(tmp_path):
     assert summary["trials"] == 0 and "net_impact" not in summary
     assert summary["study_energy"]["by_stage"] == pytest.approx({"data": 10.0, "proxies": 40.0, "figures": 4.0})
     assert "break-even" not in (tmp_path / "n.html").read_text()
+
+
+def test_an_empty_ledger_folder_is_a_clean_error(tmp_path, capsys):
+    import json
+
+    from ecopt.summary import main
+
+    (tmp_path / "ledger").mkdir()
+    argv = ["--settings", json.dumps({"study": "p", "stages": ["proxies"]}), "--ledger", str(tmp_path / "ledger"), "--out", str(tmp_path / "s.json")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("ecopt.summary: no ledger entry") and not (tmp_path / "s.json").exists()
