@@ -446,19 +446,27 @@ def main(argv: list[str] | None = None) -> int:
     stage fails, whose exit status it returns). Exit 2 for bad arguments.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--" not in argv:
-        print("ecopt.ledger: expected '-- STAGE ARGS...' after the ledger's own options", file=sys.stderr)
-        return 2
-    split = argv.index("--")
-    own, stage_argv = argv[:split], argv[split + 1 :]
     from ecopt.cli import add_study_arguments, study_mapping
 
-    parser = argparse.ArgumentParser(prog="python -m ecopt.ledger", description="Run a stage and write its process's energy ledger entry.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ecopt.ledger",
+        description="Run a stage and write its process's energy ledger entry.",
+        usage="%(prog)s --stage NAME [--job ID] --out FILE [--settings JSON | --config FILE] -- STAGE ARGS...",
+        epilog="Everything after '--' is the stage's command line (ecopt STAGE ARGS...). A rerun adds its run to an existing entry at --out.",
+    )
     add_study_arguments(parser)
     parser.add_argument("--stage", required=True, help="the stage's name in the ledger (by_stage key)")
     parser.add_argument("--job", default=None, help="the job within the stage, e.g. 001-3 for round 1, trial 3")
     parser.add_argument("--tracking-mode", choices=["process", "machine"], default="process", help="CodeCarbon tracking mode of the outside windows")
     parser.add_argument("--out", required=True, help="ledger entry to write (JSON)")
+    split = argv.index("--") if "--" in argv else len(argv)
+    own, stage_argv = argv[:split], argv[split + 1 :]
+    if any(flag in own for flag in ("-h", "--help")):
+        parser.print_help()
+        return 0
+    if "--" not in argv:
+        print("ecopt.ledger: expected '-- STAGE ARGS...' after the ledger's own options (--help: usage)", file=sys.stderr)
+        return 2
     args = parser.parse_args(own)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     import dataclasses

@@ -188,3 +188,15 @@ def test_a_wait_for_the_metered_lock_is_metered_apart_and_not_charged(tmp_path, 
     assert entry["total_joules"] == pytest.approx(3 * 20.0 + 50.0)
     energy = study_energy([entry, entry])
     assert energy["lock_wait_joules"] == pytest.approx(40.0) and energy["total_joules"] == pytest.approx(2 * 110.0)
+
+
+def test_help_prints_the_usage_and_exits_0(capsys):
+    from ecopt.__main__ import main as ecopt_main
+    from ecopt.ledger import main
+
+    for run in (lambda: main(["--help"]), lambda: ecopt_main(["ledger", "-h"])):
+        assert run() == 0
+        out = capsys.readouterr().out
+        assert "--stage" in out and "-- STAGE ARGS" in out
+    assert main(["--stage", "trial", "--out", "x.json"]) == 2
+    assert "expected '-- STAGE ARGS...'" in capsys.readouterr().err
