@@ -15,6 +15,10 @@ Design choices:
   defaults (``parse_space`` applies them), so the effective space is the one written.
 - ``integer`` means a Python ``int`` that is not a ``bool``: jsonschema's own
   checker accepts ``2.0`` as an integer, which the stages would then use as a float.
+  One exception, ``deployment.inferences``: a lifetime count is naturally written
+  ``1.0e+6``, which YAML reads as a float, so an integral float there becomes an
+  int (``_whole_inferences``); ``1e6`` (no dot), which YAML reads as a *string*,
+  is refused with the hint to write digits.
 - Each jsonschema error (``best_match`` of them) becomes a ``ConfigError`` naming
   the key path (``search.batch_size``, ``space.width.bounds``, ``stages[0]``), the
   value, and what the schema expects, worded from its type, bounds, enum and the
@@ -325,10 +329,27 @@ def _validated_mapping(mapping: Any, sections: tuple[str, ...] | None) -> dict[s
             raise ValueError(f"validate_study: unknown sections {unknown}; the schema has {sorted(study_schema()['properties'])}")
         instance = {key: value for key, value in instance.items() if key in sections}
     _refuse_non_finite(instance, [])
+    _whole_inferences(instance)
     errors = list(_StudyValidator(_schema_for(sections)).iter_errors(instance))
     if errors:
         raise _config_error(best_match(errors))
     return instance
+
+
+def _whole_inferences(instance: dict[str, Any]) -> None:
+    """``deployment.inferences`` written as an integral float (``1.0e+6``) becomes an int, in place; a string is refused.
+
+    Raises ConfigError for a string (YAML reads ``1e6`` without a dot as one),
+    with the hint to write the count in digits.
+    """
+    deployment = instance.get("deployment")
+    if not isinstance(deployment, dict):
+        return
+    value = deployment.get("inferences")
+    if isinstance(value, float) and value.is_integer():
+        deployment["inferences"] = int(value)
+    elif isinstance(value, str):
+        raise ConfigError("deployment.inferences", value, "a whole number written in digits (1000000) or as 1.0e+6: YAML reads 1e6 without a dot as text")
 
 
 def _refuse_non_finite(value: Any, path: list[Any]) -> None:

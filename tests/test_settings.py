@@ -401,9 +401,21 @@ def test_lifecycle_efficiency_objective_needs_deployment_inferences():
     assert settings.objectives[1].metric == "lifecycle_samples_per_joule" and settings.deployment.inferences == 1_000_000
 
 
-@pytest.mark.parametrize("inferences", [1.5, 1e6, 0, "1000", True])
+@pytest.mark.parametrize("inferences", [1.5, 0, 0.0, "1000", True])
 def test_deployment_inferences_is_a_whole_number_of_at_least_one(inferences):
-    # a fraction of an inference is no deployment; 1e6 (a float) is refused like 2.0 elsewhere: write 1000000
+    # a fraction of an inference is no deployment
     with pytest.raises(ConfigError) as caught:
         validate_study({"deployment": {"inferences": inferences}}, sections=["deployment"])
+    assert caught.value.key == "deployment.inferences"
+
+
+def test_deployment_inferences_written_as_an_integral_float_is_a_whole_number_and_1e6_text_gets_a_hint():
+    import yaml
+
+    # YAML reads 1.0e+6 as a float: a lifetime count is naturally written so
+    settings = validate_study(yaml.safe_load("deployment: {inferences: 1.0e+6}"), sections=["deployment"])
+    assert settings.deployment.inferences == 1_000_000 and type(settings.deployment.inferences) is int
+    # ... and 1e6 (no dot) as a string: refused with the hint to write digits
+    with pytest.raises(ConfigError, match="written in digits") as caught:
+        validate_study(yaml.safe_load("deployment: {inferences: 1e6}"), sections=["deployment"])
     assert caught.value.key == "deployment.inferences"
