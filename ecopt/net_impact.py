@@ -317,15 +317,17 @@ def net_impact(
     result["joules_saved_per_inference"] = saved
     from ecopt.objectives import performance_objective
 
-    minimize = bool(performance_objective(objectives).minimize)
+    performance = performance_objective(objectives)
+    minimize = bool(performance.minimize)
     worse_by = None
     if baseline_performance is not None and chosen.performance is not None:
         worse_by = (chosen.performance - baseline_performance) if minimize else (baseline_performance - chosen.performance)
         result["performance_worse_than_baseline_by"] = worse_by
     if worse_by is not None and worse_by > performance_tolerance:
         result["reason"] = (
-            f"the chosen model ({how}) is less accurate than the baseline by {worse_by:.4g} (performance {chosen.performance:.4g} "
-            f"against {baseline_performance:.4g}), more than net_impact.performance_tolerance {performance_tolerance:g}: "
+            f"the chosen model ({how}) is worse than the baseline by {worse_by:.4g} in {performance.metric} "
+            f"({'lower' if minimize else 'higher'} is better: {chosen.performance:.4g} against {baseline_performance:.4g}), "
+            f"more than net_impact.performance_tolerance {performance_tolerance:g}: "
             "a cheaper but worse model is no saving"
         )
         return result

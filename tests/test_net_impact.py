@@ -86,12 +86,13 @@ def test_a_cheaper_but_much_less_accurate_model_is_no_saving():
     # the deployment block holds the baseline's cost only: no saving to net
     assert result["break_even_inferences"] is None and "net_joules_saved" not in result["deployment"]
     assert result["performance_worse_than_baseline_by"] == pytest.approx(0.847)
-    assert "less accurate than the baseline by 0.847" in result["reason"] and "performance_tolerance 0.01" in result["reason"]
+    assert "worse than the baseline by 0.847 in performance (higher is better" in result["reason"]
+    assert "performance_tolerance 0.01" in result["reason"]
     # within the tolerance, the saving counts: 0.005 worse at a tolerance of 0.01
     records = [trial(0, 0.97, 100.0, 0.5), trial(1, 0.965, 1000.0, 0.1)]
     result = impact(records, performance_floor=None)
     assert result["break_even_inferences"] == pytest.approx(3000.0 / 0.009) and "reason" not in result
-    assert "less accurate" in impact(records, performance_floor=None, performance_tolerance=0.001)["reason"]
+    assert "worse than the baseline by 0.005" in impact(records, performance_floor=None, performance_tolerance=0.001)["reason"]
 
 
 def test_the_chosen_model_meets_the_objectives_thresholds():
@@ -242,3 +243,12 @@ def test_when_no_model_qualifies_the_baseline_and_its_deployment_cost_are_still_
     # a chosen model adds the net saving to the same block
     saved = impact(records, deployment_inferences=1_000_000)["deployment"]
     assert saved["baseline_joules"] == pytest.approx(10_000.0) and saved["net_joules_saved"] == pytest.approx(4500.0)
+
+
+def test_a_minimised_performance_is_worse_when_higher_and_the_reason_says_so():
+    objectives = parse_objectives({"performance": {"metric": "performance", "minimize": True}, "efficiency": {"metric": "samples_per_joule"}})
+    records = [trial(0, 0.20, 100.0, 0.5), trial(1, 0.50, 1000.0, 0.1)]  # a loss: the cheap model's is 0.3 higher
+    arguments = {"choice": "most_efficient_above_floor", "performance_floor": None, "performance_tolerance": 0.01, "baseline": [{"x": 0.5, "n": 1}]}
+    result = net_impact(records, objectives, study_joules=1.0, kg_co2eq_per_joule=None, deployment_inferences=None, **arguments)
+    assert "worse than the baseline by 0.3 in performance (lower is better: 0.5 against 0.2)" in result["reason"]
+    assert "accurate" not in result["reason"]
