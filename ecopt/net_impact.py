@@ -48,11 +48,14 @@ amortised over the inferences it serves, N / (E_train + N x e_inference).
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ecopt.records import TrialRecord, TrialStatus, as_trial_record
+
+logger = logging.getLogger(__name__)
 
 
 def lifecycle_samples_per_joule(train_joules: float, joules_per_sample: float, inferences: float) -> float:
@@ -133,7 +136,33 @@ def study_baseline(settings: Any, model: Any) -> list[dict[str, Any]]:
     if given or settings.net_impact is None or settings.net_impact.baseline != "adapter_default":
         return list(given)
     point = default_configuration(model, settings.space)
-    return [point] if point is not None else []
+    if point is None:
+        # Said at config time: otherwise the study runs for hours and its net impact ends in "no baseline".
+        outside = _defaults_outside_space(model, settings.space)
+        logger.warning(
+            "net_impact.baseline: adapter_default, but %s's default configuration lies outside the space (%s): the study has no "
+            "baseline and its net impact will say so; set search.baseline, or widen the space",
+            type(model).__name__,
+            "; ".join(outside),
+        )
+        return []
+    return [point]
+
+
+def _defaults_outside_space(model: Any, space: Mapping[str, Any]) -> list[str]:
+    """``name = default (not in the space's domain)`` for each searched parameter whose adapter default the space refuses."""
+    from ecopt.hyperparameter import Fixed
+
+    outside = []
+    for name, domain in space.items():
+        if isinstance(domain, Fixed):
+            continue
+        value = model.hyperparameters[name].value
+        try:
+            domain._validate(value)
+        except ValueError as error:
+            outside.append(f"{name} = {value!r}: {error}")
+    return outside
 
 
 # What the adapter-default baseline needs from a study file: the adapter (with its options,

@@ -149,7 +149,7 @@ def test_lifecycle_efficiency_is_derived_from_the_stored_joules():
     assert not uses_lifecycle_efficiency(OBJECTIVES)
 
 
-def test_default_configuration_is_the_baseline_without_search_baseline():
+def test_default_configuration_is_the_baseline_without_search_baseline(caplog):
     space = {"x": {"type": "range", "bounds": [0.0, 1.0]}, "n": {"type": "choice", "values": [1, 2, 4], "value_type": "int"}}
     mapping = {"study": "t", "adapter": "tests.fakes:ScriptedModel", "space": space}
     settings = validate_study(mapping)
@@ -158,7 +158,10 @@ def test_default_configuration_is_the_baseline_without_search_baseline():
     assert study_baseline(validate_study({**mapping, "net_impact": {"baseline": "none"}}), ScriptedModel()) == []
     narrow = validate_study({**mapping, "space": {**space, "x": {"type": "range", "bounds": [0.6, 1.0]}}})
     assert default_configuration(ScriptedModel(), narrow.space) is None  # the default lies outside the space
+    assert "outside the space" not in caplog.text
     assert study_baseline(narrow, ScriptedModel()) == []
+    # said at config time, naming the parameter: not discovered hours later as "no baseline"
+    assert "default configuration lies outside the space (x = 0.5" in caplog.text and "search.baseline" in caplog.text
 
 
 def test_a_stage_run_by_hand_fills_the_adapter_default_baseline_as_the_workflow_does(tmp_path):
