@@ -24,8 +24,10 @@ Design choices:
   ``study`` is the folder's name; without one, the planned total is "unknown".
 * **Hypervolume and frontier** come from the same pure core the frontier stage
   uses (``ecopt.frontier.frontier_tables`` over ``ecopt.pareto``), with the study's
-  objectives (the defaults when no config is found), so the number printed is the
-  number ``hypervolume.csv`` will hold.
+  objectives, so the number printed is the number ``hypervolume.csv`` will hold.
+  The results folder does not hold the study's objectives, so without a config
+  the defaults (no thresholds) are used and the hypervolume can differ: the output
+  then prints the reference point it used and says so.
 * **Time left** = median process wall time of the trials so far x trials still
   planned, plus the median time of a model-based proposal (Snakemake's benchmark
   files ``benchmarks/propose/<round>.tsv``, column ``s``) x rounds not proposed
@@ -90,6 +92,7 @@ class StudyStatus:
     unreadable: list[str] = field(default_factory=list)
     config_source: str | None = None
     has_search: bool = True  # False: the study's stages have no search (calibration or proxies only)
+    reference_point: str | None = None  # the hypervolume's reference point, in the optimiser's space, and where it came from
 
     def to_dict(self) -> dict[str, Any]:
         """The status as plain JSON-able values (``ecopt status --json``)."""
@@ -279,6 +282,9 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
         tables = frontier_tables(records, list(settings.objectives))
         status.frontier_size = len(tables["frontier"])
         status.hypervolume = float(tables["hypervolume"][-1]["hypervolume"]) if status.statuses[TrialStatus.COMPLETED.value] else None
+        last = tables["hypervolume"][-1]
+        reference = ", ".join(f"{o.name} {last[f'reference_{o.name}']:.4g}" for o in settings.objectives)
+        status.reference_point = f"{reference} ({last['reference_source']})"
     status.trial_joules = sum(float(r.train_joules or 0.0) + float(r.eval_joules or 0.0) for r in records)
     ledger = ledger_totals(study_dir)
     status.ledger_joules, status.summary_job_joules, status.trial_windows_joules = ledger.total_joules, ledger.summary_job_joules, ledger.trial_windows_joules
@@ -329,6 +335,13 @@ def format_status(status: StudyStatus) -> str:
             f"trials       {status.trials}{trials_planned}: {by_status}",
             f"frontier     {status.frontier_size} trials, hypervolume " + ("none yet" if status.hypervolume is None else f"{status.hypervolume:.6g}"),
         ]
+        if status.reference_point is not None:
+            # Without the study's config the objectives are the defaults, with no thresholds: a different
+            # reference point and so a different hypervolume than the frontier stage's. Say which was used.
+            lines.append(
+                f"reference    {status.reference_point}"
+                + ("" if status.config_source else "; default objectives, no study config found: pass --config for its thresholds")
+            )
     else:
         lines.append("search       none: the study's stages have no search (no rounds, trials or frontier)")
     lines += [

@@ -181,3 +181,14 @@ def test_a_study_without_a_search_plans_no_rounds(tmp_path):
     assert not status.has_search and status.rounds_planned is None and status.trials_planned is None
     text = format_status(status)
     assert "no search" in text and "rounds       " not in text and "planned" not in text
+
+
+def test_the_reference_point_is_printed_and_without_a_config_it_says_the_thresholds_are_missing(study_dir):
+    with_thresholds = dict(_config(), objectives={"performance": {"threshold": 0.5}, "efficiency": {}})
+    status = study_status(study_dir, with_thresholds, "config/config.yaml")
+    assert "performance: config threshold" in status.reference_point
+    text = format_status(status)
+    assert "reference    performance 0.5" in text and "no study config found" not in text
+    bare = study_status(study_dir)  # no config: default objectives, the worst observed values as reference
+    assert bare.hypervolume != pytest.approx(status.hypervolume)
+    assert "pass --config for its thresholds" in format_status(bare) and "config threshold" not in bare.reference_point
