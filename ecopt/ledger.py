@@ -539,7 +539,18 @@ def write_entry(path: str | Path, entry: Mapping[str, Any]) -> Path:
     return write_json(path, data)
 
 
-__all__ = ["JOULES_PER_KWH", "Ledger", "active_ledger", "fold_into_existing", "fold_runs", "kg_co2eq_per_joule", "ledger_entry", "read_entries", "study_energy", "write_entry"]
+__all__ = [
+    "JOULES_PER_KWH",
+    "Ledger",
+    "active_ledger",
+    "fold_into_existing",
+    "fold_runs",
+    "kg_co2eq_per_joule",
+    "ledger_entry",
+    "read_entries",
+    "study_energy",
+    "write_entry",
+]
 
 
 if __name__ == "__main__":

@@ -109,7 +109,9 @@ def test_the_report_page_shows_the_study_energy_and_the_net_impact(tmp_path):
 def test_a_ledger_that_lost_trial_energy_says_so(caplog):
     # a trial's entry replaced by a no-op rerun's: the records hold 80 J of training + evaluation, the ledger's windows 4 J
     records = [
-        TrialRecord(params={"x": 0.5}, status=TrialStatus.COMPLETED, round=0, index=i, performance=0.9, samples_per_joule=100.0, train_joules=30.0, eval_joules=10.0)
+        TrialRecord(
+            params={"x": 0.5}, status=TrialStatus.COMPLETED, round=0, index=i, performance=0.9, samples_per_joule=100.0, train_joules=30.0, eval_joules=10.0
+        )
         for i in range(2)
     ]
     frontier = {"efficiency_metric": "samples_per_joule", "completed": 2, "trials": 2, "statuses": {s.value: 0 for s in TrialStatus} | {"completed": 2}}
@@ -130,7 +132,11 @@ def test_a_study_without_a_search_has_study_energy_and_no_net_impact(tmp_path):
     from ecopt.ledger import write_entry
     from ecopt.summary import main
 
-    for name, data in {"data.json": entry("data", 0.0, 5.0), "proxies.json": entry("proxies", 30.0, 5.0), "figures/proxies.json": entry("figures", 0.0, 2.0, "proxies")}.items():
+    for name, data in {
+        "data.json": entry("data", 0.0, 5.0),
+        "proxies.json": entry("proxies", 30.0, 5.0),
+        "figures/proxies.json": entry("figures", 0.0, 2.0, "proxies"),
+    }.items():
         write_entry(tmp_path / "ledger" / name, data)
     settings = json.dumps({"study": "p", "stages": ["proxies"]})
     out = tmp_path / "summary.json"

@@ -154,9 +154,7 @@ rule summary:
         settings=settings_of(*SUMMARY_SECTIONS),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
-        search_inputs=lambda wildcards, input: (
-            f"--frontier-summary {input.frontier_summary} --trials {' '.join(input.trials)}" if "search" in STAGES else ""
-        ),
+        search_inputs=lambda wildcards, input: (f"--frontier-summary {input.frontier_summary} --trials {' '.join(input.trials)}" if "search" in STAGES else ""),
     shell:
         ledgered("summary") + "--settings {params.settings:q} {params.search_inputs} "
         "--ledger {input.ledger} --out {output.summary} --html {output.net_impact} > {log} 2>&1"
