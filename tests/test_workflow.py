@@ -521,3 +521,21 @@ def test_every_study_gets_a_summary_with_its_study_energy(tmp_path):
     assert "--frontier-summary" not in summary and "--trials" not in summary
     for entry in ("ledger/data.json", "ledger/proxies.json", "ledger/figures/proxies.json"):
         assert entry in summary
+
+
+def test_a_rerun_trial_keeps_its_first_run_s_energy_in_the_ledger(finished_study, tmp_path):
+    # A forced rerun of a finished trial keeps its record (fingerprint) and measures nothing; its ledger entry must
+    # keep the run that trained it and add the no-op rerun, or the study's energy shrinks below its trials' own.
+    study = copy_of(finished_study, tmp_path)
+    entry_path = study / "results/tiny/ledger/trial/002-0.json"
+    first = json.loads(entry_path.read_text())
+    record = (study / "results/tiny/rounds/002/trials/0.json").read_bytes()
+    result = snakemake(study, "--forcerun", "results/tiny/rounds/002/trials/0.json", "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (study / "results/tiny/rounds/002/trials/0.json").read_bytes() == record  # kept, not measured again
+    entry = json.loads(entry_path.read_text())
+    assert len(entry["runs"]) == 2 and entry["runs"][0] == first["runs"][0]
+    assert entry["total_joules"] == pytest.approx(sum(run["total_joules"] for run in entry["runs"]))
+    assert entry["inside_windows_joules"] >= first["inside_windows_joules"]
+    energy = json.loads((study / "results/tiny/summary.json").read_text())["study_energy"]
+    assert energy["ledger_covers_trials"] and energy["trial_windows_joules"] >= energy["trial_records_joules"]
