@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --constraint constraints.txt --editable '.[test,bench]'
+	$(BIN)/python -m pip install --constraint constraints.txt --editable '.[test,bench,benchmark]'
 	touch $(STAMP)
 
 install: $(STAMP)
