@@ -47,10 +47,48 @@ from typing import Any
 
 import numpy as np
 
+from ecopt.errors import ConfigError
 from ecopt.pareto import pareto_mask
 
 # The learning-curve key of an adapter's resource: the CNN checks per epoch, the LM trainer per step.
 RESOURCE_KEYS = ("epoch", "step")
+# Objective metrics a rung can compare: the validation performance, and efficiencies measured by the
+# evaluation window before training. lifecycle_samples_per_joule needs the final training joules.
+COMPARABLE_METRICS = ("performance", "samples_per_joule", "dynamic_samples_per_joule")
+
+
+def check_objectives(objectives: Sequence[Any]) -> None:
+    """Refuse early stopping for objectives a rung cannot compare (``COMPARABLE_METRICS`` only).
+
+    ``objectives``: ``ecopt.objectives.Objective``s. Raises ``ConfigError`` naming
+    ``early_stopping.enabled`` and the objective at fault.
+    """
+    for objective in objectives:
+        if objective.metric not in COMPARABLE_METRICS:
+            raise ConfigError(
+                "early_stopping.enabled",
+                True,
+                f"false with objective '{objective.name}' on metric '{objective.metric}': early stopping compares only "
+                f"{list(COMPARABLE_METRICS)} at a rung (efficiency is measured before training, without the final training joules)",
+            )
+
+
+def check_adapter(model: Any) -> None:
+    """Refuse early stopping for an adapter whose efficiency depends on its weights, or that declares no training budget.
+
+    Efficiency is measured before training, which only holds when the adapter
+    declares ``efficiency_independent_of_weights = True``; the rungs lie below its
+    ``max_resource``. Raises ``ConfigError`` naming ``early_stopping.enabled``.
+    """
+    name = type(model).__name__
+    if not getattr(model, "efficiency_independent_of_weights", False):
+        raise ConfigError(
+            "early_stopping.enabled",
+            True,
+            f"false for {name}: it does not declare efficiency_independent_of_weights = True, so its efficiency cannot be measured before training",
+        )
+    if getattr(model, "max_resource", None) is None:
+        raise ConfigError("early_stopping.enabled", True, f"false for {name}: it declares no max_resource (its training budget in epochs or steps)")
 
 
 def rung_levels(min_resource: float, reduction_factor: float, max_resource: float) -> list[int]:
@@ -119,6 +157,15 @@ def front_rank(point: Sequence[float], earlier: np.ndarray, maximize: Sequence[b
             return better
         better += int(front.sum())
         remaining, is_point = remaining[~front], is_point[~front]
+
+
+def load_ranking() -> None:
+    """Import what ``front_rank`` needs (BoTorch, via ``ecopt.pareto``) now, outside any metered window.
+
+    The first ranking in a process otherwise pays BoTorch's import (about 1 s of CPU
+    on this project's machine) inside the training window it judges.
+    """
+    front_rank([0.0], np.zeros((1, 1)), [True])
 
 
 def stop_at_rung(
@@ -239,6 +286,22 @@ def rung_history(records: Sequence[Any], objectives: Sequence[Any], rounds_befor
             else:
                 history.points.setdefault(int(level), []).append(row)
     return history
+
+
+def round_rung_history(records: Sequence[Any], objectives: Sequence[Any], settings: Any, round_index: int) -> RungHistory:
+    """What the search round writes into ``proposals.json``: the points of rounds before ``round_index`` at the study's rungs.
+
+    ``settings``: the ``early_stopping`` section (object or mapping). The rungs are
+    ``rung_levels`` up to the largest resource any earlier curve reached, so a level
+    between two validation checks (steps) gets the first check at or after it, as the
+    trial's ``RungMonitor`` takes it.
+    """
+    read = settings.get if isinstance(settings, Mapping) else lambda key: getattr(settings, key)
+    resources = [
+        resource for record in records for resource in (curve_resource(entry) for entry in (record.get("learning_curve") or [])) if resource is not None
+    ]
+    levels = rung_levels(read("min_resource"), read("reduction_factor"), max(resources) + 1) if resources else []
+    return rung_history(records, objectives, rounds_before=round_index, levels=levels)
 
 
 class RungMonitor:

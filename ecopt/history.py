@@ -18,11 +18,21 @@ Outcome rules (one set, whatever produced the trial):
   (:func:`worst_values`). Zero efficiency has no logarithm, and "zero" is the
   *best* value of a minimised objective: observed as 0.0 seconds per batch, six of
   six model-based candidates of a study went into the out-of-memory region.
-* **failed** (an architecture that cannot exist, a crash) and **early_stopped**
-  (stopped before it had final values): with ``failed_trials: penalize``, observed
-  as the worst values too, so the surrogate steers away from their region (SMAC's
-  treatment of crashes); Ax learns nothing from a FAILED trial and would propose
-  its neighbours again. ``ignore`` attaches them without data.
+* **early_stopped** (multi-objective early stopping, ``ecopt.early_stopping``)
+  with a finite value for every objective's metric: observed as those values, its
+  partial performance (the test score of the weights kept when it stopped) and its
+  efficiency, which was measured before training and is exact. The partial
+  performance is a pessimistic value for a point already dominated at its rung by
+  the earlier rounds' points; observing it tells the surrogate that the region is
+  poor without inventing a penalty, and keeps the efficiency measurement, which
+  penalising it as failed would throw away. Early-stopped values are not
+  ``completed``: they never set the reference point, the penalties or the
+  outlier levels. One lacking a metric is failed, as below.
+* **failed** (an architecture that cannot exist, a crash): with
+  ``failed_trials: penalize``, observed as the worst values too, so the surrogate
+  steers away from their region (SMAC's treatment of crashes); Ax learns nothing
+  from a FAILED trial and would propose its neighbours again. ``ignore`` attaches
+  them without data.
 * **measurement_failed**: the meter, not the configuration, failed; the trial is
   attached without data (never penalised), so the region stays open.
 
@@ -62,9 +72,9 @@ from ecopt.pareto import pareto_mask
 from ecopt.records import TrialRecord, TrialStatus
 
 COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
-MEASUREMENT_FAILED = TrialStatus.MEASUREMENT_FAILED
-# Counted in every round's ``history`` (proposals.json); early_stopped counts as failed.
-COUNTED_STATUSES = (COMPLETED, OUT_OF_MEMORY, FAILED, MEASUREMENT_FAILED)
+MEASUREMENT_FAILED, EARLY_STOPPED = TrialStatus.MEASUREMENT_FAILED, TrialStatus.EARLY_STOPPED
+# Counted in every round's ``history`` (proposals.json).
+COUNTED_STATUSES = (COMPLETED, EARLY_STOPPED, OUT_OF_MEMORY, FAILED, MEASUREMENT_FAILED)
 
 # Below the worst completed value: one decade on a log10 objective, this share of the range on a linear one.
 LOG_SCALE_PENALTY = 1.0
@@ -75,10 +85,11 @@ LINEAR_PENALTY_SHARE = 0.1
 class TrialOutcome:
     """What one trial tells the optimiser.
 
-    ``status``: the status the optimiser models (a ``completed`` record lacking a
-    metric becomes ``failed``). ``values``: one value per objective in the
-    optimiser's space, only for completed trials. ``error``: why a trial that
-    claimed to complete did not count as completed (None otherwise).
+    ``status``: the status the optimiser models (a ``completed`` or
+    ``early_stopped`` record lacking a metric becomes ``failed``). ``values``: one
+    value per objective in the optimiser's space, only for completed and
+    early-stopped trials. ``error``: why a trial that claimed values did not count
+    as such (None otherwise).
     """
 
     status: TrialStatus
@@ -89,13 +100,13 @@ class TrialOutcome:
 def trial_outcome(status: Any, metrics: Mapping[str, Any] | TrialRecord, objectives: Sequence[Objective]) -> TrialOutcome:
     """The outcome rules: ``metrics`` (a trial record or ``fn``'s result; read with ``.get``) under ``status``.
 
-    Returns ``TrialOutcome(completed, values)`` only when every objective's metric
-    is present, a real number, finite, and (log-scale objectives) positive;
-    otherwise a completed trial becomes ``failed`` with an error naming the first
-    objective and metric at fault. Other statuses pass through unchanged
-    (``early_stopped`` and unknown statuses as ``failed``).
+    Returns ``TrialOutcome(completed, values)`` (or ``early_stopped``, values) only
+    when every objective's metric is present, a real number, finite, and (log-scale
+    objectives) positive; otherwise the trial becomes ``failed`` with an error naming
+    the first objective and metric at fault. Other statuses pass through unchanged
+    (unknown statuses as ``failed``).
     """
-    if status == COMPLETED:
+    if status in (COMPLETED, EARLY_STOPPED):
         values = []
         for objective in objectives:
             raw = metrics.get(objective.metric)
@@ -107,7 +118,7 @@ def trial_outcome(status: Any, metrics: Mapping[str, Any] | TrialRecord, objecti
             if not math.isfinite(value):
                 return TrialOutcome(FAILED, error=f"metric '{objective.metric}' of log-scale objective '{objective.name}' is {raw!r}, not a positive number")
             values.append(value)
-        return TrialOutcome(COMPLETED, tuple(values))
+        return TrialOutcome(TrialStatus(status), tuple(values))
     if status == OUT_OF_MEMORY:
         return TrialOutcome(OUT_OF_MEMORY)
     if status == MEASUREMENT_FAILED:
@@ -166,8 +177,8 @@ class Observations:
     """A history as the optimiser sees it.
 
     ``attached``: per trial, in history order, (searched params, {objective: value}
-    in optimiser space, or None: attached without data). ``completed``: (n, m)
-    values of the completed trials. ``counts``: trials per status plus ``total``.
+    in optimiser space, or None: attached without data; early-stopped trials carry
+    their partial values). ``completed``: (n, m) values of the completed trials only. ``counts``: trials per status plus ``total``.
     ``errors``: (where, error) for every trial whose claimed completion did not count.
     """
 
@@ -205,7 +216,7 @@ def observations(history: Sequence[Any], space: Mapping[str, Hyperparameter], ob
             errors.append((where, outcome.error))
         counts[outcome.status.value] += 1
         outcomes.append((params, outcome))
-    completed = np.asarray([o.values for _, o in outcomes if o.values is not None], dtype=float).reshape(-1, len(objectives))
+    completed = np.asarray([o.values for _, o in outcomes if o.status == COMPLETED], dtype=float).reshape(-1, len(objectives))
     worst = worst_values(completed, objectives)
     attached: list[tuple[dict[str, Any], dict[str, float] | None]] = []
     for params, outcome in outcomes:

@@ -33,6 +33,8 @@ class Model:
     efficiency_independent_of_weights: bool = False
     # Set by the trial before train() when early stopping is on; report_rung() consults it.
     rung_monitor: RungMonitor | None = None
+    # The training budget in the unit of the adapter's validation checks (epochs, steps): the rungs lie below it.
+    max_resource: int | None = None
     # The resource (epoch, step) at which the rung monitor stopped training; None when it did not.
     stopped_at_resource: int | None = None
 

@@ -72,7 +72,7 @@ class TrialStatus(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"  # the adapter raised (e.g. InfeasibleArchitecture); ``error`` says why
     OUT_OF_MEMORY = "out_of_memory"  # the configuration does not fit the device: the worst outcome
-    EARLY_STOPPED = "early_stopped"  # stopped before its evaluation by a stopping rule
+    EARLY_STOPPED = "early_stopped"  # stopped at a rung by multi-objective early stopping (ecopt.early_stopping): partial performance
     MEASUREMENT_FAILED = "measurement_failed"  # the meter's window was unusable twice (0 J, a negative component)
 
     def __str__(self) -> str:  # f-strings and CSV cells give "completed", not "TrialStatus.COMPLETED"
@@ -189,6 +189,9 @@ class TrialRecord:
     performance: float | None = None
     performance_spread: list[float] | None = None
     learning_curve: list[dict[str, float]] | None = None
+    learning_curve_joules: str | None = None
+    stopped_at_rung: int | None = None
+    early_stopping: dict[str, Any] | None = None
     samples: int | None = None
     samples_per_joule: float | None = None
     dynamic_samples_per_joule: float | None = None
@@ -300,7 +303,7 @@ def _status_dtype() -> Any:
     return pd.CategoricalDtype(categories=list(STATUSES))
 
 
-_INTEGER_COLUMNS = ("round", "index", "samples", "eval_passes", "parameters", "trial_number")
+_INTEGER_COLUMNS = ("round", "index", "samples", "eval_passes", "parameters", "trial_number", "stopped_at_rung")
 _FLOAT_COLUMNS = (
     "performance",
     "samples_per_joule",
@@ -333,6 +336,7 @@ _STRING_COLUMNS = (
     "reference_source",
     "space",
     "fingerprint",
+    "learning_curve_joules",
 )
 _FLOAT_PREFIXES = ("objective_", "reference_")
 

@@ -62,7 +62,7 @@ from ecopt.settings import SearchSettings, validate_section, validate_study
 logger = logging.getLogger(__name__)
 
 # The config entries a round reads (the workflow passes this slice of the study).
-SEARCH_SECTIONS = ["search", "objectives", "space", "seed"]
+SEARCH_SECTIONS = ["search", "objectives", "space", "seed", "early_stopping"]
 
 LENGTHSCALE_PRIORS = tuple(SURROGATES)
 BATCH_FILLS = ("posterior_mean", "qlognehvi")
@@ -101,6 +101,7 @@ class RoundProposals:
     noise: dict[str, Any] = field(default_factory=dict)
     history: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    rung_history: dict[str, Any] | None = None  # early stopping on: the earlier rounds' rung points (ecopt.early_stopping)
     client: Any = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class RoundProposals:
             "noise": self.noise,
             "history": self.history,
             "seconds": self.seconds,
-        }
+        } | ({"rung_history": self.rung_history} if self.rung_history is not None else {})
 
     def save_state(self, path: str | Path) -> Path:
         """Write the optimiser's state (reloadable with :func:`load_state`). Raises ValueError when it was not kept."""
@@ -135,13 +136,17 @@ def propose(
     seed: int = 0,
     noise_rsd: Mapping[str, float] | None = None,
     keep_state: bool = True,
+    early_stopping: Any = None,
 ) -> RoundProposals:
     """Round 0: the Sobol design. Round r >= 1: ``batch_size`` candidates from the history.
 
     ``history``: the trial records of every earlier round (dicts or typed records),
     observed under ``ecopt.history``'s outcome rules. ``noise_rsd`` maps objective
     names to a measured relative standard deviation (the meter's calibration);
-    those observations get it as their standard error. Raises ConfigError for bad
+    those observations get it as their standard error. With ``early_stopping``
+    (the section) enabled, the proposals carry ``rung_history``: the points of the
+    records of rounds before this one only, so this round's trials, run in any
+    order, compare with the same points. Raises ConfigError for bad
     settings or an all-fixed space, ValueError for a record whose params no longer
     fit the space.
     """
@@ -237,8 +242,17 @@ def propose(
             "generate": generated - rebuilt,
             "total": time.perf_counter() - started,
         },
+        rung_history=_rung_history(history, objectives, early_stopping, round_index),
         client=client if keep_state else None,
     )
+
+
+def _rung_history(history: Sequence[Any], objectives: Sequence[Objective], early_stopping: Any, round_index: int) -> dict[str, Any] | None:
+    if early_stopping is None or not early_stopping.enabled:
+        return None
+    from ecopt.early_stopping import round_rung_history
+
+    return round_rung_history(history, objectives, early_stopping, round_index).to_dict()
 
 
 def load_state(path: str | Path) -> Any:
@@ -286,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         space = dict(study.space)
         history = load_trial_records(args.trials)
         seed = settings.seed if settings.seed is not None else study.seed
-        result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=_noise_from_calibration(args.calibration, objectives))
+        noise_rsd = _noise_from_calibration(args.calibration, objectives)
+        result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=noise_rsd, early_stopping=study.early_stopping)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.search: {error}", file=sys.stderr)
         return 2

@@ -404,6 +404,10 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
                 lifecycle[0].metric,
                 "a metric every trial records: lifecycle_samples_per_joule needs deployment.inferences",
             )
+    if settings.objectives is not None and settings.early_stopping is not None and settings.early_stopping.enabled:
+        from ecopt.early_stopping import check_objectives
+
+        check_objectives(settings.objectives)
     # A slice without `stages` may serve any stage: it gets every check.
     stages = settings.stages if settings.stages is not None else STAGES
     if settings.space is not None and "search" in stages:
@@ -529,6 +533,8 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
       ``true`` is not an int, ``1`` is a float), then the constructor's own checks;
     - ``space``: each parameter declared by the adapter; a fixed value, range bounds
       and choice values inside the adapter's domain of that hyperparameter;
+    - ``early_stopping``: when enabled, the adapter declares ``efficiency_independent_of_weights``
+      and a ``max_resource`` (``ecopt.early_stopping.check_adapter``);
     - ``objectives``: each metric one of ``metrics`` (default: ``trial_metrics()``,
       the trial record's numeric fields); ``any_metric=True`` skips this check, as for
       ``ecopt.optimize``, whose metrics are the keys of a user function's result.
@@ -547,6 +553,10 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
     options = thaw(settings.adapter_options or {})
     _check_options(adapter_class, settings.adapter, options)
     model = instantiate_adapter(settings)
+    if settings.early_stopping is not None and settings.early_stopping.enabled and not (settings.trial is not None and settings.trial.skip_train):
+        from ecopt.early_stopping import check_adapter
+
+        check_adapter(model)
     declared = model.hyperparameters
     for name, hyperparameter in (settings.space or {}).items():
         _check_domain(name, hyperparameter, declared, settings.adapter, thaw(settings.effective["space"][name]))

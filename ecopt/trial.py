@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from ecopt.cli import canonical_numbers
+from ecopt.early_stopping import RungHistory, check_adapter, load_ranking
 from ecopt.errors import AdapterImportError, ConfigError, MeasurementError, ParameterError
 from ecopt.hyperparameter import Fixed, Hyperparameter, describe_domain
 from ecopt.io import json_ready, write_json
@@ -65,7 +66,7 @@ from ecopt.settings import StudySettings, instantiate_adapter, study_settings, v
 logger = logging.getLogger(__name__)
 
 # The config entries a trial reads (the workflow passes this slice of the study).
-TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed", "deployment"]
+TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed", "deployment", "early_stopping"]
 
 
 def _release_accelerator_memory() -> None:
@@ -151,21 +152,22 @@ def resolve_params(
     return params, filled
 
 
-def _metered_training(model: Any, meter: Meter, record: TrialRecord) -> EnergyRecord:
-    """Meter ``model.train()``; a refused window is re-measured once by defining and training afresh.
+def _metered_training(model: Any, meter: Meter, record: TrialRecord, train: Any = None) -> EnergyRecord:
+    """Meter ``model.train()`` (or ``train``, a callable that trains ``model``); a refused window is re-measured once by defining and training afresh.
 
     Training cannot be stretched like the evaluation window, and training on top
     of the first attempt's weights would meter a different model; a fresh
     ``define()`` makes the second window measure the training whose result is
     evaluated. A second refusal raises ``MeasurementError`` with both reasons.
     """
+    train = model.train if train is None else train
     try:
-        return meter.measure(model.train)[1]
+        return meter.measure(train)[1]
     except MeasurementError as first:
         logger.warning("training window refused (%s); defining and training again", first.reason)
         model.define()
         try:
-            energy = meter.measure(model.train)[1]
+            energy = meter.measure(train)[1]
         except MeasurementError as second:
             raise MeasurementError(
                 f"{second.reason}; measured again after the first was refused: {first.reason}", second.reading, [first.reason, second.reason]
@@ -174,14 +176,92 @@ def _metered_training(model: Any, meter: Meter, record: TrialRecord) -> EnergyRe
         return energy
 
 
+def _metered_evaluation(model: Any, meter: Meter, record: TrialRecord) -> tuple[EnergyRecord, list[float]]:
+    """Meter ``model.evaluate()`` over one window; fill the record's samples, samples/J and evaluation fields.
+
+    Returns the window's energy and each pass's performance (the caller decides
+    which performance the record keeps). Raises ``MeasurementError`` when the
+    window is refused twice (``Meter.measure_window``).
+    """
+    window = meter.measure_window(model.evaluate)
+    record.measurement_errors.extend(f"evaluation window: {reason}" for reason in window.discarded)
+    energy = window.record
+    samples = int(sum(int(count) for _, count in window.results))
+    record.samples = samples
+    # The meter refuses windows of 0 J (MeasurementError), so the division is always defined.
+    record.samples_per_joule = samples / energy.joules
+    record.eval_joules, record.eval_seconds, record.eval_passes = energy.joules, energy.seconds, window.passes
+    if energy.dynamic_joules is not None and energy.dynamic_joules > 0:
+        record.dynamic_samples_per_joule = samples / energy.dynamic_joules
+    return energy, [float(performance) for performance, _ in window.results]
+
+
+def _count_cost(model: Any, record: TrialRecord) -> None:
+    network = model.network()
+    if network is not None:
+        from ecopt.cost import count_flops, count_parameters
+
+        record.parameters = count_parameters(network)
+        sample = model.single_sample_input()
+        if sample is not None:
+            record.flops_per_sample = count_flops(network, sample)
+
+
+# How the learning curve's cumulative joules are obtained (the record's ``learning_curve_joules``).
+CURVE_JOULES_BY_TIME = "apportioned by time"
+
+
+def _record_curve(model: Any, energy: EnergyRecord, record: TrialRecord) -> None:
+    """The adapter's learning curve into the record, with cumulative ``train_joules`` = window joules x ``train_seconds`` / window seconds.
+
+    Neither meter backend gives a cheap reading inside a window (CodeCarbon's and
+    Zeus's trackers read at start and stop), so the training window's measured
+    joules are apportioned by elapsed time, and ``learning_curve_joules`` says so;
+    the module docstring gives the measurement that justifies it (power roughly
+    constant across epochs).
+    """
+    curve = [dict(point) for point in getattr(model, "learning_curve", None) or []]
+    apportioned = False
+    for point in curve:
+        seconds = point.get("train_seconds")
+        if seconds is not None and energy.seconds > 0:
+            point["train_joules"] = energy.joules * min(1.0, float(seconds) / energy.seconds)
+            apportioned = True
+    record.learning_curve = curve or None
+    record.learning_curve_joules = CURVE_JOULES_BY_TIME if apportioned else None
+
+
+def _train_with_monitor(model: Any, history: RungHistory | None, settings: Any, record: TrialRecord) -> None:
+    """``model.train()`` under a fresh ``RungMonitor`` (fresh for a re-measured window too)."""
+    from ecopt.early_stopping import RungMonitor
+
+    efficiency = {
+        metric: value
+        for metric, value in (("samples_per_joule", record.samples_per_joule), ("dynamic_samples_per_joule", record.dynamic_samples_per_joule))
+        if value is not None
+    }
+    model.rung_monitor = RungMonitor(history, settings, efficiency, int(model.max_resource))
+    model.stopped_at_resource = None
+    model.train()
+
+
 def run_trial(
     config: StudySettings | Mapping[str, Any],
     params: Mapping[str, Any],
     meter: Meter | None = None,
     splits_dir: str | Path | None = None,
     process_started_at: float | None = None,
+    rung_history: RungHistory | None = None,
 ) -> TrialRecord:
     """Evaluate one configuration and return its record.
+
+    With ``early_stopping.enabled`` (and training), efficiency comes first: the
+    metered evaluation window runs on the untrained network (valid for adapters
+    declaring ``efficiency_independent_of_weights``), then metered training under a
+    ``RungMonitor`` over ``rung_history`` (the earlier rounds' points; None: never
+    stops), then one unmetered ``evaluate()`` of the final (or, when stopped, the
+    restored best) weights gives the performance. A stopped trial is recorded
+    ``early_stopped`` with ``stopped_at_rung`` and the ``early_stopping`` decision.
 
     Raises only for trials that cannot start (``AdapterImportError``,
     ``ConfigError``, ``ParameterError`` for parameters outside their domains; see
@@ -191,10 +271,13 @@ def run_trial(
     process_started_at = started_at if process_started_at is None else process_started_at
     study = study_settings(config, TRIAL_SECTIONS)
     settings = study.trial
+    stopping = study.early_stopping if study.early_stopping is not None and study.early_stopping.enabled and not settings.skip_train else None
     meter = meter if meter is not None else Meter(study.meter)
     meter.warm_up(background=True)  # overlaps the adapter's imports and data loading
 
     model = instantiate_adapter(study, splits_dir=splits_dir)
+    if stopping is not None:
+        check_adapter(model)
     space = study.space
     resolved, filled = resolve_params(model.hyperparameters, space, params)
     record = TrialRecord(
@@ -211,6 +294,7 @@ def run_trial(
     eval_energy: EnergyRecord | None = None
     refused: EnergyRecord | None = None
     phase = "training window"  # the metered window a MeasurementError comes from
+    inferences = study.deployment.inferences if study.deployment is not None else None
     try:
         if settings.threads is not None:
             import torch
@@ -220,42 +304,51 @@ def run_trial(
         model.define()
         if meter.settings.idle_seconds > 0 and meter.idle_watts is None:
             meter.measure_idle()
-        if not settings.skip_train:
-            train_energy = _metered_training(model, meter, record)
+        if stopping is not None:
+            # Efficiency first, from the untrained network: its inference cost is the trained one's.
+            _count_cost(model, record)
+            phase = "evaluation window"
+            eval_energy, _ = _metered_evaluation(model, meter, record)
+            phase = "training window"
+            if rung_history is not None:
+                load_ranking()
+            train_energy = _metered_training(model, meter, record, train=lambda: _train_with_monitor(model, rung_history, stopping, record))
             record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
-            record.learning_curve = [dict(point) for point in getattr(model, "learning_curve", None) or []] or None
-        network = model.network()
-        if network is not None:
-            from ecopt.cost import count_flops, count_parameters
+            _record_curve(model, train_energy, record)
+            # Unmetered: the efficiency is measured already; this pass only scores the weights kept.
+            record.performance = float(model.evaluate()[0])
+            decision = model.rung_monitor.decision if model.rung_monitor is not None else None
+            if model.stopped_at_resource is not None and decision is not None:
+                record.status = TrialStatus.EARLY_STOPPED
+                record.stopped_at_rung = int(model.stopped_at_resource)
+                record.early_stopping = decision.to_dict()
+                logger.info("early stopped at %s: %s", record.stopped_at_rung, decision.reason)
+            else:
+                record.status = TrialStatus.COMPLETED
+                if inferences is not None and record.samples:
+                    from ecopt.net_impact import lifecycle_samples_per_joule
 
-            record.parameters = count_parameters(network)
-            sample = model.single_sample_input()
-            if sample is not None:
-                record.flops_per_sample = count_flops(network, sample)
-        phase = "evaluation window"
-        window = meter.measure_window(model.evaluate)
-        record.measurement_errors.extend(f"evaluation window: {reason}" for reason in window.discarded)
-        eval_energy = window.record
-        performances = [float(performance) for performance, _ in window.results]
-        samples = int(sum(int(count) for _, count in window.results))
-        # A measured performance (latency) varies from pass to pass: report the median pass.
-        varies = model.performance_varies
-        record.status = TrialStatus.COMPLETED
-        record.performance = statistics.median(performances) if varies else performances[0]
-        record.samples = samples
-        # The meter refuses windows of 0 J (MeasurementError), so the division is always defined.
-        record.samples_per_joule = samples / eval_energy.joules
-        record.eval_joules, record.eval_seconds, record.eval_passes = eval_energy.joules, eval_energy.seconds, window.passes
-        inferences = study.deployment.inferences if study.deployment is not None else None
-        if inferences is not None and samples > 0:
-            from ecopt.net_impact import lifecycle_samples_per_joule
+                    record.lifecycle_samples_per_joule = lifecycle_samples_per_joule(record.train_joules, eval_energy.joules / record.samples, inferences)
+        else:
+            if not settings.skip_train:
+                train_energy = _metered_training(model, meter, record)
+                record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
+                _record_curve(model, train_energy, record)
+            _count_cost(model, record)
+            phase = "evaluation window"
+            eval_energy, performances = _metered_evaluation(model, meter, record)
+            # A measured performance (latency) varies from pass to pass: report the median pass.
+            varies = model.performance_varies
+            record.status = TrialStatus.COMPLETED
+            record.performance = statistics.median(performances) if varies else performances[0]
+            samples = record.samples or 0
+            if inferences is not None and samples > 0:
+                from ecopt.net_impact import lifecycle_samples_per_joule
 
-            record.lifecycle_samples_per_joule = lifecycle_samples_per_joule(record.train_joules or 0.0, eval_energy.joules / samples, inferences)
-        if eval_energy.dynamic_joules is not None and eval_energy.dynamic_joules > 0:
-            record.dynamic_samples_per_joule = samples / eval_energy.dynamic_joules
-        if varies or max(performances) - min(performances) > 1e-9:
-            # Accuracy should be deterministic; say so if it is not rather than hide it.
-            record.performance_spread = [min(performances), max(performances)]
+                record.lifecycle_samples_per_joule = lifecycle_samples_per_joule(record.train_joules or 0.0, eval_energy.joules / samples, inferences)
+            if varies or max(performances) - min(performances) > 1e-9:
+                # Accuracy should be deterministic; say so if it is not rather than hide it.
+                record.performance_spread = [min(performances), max(performances)]
     except MeasurementError as error:  # refused twice: no efficiency from such a window
         record.status, record.error = TrialStatus.MEASUREMENT_FAILED, f"MeasurementError: {phase}: {error}"
         record.measurement_errors.extend(f"{phase}: {reason}" for reason in error.refused)
@@ -320,6 +413,14 @@ def _proposal(path: str, index: int | None) -> dict[str, Any]:
     return dict(matching[0])
 
 
+def _rung_history(path: str | None) -> RungHistory | None:
+    """The earlier rounds' rung points the search round wrote into ``proposals.json`` (``rung_history``), or None."""
+    if path is None:
+        return None
+    data = read_proposals(path).get("rung_history")
+    return None if data is None else RungHistory.from_dict(data)
+
+
 # Tests only: set to 1, the trial SIGKILLs its process group (the Snakemake run that
 # started it) right after writing its record, before Snakemake can mark the job complete:
 # the worst moment for a kill (tests/test_workflow.py).
@@ -336,8 +437,10 @@ def trial_fingerprint(config: Mapping[str, Any], params: Mapping[str, Any], prop
     """
     import hashlib
 
+    # Early stopping off leaves a study's fingerprints as they were before the section existed.
+    sections = [name for name in TRIAL_SECTIONS if name != "early_stopping" or (config.get(name) or {}).get("enabled")]
     identity = {
-        "settings": {name: config.get(name) for name in TRIAL_SECTIONS},
+        "settings": {name: config.get(name) for name in sections},
         "params": dict(params),
         "proposal": dict(proposal) if proposal is not None else None,
     }
@@ -399,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     process_started_at = _process_started_at()
     try:
         params = parse_params_argument(args.params) if args.params is not None else _proposal(args.proposals, args.index)
+        history = _rung_history(args.proposals)
         proposal = None if args.proposals is None else {"round": read_json(args.proposals).get("round"), "index": args.index}
         mapping = study_mapping(args)
         config = validate_study(mapping, sections=TRIAL_SECTIONS)
@@ -409,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         # The whole trial holds the machine (see ecopt.metered_lock), not only its windows.
         with hold_metered_lock():
-            record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at)
+            record = run_trial(config, params, splits_dir=args.splits_dir, process_started_at=process_started_at, rung_history=history)
     except (ConfigError, AdapterImportError, ValueError) as error:  # ParameterError and RecordError are ValueErrors
         print(f"ecopt.trial: {error}", file=sys.stderr)
         return 2

@@ -108,6 +108,41 @@ class ScriptedModel(Model):
         return self.performance + self.x.value / 10, 10 * self.n.value
 
 
+class CurveModel(ScriptedModel):
+    """A trainer with a scripted learning curve: validation performance ``x * epoch / max_epochs`` at each epoch.
+
+    Each epoch sleeps ``epoch_seconds``; every check goes through ``report_rung``, and a
+    rung stop ends training there, as the built-in trainers do. Its inference cost
+    (``evaluate_seconds``, ``10 * n`` samples) does not depend on training, so it
+    declares ``efficiency_independent_of_weights``.
+    """
+
+    efficiency_independent_of_weights = True
+
+    def __init__(self, max_epochs: int = 9, epoch_seconds: float = 0.01, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.max_epochs, self.epoch_seconds = max_epochs, epoch_seconds
+        self.max_resource = max_epochs
+        self.learning_curve: list[dict[str, float]] = []
+        self.epochs_trained = 0
+
+    def train(self) -> None:
+        self._maybe_fail("train")
+        self.learning_curve, started = [], time.perf_counter()
+        for epoch in range(1, self.max_epochs + 1):
+            time.sleep(self.epoch_seconds)
+            self.epochs_trained = epoch
+            entry = {"epoch": epoch, "train_loss": 1.0 / epoch, "validation_loss": 1.0 / epoch, "train_seconds": time.perf_counter() - started}
+            if self.report_rung(epoch, self.x.value * epoch / self.max_epochs, **entry):
+                self.stopped_at_resource = epoch
+                return
+
+    def evaluate(self) -> tuple[float, int]:
+        self._maybe_fail("evaluate")
+        time.sleep(self.evaluate_seconds)
+        return self.x.value * self.epochs_trained / self.max_epochs, 10 * self.n.value
+
+
 class SteppedBackend:
     """Each window lasts ``seconds`` on a shared fake clock and reads ``watts`` x that; counts open windows.
 

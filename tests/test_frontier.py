@@ -85,7 +85,7 @@ def test_reference_point_from_thresholds_or_worst_observed():
 
 
 def _record(round_number, index, status, performance=None, efficiency=None, **params):
-    return {
+    record = {
         "round": round_number,
         "index": index,
         "status": status,
@@ -95,6 +95,9 @@ def _record(round_number, index, status, performance=None, efficiency=None, **pa
         "error": None if status == "completed" else "boom",
         "ran_on": {"host": "node1", "slurm_job_id": "42"},
     }
+    if status == "early_stopped":  # what an early-stopped record must carry
+        record.update(stopped_at_rung=1, early_stopping={"rung": 1, "rank": 3, "allowed": 2, "compared": 3, "reason": "rung 1: stop"})
+    return record
 
 
 def test_frontier_tables_and_files(tmp_path):

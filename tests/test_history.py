@@ -58,7 +58,8 @@ def test_zero_on_a_log_scale_objective_is_a_failed_trial_naming_the_metric():
 def test_other_statuses_pass_through_and_unknown_ones_are_failures():
     assert trial_outcome("out_of_memory", {}, [ACCURACY, SECONDS]) == TrialOutcome("out_of_memory")
     assert trial_outcome("measurement_failed", {"accuracy": 0.8}, [ACCURACY, SECONDS]) == TrialOutcome("measurement_failed")
-    assert trial_outcome("early_stopped", {"accuracy": 0.8, "seconds_per_batch": 1.0}, [ACCURACY, SECONDS]) == TrialOutcome("failed")
+    assert trial_outcome("early_stopped", {"accuracy": 0.8, "seconds_per_batch": 1.0}, [ACCURACY, SECONDS]) == TrialOutcome("early_stopped", (0.8, 1.0))
+    assert trial_outcome("early_stopped", {"accuracy": None, "seconds_per_batch": 1.0}, [ACCURACY, SECONDS]).status == "failed"
     assert trial_outcome("failed", {}, [ACCURACY, SECONDS]) == TrialOutcome("failed")
 
 
@@ -91,7 +92,7 @@ def test_out_of_memory_is_the_worst_value_in_every_objective_whatever_its_direct
         column_values = observed.completed[:, column]
         worst_completed = column_values.max() if objective.minimize else column_values.min()
         assert (values[objective.name] > worst_completed) if objective.minimize else (values[objective.name] < worst_completed)
-    assert observed.counts == {"completed": 2, "out_of_memory": 1, "failed": 0, "measurement_failed": 0, "total": 3}
+    assert observed.counts == {"completed": 2, "early_stopped": 0, "out_of_memory": 1, "failed": 0, "measurement_failed": 0, "total": 3}
 
 
 def test_observations_by_hand():
@@ -105,7 +106,7 @@ def test_observations_by_hand():
         record(accuracy=0.8, width=5),  # claims to complete, lacks seconds_per_batch
     ]
     observed = observations(history, SPACE, [ACCURACY, SECONDS])
-    assert observed.counts == {"completed": 3, "out_of_memory": 1, "failed": 2, "measurement_failed": 1, "total": 7}
+    assert observed.counts == {"completed": 3, "early_stopped": 0, "out_of_memory": 1, "failed": 2, "measurement_failed": 1, "total": 7}
     assert observed.completed.tolist() == [[0.9, 2.0], [0.7, 1.0], [0.5, 0.5]]
     worst = {"accuracy": pytest.approx(0.46), "seconds": pytest.approx(2.15)}
     assert [params for params, _ in observed.attached] == [{"width": w} for w in (8, 16, 32, 2, 64, 4, 5)]
@@ -122,6 +123,21 @@ def test_observations_by_hand():
     # failed_trials: ignore -> failures carry no data; out of memory is an outcome, still the worst value.
     ignoring = observations(history, SPACE, [ACCURACY, SECONDS], penalize_failed=False)
     assert [values for _, values in ignoring.attached][3:] == [None, worst, None, None]
+
+
+def test_early_stopped_trials_are_observed_at_their_partial_performance_and_measured_efficiency():
+    history = [
+        record(accuracy=0.9, samples_per_joule=100.0),
+        record(accuracy=0.8, samples_per_joule=1000.0, width=16),
+        record("early_stopped", accuracy=0.3, samples_per_joule=10.0, width=32, stopped_at_rung=1),
+        record("early_stopped", accuracy=None, samples_per_joule=10.0, width=4),  # no partial value: failed, penalised
+    ]
+    observed = observations(history, SPACE, [ACCURACY, EFFICIENCY])
+    assert observed.counts == {"completed": 2, "early_stopped": 1, "out_of_memory": 0, "failed": 1, "measurement_failed": 0, "total": 4}
+    # Observed as measured (log10 efficiency), not at the penalty; never part of `completed`.
+    assert observed.attached[2] == ({"width": 32}, {"accuracy": 0.3, "efficiency": pytest.approx(1.0)})
+    assert observed.completed.tolist() == [[0.9, 2.0], [0.8, 3.0]]
+    assert observed.attached[3][1] == {"accuracy": pytest.approx(0.79), "efficiency": pytest.approx(1.0)}
 
 
 def test_nothing_completed_means_no_worst_value_and_no_data():

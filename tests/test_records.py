@@ -21,6 +21,9 @@ from ecopt.records import (
     write_table,
 )
 
+# What an early-stopped record carries (ecopt.early_stopping.StopDecision.to_dict()).
+STOP_DECISION = {"rung": 3, "rank": 4, "allowed": 2, "compared": 5, "reason": "rung 3: stop"}
+
 
 def _write(path, record):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +199,7 @@ def _study_records():
         full_record(round=0, index=1, performance=0.7, samples_per_joule=40.0, estimated=None),
         full_record(round=0, index=2, status="out_of_memory", error="CUDA out of memory", performance=None, samples_per_joule=0.0),
         full_record(round=1, index=0, status="measurement_failed", error="MeasurementError: 0 J", samples_per_joule=None, eval_joules=None, eval_energy=None),
-        full_record(round=1, index=1, status="early_stopped", performance=None, samples_per_joule=None),
+        full_record(round=1, index=1, status="early_stopped", performance=None, samples_per_joule=None, stopped_at_rung=3, early_stopping=STOP_DECISION),
     ]
     return [TrialRecord.from_dict(r) for r in records]
 

@@ -300,3 +300,47 @@ def test_a_record_lacking_an_objectives_metric_counts_as_failed_and_is_logged(ca
         result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
     assert result.history == {"completed": 5, "out_of_memory": 0, "failed": 1, "measurement_failed": 0, "total": 6}
     assert "rounds/000/trials/0.json: counted as failed: result lacks metric 'samples_per_joule' of objective 'efficiency'" in caplog.text
+
+
+def test_with_early_stopping_the_proposals_carry_the_earlier_rounds_rung_points():
+    design = propose(0, [], SPACE, OBJECTIVES, SETTINGS, seed=0)
+    params = design.proposals
+
+    def curve(*performances):
+        return [{"epoch": epoch, "train_loss": 1.0, "validation_loss": 1.0, "performance": p} for epoch, p in enumerate(performances, 1)]
+
+    stop = {"rung": 1, "rank": 3, "allowed": 2, "compared": 3, "reason": "rung 1: stop"}
+    history = [
+        {
+            "params": params[0],
+            "status": "completed",
+            "round": 0,
+            "index": 0,
+            "performance": 0.7,
+            "samples_per_joule": 100.0,
+            "learning_curve": curve(0.5, 0.6, 0.7),
+        },
+        {"params": params[1], "status": "early_stopped", "round": 0, "index": 1, "performance": 0.2, "samples_per_joule": 300.0, "learning_curve": curve(0.2)}
+        | {"stopped_at_rung": 1, "early_stopping": stop},
+        {"params": params[2], "status": "failed", "round": 0, "index": 2, "error": "boom"},
+        # A record of the proposing round itself never counts (the workflow hands earlier rounds only).
+        {
+            "params": params[3],
+            "status": "early_stopped",  # early-stopped, so the round stays a quick Sobol one
+            "round": 1,
+            "index": 0,
+            "performance": 0.9,
+            "samples_per_joule": 9.0,
+            "learning_curve": curve(0.9, 0.9, 0.9),
+        }
+        | {"stopped_at_rung": 1, "early_stopping": stop},
+    ]
+    early_stopping = validate_section("early_stopping", {"enabled": True})
+    result = propose(1, history[:3], SPACE, OBJECTIVES, SETTINGS, seed=0, early_stopping=early_stopping)
+    assert result.generator.startswith("sobol")  # one completed trial: nothing to model yet
+    assert result.history["early_stopped"] == 1 and result.history["completed"] == 1
+    expected = {"metrics": ["performance", "samples_per_joule"], "maximize": [True, True], "points": {"1": [[0.5, 100.0], [0.2, 300.0]], "3": [[0.7, 100.0]]}}
+    assert result.to_dict()["rung_history"] == expected
+    with_later = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0, early_stopping=early_stopping, keep_state=False)
+    assert with_later.to_dict()["rung_history"] == expected
+    assert "rung_history" not in propose(1, history[:3], SPACE, OBJECTIVES, SETTINGS, seed=0, keep_state=False).to_dict()

@@ -16,6 +16,8 @@ def _record(status="completed", performance=0.9, samples_per_joule=100.0, second
         record.update(performance=performance, samples_per_joule=samples_per_joule, energy_source="rapl", estimated=False)
     elif status in ("failed", "out_of_memory"):
         record["error"] = "RuntimeError: CUDA out of memory" if status == "out_of_memory" else "ValueError: infeasible"
+    elif status == "early_stopped":
+        record.update(stopped_at_rung=3, early_stopping={"rung": 3, "rank": 4, "allowed": 2, "compared": 5, "reason": "rung 3: stop"})
     return record
 
 

@@ -324,3 +324,56 @@ def test_lifecycle_efficiency_counts_training_over_the_deployment_inferences():
     assert record["lifecycle_samples_per_joule"] == pytest.approx(expected)
     assert record["lifecycle_samples_per_joule"] < record["samples_per_joule"]  # training is part of the cost
     assert run_trial(scripted(), {"x": 0.5, "n": 2}, meter=fake_meter())["lifecycle_samples_per_joule"] is None
+
+
+# --------------------------------------------------------------------------- early stopping
+CURVE = "tests.fakes:CurveModel"
+STRONG = [[0.9, 1e6], [0.8, 2e6], [0.7, 3e6]]  # earlier rounds' points: better in both objectives than any scripted trial
+
+
+def curve_study(**early_stopping):
+    return {
+        "adapter": CURVE,
+        "adapter_options": {"max_epochs": 9, "epoch_seconds": 0.02},
+        "seed": 0,
+        "early_stopping": {"enabled": True, **early_stopping},
+    }
+
+
+def test_a_dominated_trial_is_early_stopped_with_its_rung_partial_performance_and_energy():
+    from ecopt.early_stopping import RungHistory
+
+    history = RungHistory(["performance", "samples_per_joule"], [True, True], {1: STRONG, 3: STRONG, 9: STRONG})
+    stopped = run_trial(curve_study(), {"x": 0.9, "n": 1}, meter=fake_meter(), rung_history=history)
+    assert stopped.status == TrialStatus.EARLY_STOPPED and stopped.error is None
+    assert stopped.stopped_at_rung == 1 and stopped.early_stopping["rung"] == 1
+    assert (stopped.early_stopping["rank"], stopped.early_stopping["allowed"], stopped.early_stopping["compared"]) == (3, 2, 3)
+    assert stopped.performance == pytest.approx(0.1)  # the weights at epoch 1: 0.9 * 1 / 9
+    # Efficiency measured before training, on the untrained network: a real window.
+    assert stopped.samples_per_joule == pytest.approx(stopped.samples / stopped.eval_joules) and stopped.eval_passes >= 1
+    assert [point["epoch"] for point in stopped.learning_curve] == [1]
+    assert stopped.learning_curve_joules == "apportioned by time"
+    assert 0 < stopped.learning_curve[0]["train_joules"] <= stopped.train_joules
+    assert TrialRecord.from_dict(json.loads(json.dumps(stopped.to_dict()))) == stopped  # schema-valid
+    # The same configuration with nothing earlier to compare with trains to the end.
+    completed = run_trial(curve_study(), {"x": 0.9, "n": 1}, meter=fake_meter(), rung_history=None)
+    assert completed.status == COMPLETED and completed.stopped_at_rung is None and completed.early_stopping is None
+    assert completed.performance == pytest.approx(0.9) and len(completed.learning_curve) == 9
+    assert stopped.train_joules < completed.train_joules / 3
+    curve_joules = [point["train_joules"] for point in completed.learning_curve]
+    assert curve_joules == sorted(curve_joules) and curve_joules[-1] == pytest.approx(completed.train_joules, rel=0.2)
+
+
+def test_a_trial_on_the_front_continues_and_completes():
+    from ecopt.early_stopping import RungHistory
+
+    weak = [[0.01, 1.0], [0.02, 1.0], [0.03, 1.0]]
+    history = RungHistory(["performance", "samples_per_joule"], [True, True], {1: weak, 3: weak})
+    record = run_trial(curve_study(), {"x": 0.9, "n": 1}, meter=fake_meter(), rung_history=history)
+    assert record.status == COMPLETED and len(record.learning_curve) == 9
+
+
+def test_early_stopping_refuses_an_adapter_whose_efficiency_depends_on_its_weights():
+    with pytest.raises(ConfigError) as caught:
+        run_trial({**scripted(), "early_stopping": {"enabled": True}}, {"x": 0.5, "n": 1}, meter=fake_meter())
+    assert caught.value.key == "early_stopping.enabled" and "efficiency_independent_of_weights" in str(caught.value)

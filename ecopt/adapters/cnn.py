@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,7 +62,14 @@ class CNNClassifier(TorchModel):
     ``splits_dir`` come from the workflow); bad values raise ``ConfigError`` naming
     ``adapter_options.<key>``. ``evaluate()`` returns ``(performance, test images)``
     with performance in [0, 1] (accuracy or weighted F1, ``ecopt.metrics``).
+
+    ``efficiency_independent_of_weights``: a forward pass of a fixed architecture
+    does the same arithmetic whatever the weights (no data-dependent control flow),
+    so its samples/J can be measured before training (multi-objective early
+    stopping, ``ecopt.early_stopping``); the module docstring gives the measurement.
     """
+
+    efficiency_independent_of_weights = True
 
     def __init__(
         self,
@@ -88,6 +96,7 @@ class CNNClassifier(TorchModel):
         self.performance_metric = performance_metric
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.max_resource = max_epochs  # rungs are epochs
         self.eval_batch_size = eval_batch_size
 
         self.width = Range(32, 1, 128, log_scale=True, value_type=ValueType.INT)
@@ -133,10 +142,16 @@ class CNNClassifier(TorchModel):
         self._network = nn.Sequential(*layers).to(self.device)
 
     def train(self) -> None:
-        """Adam on shuffled mini-batches, one validation check per epoch, early stopping (``EarlyStopping``), best weights restored."""
+        """Adam on shuffled mini-batches, one validation check per epoch, best weights restored.
+
+        Each check reports the validation loss to the patience rule (``EarlyStopping``)
+        and the validation accuracy (or F1, ``performance_metric``) to ``report_rung``;
+        either may stop training. A rung stop sets ``stopped_at_resource`` to the epoch.
+        """
         import torch
         from torch import nn
 
+        started = time.perf_counter()
         network, device, splits = self.require_network(), self.device, self.splits
         x_train = torch.from_numpy(splits.x_train).to(device)
         y_train = torch.from_numpy(splits.y_train).to(device)
@@ -160,24 +175,46 @@ class CNNClassifier(TorchModel):
                 loss.backward()
                 optimiser.step()
                 total_loss += loss.detach().item() * len(batch)
-            validation_loss = self.mean_over_batches(len(y_val), self.eval_batch_size, lambda b: loss_function(network(x_val[b]), y_val[b]))
+            validation_loss, validation_performance = self._validate(loss_function, x_val, y_val)
             stopping = stopper.step(validation_loss, network)
-            self.learning_curve.append({"epoch": epoch, "train_loss": total_loss / len(order), "validation_loss": validation_loss})
-            if epoch == 1 or epoch % report_every == 0 or stopping or epoch == self.max_epochs:
+            seconds = time.perf_counter() - started
+            train_loss = total_loss / len(order)
+            curve_point = {"epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss, "train_seconds": seconds}
+            rung_stop = self.report_rung(epoch, validation_performance, **curve_point)
+            if epoch == 1 or epoch % report_every == 0 or stopping or rung_stop or epoch == self.max_epochs:
                 logger.info(
-                    "epoch %d/%d: train loss %.4f, validation loss %.4f (best %.4f)%s",
+                    "epoch %d/%d: train loss %.4f, validation loss %.4f (best %.4f), validation %s %.4f%s",
                     epoch,
                     self.max_epochs,
-                    total_loss / len(order),
+                    train_loss,
                     validation_loss,
                     stopper.best,
-                    " - early stop" if stopping else "",
+                    self.performance_metric,
+                    validation_performance,
+                    " - early stop (patience)" if stopping else " - early stop (rung)" if rung_stop else "",
                 )
             self.epochs_trained = epoch
-            if stopping:
+            if rung_stop:
+                self.stopped_at_resource = epoch
+            if stopping or rung_stop:
                 break
         stopper.restore_best(network)
         self.best_validation_loss = stopper.best
+
+    def _validate(self, loss_function: Any, x_val: Any, y_val: Any) -> tuple[float, float]:
+        """One pass over the validation split: (sample-weighted mean cross-entropy, accuracy or weighted F1 in [0, 1])."""
+        import torch
+
+        network, predictions = self.require_network(), []
+
+        def batch_loss(batch: slice) -> Any:
+            logits = network(x_val[batch])
+            predictions.append(logits.argmax(dim=1))  # the same pass scores the predictions
+            return loss_function(logits, y_val[batch])
+
+        loss = self.mean_over_batches(len(y_val), self.eval_batch_size, batch_loss)
+        predicted = torch.cat(predictions).cpu().numpy()
+        return loss, performance_function(self.performance_metric)(self.splits.y_val, predicted)
 
     def evaluate(self) -> tuple[float, int]:
         """One pass over the test split: ``(accuracy or weighted F1 in [0, 1], number of test images)``."""

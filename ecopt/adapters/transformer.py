@@ -174,7 +174,16 @@ class CausalLMTrainer(TorchModel):
     ``evaluate()`` returns ``(next-token accuracy in [0, 1], predicted tokens)``. Bad
     options raise ``ConfigError`` naming ``adapter_options.<key>``, a dataset that is
     not a token stream one naming ``data.dataset``.
+
+    ``efficiency_independent_of_weights``: ``evaluate()`` runs one forward pass over a
+    fixed set of fixed-length test windows (teacher forcing, no generation whose
+    length could depend on what the model predicts), so the arithmetic per token, and
+    its tokens/J, is set by the architecture alone. Rungs are steps (``max_resource``
+    is ``max_steps``); a rung is taken at the first validation check (every
+    ``eval_interval`` steps) that reaches it.
     """
+
+    efficiency_independent_of_weights = True
 
     def __init__(
         self,
@@ -211,6 +220,7 @@ class CausalLMTrainer(TorchModel):
             raise ConfigError("data.dataset", self.data_config.dataset, f"a token-stream dataset for CausalLMTrainer: one of {list(TEXT_DATASETS)}")
         self.splits_dir = splits_dir
         self.batch_size, self.max_steps, self.eval_interval = batch_size, max_steps, eval_interval
+        self.max_resource = max_steps  # rungs are steps
         self.validation_tokens, self.test_tokens, self.eval_batch_size = validation_tokens, test_tokens, eval_batch_size
         self.performance_metric = "next_token_accuracy"
 
@@ -256,6 +266,7 @@ class CausalLMTrainer(TorchModel):
         """AdamW on random windows of the training stream; a validation check every ``eval_interval`` steps, early stopping (``EarlyStopping``)."""
         import torch
 
+        started = time.perf_counter()
         network, device = self.require_network(), self.device
         train = torch.from_numpy(np.asarray(self.splits.x_train, dtype=np.int64))
         span = self.context_length.value + 1
@@ -277,12 +288,25 @@ class CausalLMTrainer(TorchModel):
             self.steps_trained = step
             if step % self.eval_interval and step != self.max_steps:
                 continue
-            validation_loss = self._loss(validation)
+            validation_loss, validation_accuracy = self._validate(validation)
             stopping = stopper.step(validation_loss, network)
-            self.learning_curve.append({"step": step, "train_loss": loss.item(), "validation_loss": validation_loss})
-            logger.info("step %d/%d: train loss %.4f, validation loss %.4f (best %.4f)", step, self.max_steps, loss.item(), validation_loss, stopper.best)
+            seconds = time.perf_counter() - started
+            rung_stop = self.report_rung(step, validation_accuracy, step=step, train_loss=loss.item(), validation_loss=validation_loss, train_seconds=seconds)
+            logger.info(
+                "step %d/%d: train loss %.4f, validation loss %.4f (best %.4f), validation next-token accuracy %.4f",
+                step,
+                self.max_steps,
+                loss.item(),
+                validation_loss,
+                stopper.best,
+                validation_accuracy,
+            )
+            if rung_stop:
+                self.stopped_at_resource = step
+                logger.info("early stop (rung) at step %d", step)
+                break
             if stopping:
-                logger.info("early stop at step %d", step)
+                logger.info("early stop (patience) at step %d", step)
                 break
         stopper.restore_best(network)
         self.best_validation_loss = stopper.best
@@ -310,9 +334,17 @@ class CausalLMTrainer(TorchModel):
 
         return (torch.zeros((1, self.context_length.value), dtype=torch.long, device=self.device),)
 
-    def _loss(self, windows: Any) -> float:
-        """Mean next-token cross-entropy (nats) over (count, context+1) windows."""
+    def _validate(self, windows: Any) -> tuple[float, float]:
+        """Over (count, context+1) windows: (mean next-token cross-entropy in nats, next-token accuracy as ``evaluate()`` counts it)."""
         network = self.require_network()
-        return self.mean_over_batches(
-            len(windows), self.eval_batch_size, lambda batch: network(input_ids=windows[batch][:, :-1], labels=windows[batch][:, :-1]).loss
-        )
+        counts = [0, 0]  # correct, predicted tokens
+
+        def batch_loss(batch: slice) -> Any:
+            tokens = windows[batch]
+            output = network(input_ids=tokens[:, :-1], labels=tokens[:, :-1])  # HF shifts labels itself
+            counts[0] += int((output.logits.argmax(dim=-1) == tokens[:, 1:]).sum())
+            counts[1] += int(tokens[:, 1:].numel())
+            return output.loss
+
+        loss = self.mean_over_batches(len(windows), self.eval_batch_size, batch_loss)
+        return loss, counts[0] / counts[1]
