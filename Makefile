@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ecopt-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run report lint test test-fast benchmark-meter benchmark-workflow benchmark-mobo constraints clean
+.PHONY: install run report lint test test-fast benchmark-meter benchmark-workflow benchmark-mobo benchmark-early-stopping constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ benchmark-workflow: $(STAMP)
 
 benchmark-mobo: $(STAMP)
 	$(BIN)/python benchmarks/mobo.py --timing
+
+benchmark-early-stopping: $(STAMP)
+	$(BIN)/python benchmarks/early_stopping.py --problem both --seeds 3 --trials 20 --curves-seeds 6 --curves-trials 30
 
 constraints: $(STAMP)
 	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ecopt'; } > constraints.new && mv constraints.new constraints.txt
