@@ -531,8 +531,15 @@ def run_scheduled_arm(problem: Problem, runner: Any, seed: int, moasha: bool, bu
 
 
 # --------------------------------------------------------------------------- one problem, every arm and seed
-def run_problem(problem: Problem, runner_factory: Callable[[], Any], seeds: Sequence[int], args: argparse.Namespace, meter: Any) -> dict[str, Any]:
-    """Every arm on every seed; returns the raw runs and the traces."""
+def run_problem(
+    problem: Problem,
+    runner_factory: Callable[[], Any],
+    seeds: Sequence[int],
+    args: argparse.Namespace,
+    meter: Any,
+    on_seed: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Every arm on every seed; returns the raw runs. ``on_seed(result so far)`` after each seed (the raw JSON is written there)."""
     search = {"initial_trials": args.initial_trials, "batch_size": args.batch_size}
     runs: dict[str, list[ArmRun]] = {arm: [] for arm in ARMS}
     runner = runner_factory()
@@ -565,6 +572,8 @@ def run_problem(problem: Problem, runner_factory: Callable[[], Any], seeds: Sequ
                 f"{run.trials()} trials ({run.trials('early_stopped')} stopped early)",
                 flush=True,
             )
+        if on_seed is not None:
+            on_seed({"runs": runs})
     return {"runs": runs}
 
 
@@ -669,23 +678,49 @@ def plot(panels: Sequence[tuple[Problem, dict[str, Any]]], path: str) -> None:
     plt.close(figure)
 
 
-def load_panels(path: str) -> list[tuple[Problem, dict[str, Any]]]:
-    """The problems and runs of an earlier run's ``--out`` file, as ``run_problem`` returned them."""
-    document = json.loads(Path(path).read_text())
-    max_epochs = int(document["arguments"]["max_epochs"])
+def raw_entry(problem: Problem, result: dict[str, Any]) -> dict[str, Any]:
+    """A problem's raw traces as the ``--out`` JSON keeps them (``load_panels`` reads them back)."""
+    return {
+        "reference": problem.reference,
+        "simulated": problem.simulated,
+        "max_resource": problem.max_resource,
+        "runs": {arm: [{"seed": r.seed, "seconds": r.seconds, "events": r.events} for r in result["runs"][arm]] for arm in ARMS},
+    }
+
+
+def load_panels(paths: Sequence[str]) -> list[tuple[Problem, dict[str, Any]]]:
+    """The problems and runs of earlier runs' ``--out`` files, as ``run_problem`` returned them; runs of one problem in several files are merged.
+
+    Only the seeds every arm finished count (a killed run's last seed may lack arms).
+    """
+    merged: dict[str, tuple[Problem, dict[str, list[ArmRun]]]] = {}
+    for path in paths:
+        document = json.loads(Path(path).read_text())
+        for name, entry in document["problems"].items():
+            space = DIGITS_SPACE if not entry["simulated"] else dict(LearningCurveProblem.space_section)
+            problem = Problem(
+                name,
+                space,
+                OBJECTIVES,
+                tuple(entry["reference"]),
+                int(entry.get("max_resource", document["arguments"]["max_epochs"])),
+                simulated=bool(entry["simulated"]),
+            )
+            _, runs = merged.setdefault(name, (problem, {arm: [] for arm in ARMS}))
+            for arm in ARMS:
+                runs[arm].extend(ArmRun(arm, run["seed"], run["events"], run["seconds"]) for run in entry["runs"][arm])
     panels = []
-    for name, entry in document["problems"].items():
-        space = DIGITS_SPACE if not entry["simulated"] else dict(LearningCurveProblem.space_section)
-        problem = Problem(name, space, OBJECTIVES, tuple(entry["reference"]), max_epochs, simulated=bool(entry["simulated"]))
-        runs = {arm: [ArmRun(arm, run["seed"], run["events"], run["seconds"]) for run in entry["runs"][arm]] for arm in ARMS}
-        panels.append((problem, {"runs": runs}))
+    for problem, runs in merged.values():
+        complete = set.intersection(*({run.seed for run in runs[arm]} for arm in ARMS))
+        panels.append((problem, {"runs": {arm: sorted((r for r in runs[arm] if r.seed in complete), key=lambda r: r.seed) for arm in ARMS}}))
     return panels
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problem", choices=("digits", "curves", "both"), default="both")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of the digits problem (0..N-1)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the digits problem (FIRST..FIRST+N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (to run seeds in separate processes; --from-json merges them)")
     parser.add_argument("--curves-seeds", type=int, default=6, help="seeds of the curves problem")
     parser.add_argument("--trials", type=int, default=20, help="trials of the no-ES ECOpt run (its joules are the other arms' budget)")
     parser.add_argument("--curves-trials", type=int, default=30, help="--trials for the curves problem")
@@ -700,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-json", nargs="+", default=None, metavar="JSON", help="no run: tables and one figure from earlier runs' --out files")
     args = parser.parse_args(argv)
     if args.from_json:
-        panels = [panel for path in args.from_json for panel in load_panels(path)]
+        panels = load_panels(args.from_json)
         print("\n".join(line for problem, result in panels for line in report(problem, result)[0] + [""]), flush=True)
         plot(panels, args.figure)
         print(f"figure: {args.figure}", flush=True)
@@ -718,29 +753,39 @@ def main(argv: list[str] | None = None) -> int:
     meter = Meter(METER)
     meter.warm_up()
     started = time.perf_counter()
-    panels, document = [], {"arguments": vars(args), "problems": {}}
+    panels: list[tuple[Problem, dict[str, Any]]] = []
+    document: dict[str, Any] = {"arguments": vars(args), "problems": {}}
     tables: list[str] = []
+    current: list[Problem] = []
+
+    def checkpoint(result: dict[str, Any]) -> None:  # the raw traces so far, so that a killed run keeps its finished seeds
+        for problem, done in [*panels, (current[-1], result)]:
+            document["problems"][problem.name] = raw_entry(problem, done)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(document, indent=1, default=float))
+
     if args.problem in ("digits", "both"):
         problem = Problem("digits CNN", DIGITS_SPACE, OBJECTIVES, (0.5, 2.0), args.max_epochs, simulated=False)
+        current.append(problem)
         print(f"digits CNN, real training: {args.seeds} seeds, {args.trials} trials of {args.max_epochs} epochs in the no-ES run", flush=True)
-        result = run_problem(problem, lambda: DigitsRunner(args.max_epochs, meter), range(args.seeds), args, meter)
+        result = run_problem(
+            problem, lambda: DigitsRunner(args.max_epochs, meter), range(args.first_seed, args.first_seed + args.seeds), args, meter, checkpoint
+        )
         panels.append((problem, result))
     if args.problem in ("curves", "both"):
         curves = LearningCurveProblem(max_epochs=args.max_epochs)
         problem = Problem("learning curves", dict(LearningCurveProblem.space_section), OBJECTIVES, (0.5, 2.0), args.max_epochs, simulated=True)
         curves_args = argparse.Namespace(**{**vars(args), "trials": args.curves_trials})
+        current.append(problem)
         print(f"learning curves (trial joules SIMULATED): {args.curves_seeds} seeds, {args.curves_trials} trials in the no-ES run", flush=True)
-        result = run_problem(problem, lambda: CurvesRunner(curves, meter), range(args.curves_seeds), curves_args, meter)
+        result = run_problem(
+            problem, lambda: CurvesRunner(curves, meter), range(args.first_seed, args.first_seed + args.curves_seeds), curves_args, meter, checkpoint
+        )
         panels.append((problem, result))
     for problem, result in panels:
         lines, figures = report(problem, result)
         tables.extend(lines + [""])
-        document["problems"][problem.name] = {
-            "reference": problem.reference,
-            "simulated": problem.simulated,
-            "figures": figures,
-            "runs": {arm: [{"seed": r.seed, "seconds": r.seconds, "events": r.events} for r in result["runs"][arm]] for arm in ARMS},
-        }
+        document["problems"][problem.name] = {**raw_entry(problem, result), "figures": figures}
     print("\n" + "\n".join(tables), flush=True)
     plot(panels, args.figure)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
