@@ -132,3 +132,21 @@ def test_syne_tune_space_from_an_ecopt_space(bench):
     assert list(space["kernel_size"].categories) == [1, 3, 5]
     rng = np.random.RandomState(0)
     assert all(2 <= space["width"].sample(random_state=rng) <= 32 for _ in range(50))
+
+
+def test_load_panels_merges_seeds_of_one_problem_and_drops_unfinished_ones(bench, tmp_path):
+    def document(seeds, arms):
+        event = {"kind": "trial", "joules": 10.0, "point": [0.9, 1000.0], "status": "completed"}
+        runs = {arm: [{"seed": seed, "seconds": 1.0, "events": [event]} for seed in seeds] if arm in arms else [] for arm in bench.ARMS}
+        entry = {"reference": [0.5, 2.0], "simulated": True, "max_resource": 9, "runs": runs}
+        return {"arguments": {"max_epochs": 27}, "problems": {"learning curves": entry}}
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(bench.json.dumps(document([1, 0], bench.ARMS)))
+    second.write_text(bench.json.dumps(document([2], bench.ARMS[:2])))  # killed before MOASHA and random ran
+    [(problem, result)] = bench.load_panels([str(first), str(second)])
+    assert problem.max_resource == 9 and problem.simulated
+    assert {arm: [run.seed for run in runs] for arm, runs in result["runs"].items()} == {arm: [0, 1] for arm in bench.ARMS}
+    lines, figures = bench.report(problem, result)
+    assert figures["ecopt"]["final_hv"] == [pytest.approx(0.4)] * 2
+    assert figures["es_joules_to_95pct_share"] == [1.0, 1.0]
