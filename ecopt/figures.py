@@ -6,8 +6,10 @@ source and says ESTIMATED where the joules are time x an assumed power.
 
 Tables are read with their declared dtypes (``ecopt.records.read_table``):
 ``knee`` and ``estimated`` are booleans, ``status`` a category over every
-``TrialStatus``, so every figure counts every status the same way, and only
-completed trials are drawn as points.
+``TrialStatus``, so every figure counts every status the same way. Completed
+trials are drawn as points; early-stopped ones (``ecopt.early_stopping``) in a
+colour of their own, at their partial performance and measured efficiency, never
+on the frontier; the other statuses are counted in the legend.
 
 Runnable as ``python -m ecopt.figures --config FILE --study-dir DIR --out-dir DIR``.
 """
@@ -56,7 +58,7 @@ def not_completed_note(counts: Mapping[str, int]) -> str:
     """'not shown: 2 out of memory (efficiency 0), 1 measurement failed', or '' when every trial completed."""
     parts = []
     for status in TrialStatus:
-        if status is TrialStatus.COMPLETED or not counts.get(status.value):
+        if status in (TrialStatus.COMPLETED, TrialStatus.EARLY_STOPPED) or not counts.get(status.value):  # both drawn
             continue
         label = status.value.replace("_", " ")
         parts.append(f"{counts[status.value]} {label}" + (" (efficiency 0)" if status is TrialStatus.OUT_OF_MEMORY else ""))
@@ -67,16 +69,19 @@ def not_completed_note(counts: Mapping[str, int]) -> str:
 def pareto_data(trials: Any, frontier: Any, performance: str = "performance", efficiency: str = "samples_per_joule") -> dict[str, Any]:
     """What the Pareto figure shows, from the ``trials`` and ``frontier`` tables (pandas, as ``read_table`` reads them).
 
-    Returns ``points`` (completed trials), ``frontier`` (sorted by performance) and
-    ``knee``: float arrays of shape (n, 2), columns (performance, efficiency in
-    samples per joule); ``counts`` (``status_counts``), the energy ``note`` and the
-    x-axis ``performance_label``. A missing column raises KeyError.
+    Returns ``points`` (completed trials), ``early_stopped`` (early-stopped trials
+    with both values: partial performance, efficiency), ``frontier`` (sorted by
+    performance) and ``knee``: float arrays of shape (n, 2), columns (performance,
+    efficiency in samples per joule); ``counts`` (``status_counts``), the energy
+    ``note`` and the x-axis ``performance_label``. A missing column raises KeyError.
     """
     completed = trials[trials["status"] == TrialStatus.COMPLETED.value]
+    stopped = trials[trials["status"] == TrialStatus.EARLY_STOPPED.value][[performance, efficiency]].to_numpy(dtype=float).reshape(-1, 2)
     line = frontier.sort_values(performance) if len(frontier) else frontier
     knee = frontier[frontier["knee"].fillna(False).astype(bool)] if "knee" in frontier else frontier.iloc[:0]
     return {
         "points": completed[[performance, efficiency]].to_numpy(dtype=float),
+        "early_stopped": stopped[np.all(np.isfinite(stopped), axis=1)],
         "frontier": line[[performance, efficiency]].to_numpy(dtype=float),
         "knee": knee[[performance, efficiency]].to_numpy(dtype=float),
         "counts": status_counts(trials),
@@ -209,6 +214,9 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: FiguresSettings) 
     axis = axes[0][0]
     points, line, knee = data["points"], data["frontier"], data["knee"]
     axis.scatter(points[:, 0], points[:, 1], s=28, color="tab:blue", alpha=0.6, label=f"trials ({data['counts']['completed']} completed)")
+    stopped = data.get("early_stopped", np.zeros((0, 2)))
+    if len(stopped):
+        axis.scatter(stopped[:, 0], stopped[:, 1], s=28, marker="x", color="tab:gray", label=f"early stopped ({len(stopped)}, partial performance)")
     if len(line):
         axis.step(line[:, 0], line[:, 1], where="post", color="tab:orange", linewidth=2, label=f"Pareto frontier ({len(line)})")
         axis.scatter(line[:, 0], line[:, 1], s=50, color="tab:orange", zorder=3)

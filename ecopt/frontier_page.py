@@ -19,8 +19,10 @@ Design choices:
 * **Self-contained**: ``include_plotlyjs=True`` inlines plotly.js, so the page
   opens from a laptop, a report archive or an MLflow artifact with no network
   (about 4.7 MB with plotly 7.1).
-* **Trials without efficiency are still shown**: failed, out-of-memory, early
-  stopped and measurement-failed trials have no samples/J (or 0), which a log axis
+* **Early-stopped trials** (``ecopt.early_stopping``) sit at their partial
+  performance and their efficiency (measured before training), in their own colour.
+* **Trials without efficiency are still shown**: failed, out-of-memory and
+  measurement-failed trials have no samples/J (or 0), which a log axis
   cannot place; they sit on a strip below the lowest measured efficiency, marked
   "x" and spread along it (most have no performance either), with their status
   and error text in the hover.
@@ -128,7 +130,8 @@ def frontier_page_data(trials: Any, frontier: Any, calibration: Mapping[str, Any
         status = str(row.get("status"))
         entry = series.setdefault(status, {"x": [], "y": [], "hover": [], "error_y": []})
         efficiency = row.get("samples_per_joule")
-        measured = status == TrialStatus.COMPLETED.value and efficiency is not None and (float(efficiency) > 0 or not log_y)
+        has_values = status in (TrialStatus.COMPLETED.value, TrialStatus.EARLY_STOPPED.value)
+        measured = has_values and efficiency is not None and (float(efficiency) > 0 or not log_y)
         entry["x"].append(float(row["performance"]) if row.get("performance") is not None else strip_x[position])
         entry["y"].append(float(efficiency) if measured else floor)
         entry["hover"].append(_hover(row, label, parameters))

@@ -52,6 +52,11 @@ def study_summary(
     energy["share_outside_trial_windows"] = (total - energy["trial_windows_joules"]) / total if total > 0 else None
     summary = dict(frontier_summary)
     summary["study_energy"] = energy
+    from ecopt.early_stopping import training_energy_comparison
+
+    stopped = training_energy_comparison(records)
+    if stopped is not None:  # what early stopping saved, trial by trial
+        summary["early_stopping"] = stopped
     summary["net_impact"] = net_impact(
         records,
         list(settings.objectives),

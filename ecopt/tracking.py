@@ -108,7 +108,9 @@ def trial_run_data(record: TrialRecord | Mapping[str, Any], study: str | None = 
     ``metrics``: name -> float for the record's numeric fields (``METRIC_FIELDS``,
     then a plain-function study's own metrics), joules in J and times in s;
     ``steps``: metric name -> list of (step, value), the record's ``learning_curve``
-    (train and validation loss per epoch or optimiser step) when it has one;
+    (train and validation loss, validation performance, cumulative seconds and joules
+    per epoch or optimiser step; names shared with a final metric get a ``curve_``
+    prefix) when it has one;
     ``tags``: status, energy source, estimated, round, index, host, SLURM job id,
     the study and the ``ecopt.trial_key``. Pure: no MLflow import, tested for values.
     """
@@ -123,7 +125,10 @@ def trial_run_data(record: TrialRecord | Mapping[str, Any], study: str | None = 
         step = point.get("epoch", point.get("step", position))
         for name, value in point.items():
             if name not in ("epoch", "step") and (number := _number(value)) is not None:
-                steps.setdefault(str(name), []).append((int(step), number))
+                # A curve's performance, train_seconds and train_joules share names with the trial's
+                # final metrics; MLflow would merge the two into one history, so the curve's are prefixed.
+                key = f"curve_{name}" if name in METRIC_FIELDS else str(name)
+                steps.setdefault(key, []).append((int(step), number))
     ran_on = record.ran_on or {}
     tags = {
         "status": record.status.value,

@@ -112,9 +112,11 @@ class CurveModel(ScriptedModel):
     """A trainer with a scripted learning curve: validation performance ``x * epoch / max_epochs`` at each epoch.
 
     Each epoch sleeps ``epoch_seconds``; every check goes through ``report_rung``, and a
-    rung stop ends training there, as the built-in trainers do. Its inference cost
-    (``evaluate_seconds``, ``10 * n`` samples) does not depend on training, so it
-    declares ``efficiency_independent_of_weights``.
+    rung stop ends training there, as the built-in trainers do. An evaluation pass
+    sleeps ``evaluate_seconds * (2 - x)`` for ``10 * n`` samples: larger x and n are
+    better in both objectives, so the configuration (x=1, n=4) dominates every other.
+    Its inference cost does not depend on training, so it declares
+    ``efficiency_independent_of_weights``.
     """
 
     efficiency_independent_of_weights = True
@@ -139,7 +141,7 @@ class CurveModel(ScriptedModel):
 
     def evaluate(self) -> tuple[float, int]:
         self._maybe_fail("evaluate")
-        time.sleep(self.evaluate_seconds)
+        time.sleep(self.evaluate_seconds * (2 - self.x.value))
         return self.x.value * self.epochs_trained / self.max_epochs, 10 * self.n.value
 
 

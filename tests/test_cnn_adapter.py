@@ -80,3 +80,26 @@ def test_bad_options_name_the_key(options, key):
     with pytest.raises(ConfigError) as caught:
         CNNClassifier(**options)
     assert caught.value.key == key
+
+
+def test_a_rung_monitor_stops_training_at_a_dominated_rung_and_every_check_keeps_its_curve_point():
+    from ecopt.early_stopping import RungHistory, RungMonitor
+
+    model = CNNClassifier(data={"dataset": "digits", "max_train_samples": 200}, max_epochs=5, patience=10)
+    model.set_hyperparameters({"width": 4, "depth": 1})
+    model.define()
+    model.train()  # no monitor: trains the budget, one curve point per epoch
+    assert [point["epoch"] for point in model.learning_curve] == [1, 2, 3, 4, 5] and model.stopped_at_resource is None
+    assert all(set(point) == {"epoch", "train_loss", "validation_loss", "performance", "train_seconds"} for point in model.learning_curve)
+    assert all(0 <= point["performance"] <= 1 for point in model.learning_curve)
+    seconds = [point["train_seconds"] for point in model.learning_curve]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    perfect = [[1.0, 1e9]] * 3  # earlier trials perfect at epoch 3, in both objectives
+    model.rung_monitor = RungMonitor(RungHistory(["performance", "samples_per_joule"], [True, True], {3: perfect}), SETTINGS, {"samples_per_joule": 1.0}, 5)
+    model.define()
+    model.train()
+    assert model.epochs_trained == 3 and model.stopped_at_resource == 3 and len(model.learning_curve) == 3
+    assert model.rung_monitor.decision.rung == 3
+
+
+SETTINGS = {"reduction_factor": 3, "min_resource": 1, "min_points_at_rung": 3}

@@ -146,3 +146,22 @@ def test_report_rung_appends_the_curve_and_asks_the_monitor():
     model.rung_monitor.levels = [2]
     assert model.report_rung(2, 0.1, epoch=2)
     assert len(model.learning_curve) == 2
+
+
+def test_training_energy_comparison_against_the_median_completed_trial():
+    from ecopt.early_stopping import training_energy_comparison
+
+    records = [
+        {"status": "completed", "train_joules": 10.0},
+        {"status": "completed", "train_joules": 30.0},
+        {"status": "completed", "train_joules": 20.0},
+        {"status": "early_stopped", "train_joules": 2.0, "round": 1, "index": 0, "stopped_at_rung": 1},
+        {"status": "early_stopped", "train_joules": 6.0, "round": 2, "index": 1, "stopped_at_rung": 3},
+        {"status": "failed", "train_joules": 99.0},
+    ]
+    comparison = training_energy_comparison(records)
+    assert comparison["median_completed_train_joules"] == 20.0 and comparison["early_stopped_train_joules"] == 8.0
+    assert comparison["all_below_median"] is True
+    assert comparison["early_stopped"][1] == {"round": 2, "index": 1, "stopped_at_rung": 3, "train_joules": 6.0}
+    assert training_energy_comparison(records[:3]) is None
+    assert training_energy_comparison([*records, {"status": "early_stopped", "train_joules": 25.0}])["all_below_median"] is False

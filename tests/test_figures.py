@@ -68,6 +68,20 @@ def test_pareto_numbers(study):
     assert data["performance_label"] == "accuracy" and "ESTIMATED" in data["note"]
 
 
+def test_early_stopped_trials_are_drawn_in_their_own_colour_never_on_the_frontier(tmp_path):
+    stop = {"rung": 1, "rank": 3, "allowed": 2, "compared": 4, "reason": "rung 1: stop"}
+    # Better than every completed trial in both objectives, yet not trained to the end: off the frontier.
+    stopped = {"round": 1, "index": 3, "status": "early_stopped", "params": {"w": 6}, "performance": 0.95, "samples_per_joule": 5000.0}
+    write_frontier([*records(), stopped | {"stopped_at_rung": 1, "early_stopping": stop}], parse_objectives(None), tmp_path)
+    data = pareto_data(read_table(tmp_path / "trials.csv"), read_table(tmp_path / "frontier.csv"))
+    np.testing.assert_allclose(data["early_stopped"], [[0.95, 5000.0]])
+    np.testing.assert_allclose(data["frontier"], [[0.5, 1000.0], [0.8, 200.0], [0.9, 10.0]])
+    assert data["knee"].tolist() != [[0.95, 5000.0]] and data["counts"]["early_stopped"] == 1
+    assert "early stopped" not in not_completed_note(data["counts"])  # drawn, not merely counted
+    paths = draw_all(tmp_path, tmp_path / "figures", validate_section("figures", {"dpi": 50}), only=["pareto"])
+    assert paths[0].stat().st_size > 5000
+
+
 def test_hypervolume_proxy_and_calibration_numbers(study):
     hv = hypervolume_data(read_table(study / "hypervolume.csv"))
     assert len(hv["trial_number"]) == 7 and np.all(np.diff(hv["hypervolume"]) >= 0)

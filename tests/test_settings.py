@@ -128,7 +128,24 @@ NESTED = {
     "calibration params of the wrong type": ({"calibration": {"params": {"width": "x"}}}, "calibration.params.width"),
     "calibration params outside the space": ({"calibration": {"params": {"width": 1000}}}, "calibration.params.width"),
     "calibration params naming no parameter": ({"calibration": {"params": {"widht": 8}}}, "calibration.params.widht"),
+    "early stopping keeping everything (eta 1)": ({"early_stopping": {"enabled": True, "reduction_factor": 1}}, "early_stopping.reduction_factor"),
+    "early stopping without evidence": ({"early_stopping": {"min_points_at_rung": 0}}, "early_stopping.min_points_at_rung"),
+    "early stopping with a first rung of 0": ({"early_stopping": {"min_resource": 0}}, "early_stopping.min_resource"),
+    "early stopping with a life-cycle objective (needs the final training joules)": (
+        {"early_stopping": {"enabled": True}, "deployment": {"inferences": 1000}, "objectives": {"efficiency": {"metric": "lifecycle_samples_per_joule"}}},
+        "early_stopping.enabled",
+    ),
+    "early stopping for an adapter whose efficiency depends on its weights": (
+        {"early_stopping": {"enabled": True}, "adapter": "tests.test_settings:WeightDependentCNN"},
+        "early_stopping.enabled",
+    ),
 }
+
+
+class WeightDependentCNN(CNNClassifier):
+    """The CNN, declaring that its efficiency depends on its weights (as an early-exit network's would)."""
+
+    efficiency_independent_of_weights = False
 
 
 def mutated(path: str, value):

@@ -76,6 +76,9 @@ def test_trial_run_data_holds_params_metrics_tags_and_steps():
     assert data["metrics"]["train_joules"] == 40.0 and data["metrics"]["eval_seconds"] == 0.5
     assert data["metrics"]["parameters"] == 1234.0 and data["metrics"]["flops_per_sample"] == 5.0e5
     assert data["steps"] == {"validation_loss": [(1, 1.5), (2, 1.1)], "train_loss": [(1, 2.0), (2, 1.4)]}
+    # The curve's performance and cumulative joules do not merge into the final metrics' history.
+    curved = trial_run_data(_record(learning_curve=[{"epoch": 1, "performance": 0.5, "train_joules": 3.0}]), study="toy")["steps"]
+    assert curved == {"curve_performance": [(1, 0.5)], "curve_train_joules": [(1, 3.0)]}
     tags = data["tags"]
     assert tags["status"] == "completed" and tags["energy_source"] == "cpu:rapl" and tags["estimated"] == "false"
     assert (tags["round"], tags["index"], tags["host"], tags["slurm_job_id"]) == ("0", "0", "node7", "4242")

@@ -55,3 +55,20 @@ def test_trainer_learns_more_than_byte_frequencies_from_the_bundled_corpus():
     assert tokens == len(targets)
     assert accuracy > unigram + 0.05, (accuracy, unigram)
     assert model.steps_trained > 0 and np.isfinite(model.best_validation_loss)
+
+
+def test_trainer_rungs_are_steps_and_a_dominated_rung_stops_it():
+    from ecopt.early_stopping import RungHistory, RungMonitor
+
+    model = CausalLMTrainer(max_steps=6, eval_interval=2, batch_size=4, validation_tokens=512, test_tokens=512, device="cpu")
+    model.set_hyperparameters({"hidden_size": 16, "layers": 1, "heads": 2, "context_length": 16})
+    assert model.efficiency_independent_of_weights and model.max_resource == 6
+    model.define()
+    perfect = [[1.0, 1e9]] * 3
+    history = RungHistory(["performance", "samples_per_joule"], [True, True], {2: perfect})
+    settings = {"reduction_factor": 3, "min_resource": 2, "min_points_at_rung": 3}
+    model.rung_monitor = RungMonitor(history, settings, {"samples_per_joule": 1.0}, model.max_resource)
+    model.train()
+    assert model.steps_trained == 2 and model.stopped_at_resource == 2
+    (point,) = model.learning_curve
+    assert point["step"] == 2 and 0 <= point["performance"] <= 1 and point["train_seconds"] > 0

@@ -406,3 +406,82 @@ def test_switching_mlflow_on_logs_every_trial_without_measuring_again(finished_s
     artifacts = {a.path for a in client.list_artifacts(study_run.info.run_id, "figures")}
     assert {"figures/pareto.png", "figures/frontier.html"} <= artifacts
     assert planned_jobs(study) == {}
+
+
+# --------------------------------------------------------------------------- early stopping
+# A scripted trainer (tests.fakes.CurveModel) under the real meter: its baseline (x=1, n=4)
+# dominates every other configuration at every rung, so with eta 4 a later trial continues
+# only if it is that configuration again. Round 1 compares with round 0 alone.
+TINY_EARLY_STOPPING = {
+    "study": "tiny-es",
+    "seed": 0,
+    "stages": ["search"],
+    "adapter": "tests.fakes:CurveModel",
+    "adapter_options": {"max_epochs": 4, "epoch_seconds": 0.05, "evaluate_seconds": 0.02},
+    "data": {"dataset": "digits", "max_train_samples": 300},
+    "space": {
+        "x": {"type": "choice", "values": [0.2, 0.4, 0.6, 0.8, 1.0], "value_type": "float"},
+        "n": {"type": "choice", "values": [1, 2, 4], "value_type": "int"},
+    },
+    "meter": {"min_window_seconds": 0.3, "tracking_mode": "process"},
+    "search": {"initial_trials": 3, "rounds": 2, "batch_size": 2, "num_restarts": 4, "raw_samples": 64, "baseline": [{"x": 1.0, "n": 4}]},
+    "early_stopping": {"enabled": True, "reduction_factor": 4, "min_resource": 1, "min_points_at_rung": 2},
+}
+
+
+def records_of(out: Path) -> dict[str, dict]:
+    return {str(path.relative_to(out)): json.loads(path.read_text()) for path in sorted(out.glob("rounds/*/trials/*.json"))}
+
+
+@pytest.fixture(scope="module")
+def early_stopped_study(tmp_path_factory) -> Path:
+    folder = make_study(tmp_path_factory.mktemp("es") / "run", TINY_EARLY_STOPPING)
+    result = snakemake(folder, "all")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return folder
+
+
+def test_a_study_with_early_stopping_finishes_with_a_frontier_and_early_stopped_trials(early_stopped_study):
+    out = early_stopped_study / "results/tiny-es"
+    records = records_of(out)
+    assert len(records) == 3 + 2 + 2
+    stopped = {path: r for path, r in records.items() if r["status"] == "early_stopped"}
+    assert stopped and all(not path.startswith("rounds/000") for path in stopped)  # round 0 has nothing to compare with
+    completed_joules = sorted(r["train_joules"] for r in records.values() if r["status"] == "completed")
+    for record in stopped.values():
+        assert record["stopped_at_rung"] == 1 and record["early_stopping"]["compared"] >= 3
+        assert record["train_joules"] < completed_joules[len(completed_joules) // 2]
+    round_one = json.loads((out / "rounds/001/proposals.json").read_text())["rung_history"]
+    assert sorted(round_one["metrics"]) == ["performance", "samples_per_joule"] and len(round_one["points"]["1"]) == 3  # round 0 only
+    frontier = (out / "frontier.csv").read_text()
+    assert frontier.count("\n") >= 2 and "early_stopped" not in frontier
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["statuses"]["early_stopped"] == len(stopped) and summary["early_stopping"]["all_below_median"] is True
+
+
+def test_a_kill_in_the_middle_of_an_early_stopped_round_resumes_without_measuring_again(early_stopped_study, tmp_path):
+    study = copy_of(early_stopped_study, tmp_path)
+    out = study / "results/tiny-es"
+    before = records_of(out)
+    for round_folder in ("rounds/001", "rounds/002"):
+        shutil.rmtree(out / round_folder)
+    for name in ("trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"):
+        (out / name).unlink()
+    # The first round-1 trial SIGKILLs this Snakemake run right after writing its record.
+    killed = start_snakemake(study, "all", env=environment(study, ECOPT_TEST_KILL_GROUP_AFTER_RECORD="1"))
+    assert killed.wait(timeout=600) == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
+    written = list(out.glob("rounds/001/trials/*.json"))
+    assert len(written) == 1, "the run should have died right after its first round-1 record"
+    measurement = written[0].read_bytes()
+    assert snakemake(study, "--unlock").returncode == 0
+    result = snakemake(study, "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert written[0].read_bytes() == measurement  # kept, not metered again
+    after = records_of(out)
+    assert len(after) == len(before) and any(r["status"] == "early_stopped" for path, r in after.items() if path.startswith("rounds/001"))
+    # The same earlier rounds give the same rung history, whatever order the trials ran in.
+    history = json.loads((out / "rounds/001/proposals.json").read_text())["rung_history"]
+    columns = {metric: position for position, metric in enumerate(history["metrics"])}
+    assert [[point[columns["performance"]], point[columns["samples_per_joule"]]] for point in history["points"]["1"]] == [
+        [r["learning_curve"][0]["performance"], r["samples_per_joule"]] for path, r in before.items() if path.startswith("rounds/000")
+    ]

@@ -66,7 +66,7 @@ class CNNClassifier(TorchModel):
     ``efficiency_independent_of_weights``: a forward pass of a fixed architecture
     does the same arithmetic whatever the weights (no data-dependent control flow),
     so its samples/J can be measured before training (multi-objective early
-    stopping, ``ecopt.early_stopping``); the module docstring gives the measurement.
+    stopping, ``ecopt.early_stopping``); ``ecopt.trial``'s docstring gives the measurement.
     """
 
     efficiency_independent_of_weights = True
