@@ -29,7 +29,8 @@ except ConfigError as error:
     sys.exit(f"ECOpt config error: {error}")
 config.update(SETTINGS.to_dict())
 # The net impact's baseline: search.baseline, else the adapter's default configuration,
-# which round 0 then evaluates first (ecopt.net_impact.study_baseline).
+# which round 0 then evaluates first (ecopt.net_impact.study_baseline; a stage run by hand
+# with --config fills it the same way, ecopt.net_impact.fill_study_baseline).
 config["search"]["baseline"] = study_baseline(SETTINGS, MODEL)
 
 STUDY = config["study"]

@@ -43,10 +43,14 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def study_mapping(args: argparse.Namespace) -> dict[str, Any]:
+def study_mapping(args: argparse.Namespace, *, fill_baseline: bool = False) -> dict[str, Any]:
     """The study mapping named by ``args.settings`` (JSON text) or ``args.config`` (a YAML file).
 
-    Returns a plain dict of top-level sections, not yet validated.
+    Returns a plain dict of top-level sections, not yet validated. With
+    ``fill_baseline`` (the stages that read ``search.baseline``), a ``--config``
+    study gets the adapter-default baseline the workflow fills
+    (``ecopt.net_impact.fill_study_baseline``); ``--settings`` is the workflow's
+    effective slice, already filled, and is taken as given.
     Raises ``ConfigError`` naming ``--settings`` or ``--config`` when the text does
     not parse, the file does not exist, or the top level is not a mapping.
     """
@@ -63,6 +67,10 @@ def study_mapping(args: argparse.Namespace) -> dict[str, Any]:
         key = "--config"
     if not isinstance(mapping, Mapping):
         raise ConfigError(key, mapping, "a mapping of study sections")
+    if fill_baseline and key == "--config":
+        from ecopt.net_impact import fill_study_baseline
+
+        return fill_study_baseline(mapping)
     return dict(mapping)
 
 

@@ -312,9 +312,10 @@ def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) ->
     Per round, not per trial: the trials of a round run in any order (Snakemake
     schedules them), while ``hypervolume.csv`` accumulates them in (round, index)
     order, so only its value after a round's last row is the hypervolume at a
-    moment of the study. ``entries`` are ledger entries (``ecopt.ledger``); a
-    round's x value is the sum of ``total_joules`` of every entry that finished no
-    later than its last trial (data, calibration, proxies, rounds, trials).
+    moment of the study. ``entries`` are ledger entries (``ecopt.ledger``,
+    ``study_energy_entries``); a round's x value is the sum of ``total_joules`` of
+    every entry that finished no later than its last trial (data, calibration,
+    proxies and their figures, rounds, trials).
     Rounds with a trial that has no entry are left out. Returns lists ``joules``,
     ``hypervolume``, ``round`` and the energy ``note``.
     """
@@ -335,6 +336,28 @@ def study_energy_data(hypervolume: Any, entries: Sequence[Mapping[str, Any]]) ->
     estimated = any(e["estimated"] for e in entries)
     note = "Energy: the study's own, every job's whole process (ecopt.ledger)" + ("  (ESTIMATED: CodeCarbon without energy counters)" if estimated else "")
     return {"joules": joules, "hypervolume": values, "round": rounds, "note": note}
+
+
+# The ledger entries the study-energy figure reads (under results/<study>/ledger/): every job
+# that can finish before the last trial, the calibration and proxies figures included (they
+# run beside the search); the workflow declares the same files as the figures job's inputs.
+STUDY_ENERGY_ENTRIES = ("data.json", "calibration.json", "proxies.json", "search", "trial", "figures/calibration.json", "figures/proxies.json")
+
+
+def study_energy_entries(ledger: str | Path) -> list[dict[str, Any]]:
+    """The ledger entries (``STUDY_ENERGY_ENTRIES`` that exist under ``ledger``) for ``study_energy_data``.
+
+    Jobs that start only after the last trial (frontier, this figures job, the
+    page, the summary) cannot move a round's x value, so they are not read.
+    Each file is checked against ``ledger_entry.schema.json`` (``RecordError``).
+    """
+    from ecopt.records import read_document
+
+    ledger = Path(ledger)
+    sources = [ledger / name for name in STUDY_ENERGY_ENTRIES if (ledger / name).exists()]
+    # Read through the schema here: ecopt.ledger imports the meter, which figures never do.
+    files = [file for source in sources for file in (sorted(source.rglob("*.json")) if source.is_dir() else [source])]
+    return [read_document(file, "ledger_entry") for file in files]
 
 
 def draw_study_energy(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
@@ -383,14 +406,7 @@ def draw_all(study_dir: str | Path, out_dir: str | Path, settings: FiguresSettin
             summary = read_summary(summary_file) if summary_file is not None else {}
             paths.append(draw_scaling(scaling_data(trials, summary), out / f"scaling.{suffix}", settings, note))
     if "study_energy" in only and (study / "hypervolume.csv").is_file() and (study / "ledger").is_dir():
-        from ecopt.records import read_document
-
-        # The entries of the jobs up to the last trial (what the workflow declares as this job's inputs).
-        ledger = study / "ledger"
-        sources = [ledger / name for name in ("data.json", "calibration.json", "proxies.json", "search", "trial") if (ledger / name).exists()]
-        # Read through the schema here: ecopt.ledger imports the meter, which figures never do.
-        files = [file for source in sources for file in (sorted(source.rglob("*.json")) if source.is_dir() else [source])]
-        data = study_energy_data(read_table(study / "hypervolume.csv"), [read_document(file, "ledger_entry") for file in files])
+        data = study_energy_data(read_table(study / "hypervolume.csv"), study_energy_entries(study / "ledger"))
         paths.append(draw_study_energy(data, out / f"study_energy.{suffix}", settings))
     if "proxies" in only and (study / "proxies" / "stats.json").is_file():
         stats = read_json(study / "proxies" / "stats.json")

@@ -29,11 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from ecopt.objectives import Objective, objective_values
+from ecopt.objectives import Objective, efficiency_objective, objective_values
 from ecopt.pareto import as_maximised, hypervolume, hypervolume_trace, knee_index, pareto_mask  # noqa: F401 - hypervolume re-exported for callers of ecopt.frontier
 from ecopt.records import TrialRecord, TrialStatus, as_trial_record
 
 logger = logging.getLogger(__name__)
+
+# The config entries this stage reads (the workflow passes this slice of the study);
+# `deployment` gives lifecycle_samples_per_joule its N (ecopt.net_impact.with_lifecycle_efficiency).
+FRONTIER_SECTIONS = ["objectives", "search", "mlflow", "deployment"]
 
 
 def reference_point(completed: np.ndarray, objectives: Sequence[Objective]) -> tuple[list[float], str]:
@@ -210,7 +214,10 @@ def write_frontier(
     tables = frontier_tables(records, objectives)
     out = Path(out_dir)
     paths = {name: write_table(out / f"{name}.csv", rows) for name, rows in tables.items()}
-    summary = study_summary(records, baseline)
+    # The headline "most efficient" is in the study's own efficiency metric (lifecycle_samples_per_joule,
+    # say); a minimised efficiency objective has no "most efficient" by max, so it keeps samples_per_joule.
+    efficiency = efficiency_objective(objectives)
+    summary = study_summary(records, baseline, efficiency.metric if not efficiency.minimize else "samples_per_joule")
     summary_file = Path(summary_path) if summary_path is not None else out / "summary.json"
     validate_document(json_ready(summary), "summary", summary_file)
     paths["summary"] = write_json(summary_file, summary)
@@ -232,15 +239,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.errors import ConfigError
+    from ecopt.net_impact import with_lifecycle_efficiency
     from ecopt.records import load_trial_records
 
     try:
         from ecopt.settings import thaw, validate_study
 
-        mapping = study_mapping(args)
-        study = validate_study(mapping, sections=["objectives", "search", "mlflow"])
+        mapping = study_mapping(args, fill_baseline=True)
+        study = validate_study(mapping, sections=FRONTIER_SECTIONS)
         objectives = list(study.objectives)
-        records = load_trial_records(args.trials)
+        records = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)
         baseline = thaw(study.search.baseline)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.frontier: {error}", file=sys.stderr)

@@ -1,14 +1,28 @@
 """Net impact: does the model a study found pay back the energy the study cost?
 
 The seed paper claims "ECOpt can have a net positive environmental impact". This
-module makes the claim checkable for one study: the chosen model (the frontier's
-knee, or the most efficient trial at or above ``net_impact.performance_floor``)
-is compared with the baseline (``search.baseline``, else the adapter's default
-configuration, which round 0 then evaluates: ``study_baseline``) in joules per
-inference, and the study's own joules (``ecopt.ledger``) are divided by the
-joules saved per inference:
+module makes the claim checkable for one study: the chosen model is compared
+with the baseline (``search.baseline``, else the adapter's default configuration,
+which round 0 then evaluates: ``study_baseline``) in joules per inference, and the
+study's own joules (``ecopt.ledger``) are divided by the joules saved per inference:
 
     break_even_inferences = study joules / (baseline J/inference - chosen J/inference)
+
+The rule for the chosen model, and when it counts as a saving:
+
+* **Candidates** are the completed trials that meet every objective's
+  ``threshold`` (the worst value the user accepts: at least it, at most it for a
+  minimised objective) and ``net_impact.performance_floor`` when set.
+* ``net_impact.choice: knee`` takes the knee of the candidates' frontier (the
+  floor applies to the knee too: filter, then knee, since a user who sets a floor
+  means "no model below it"); ``most_efficient_above_floor`` the candidate with the
+  fewest joules per inference.
+* **It must not be worse than the baseline** by more than
+  ``net_impact.performance_tolerance`` (performance units, default 0.01: one point
+  of accuracy). Joules alone would praise any cheap bad model: an early run of the
+  issue-13 code reported a saving for a model of accuracy 0.123. Such a model gets
+  no ``break_even_inferences``, and ``reason`` gives the difference; so does a
+  study where no trial qualifies.
 
 With ``deployment.inferences`` = N, the net saving is N x saved - study joules,
 and its carbon uses the ledger's own kg CO2eq per joule. When the chosen model
@@ -17,8 +31,9 @@ saves nothing, ``break_even_inferences`` is null and ``reason`` says why.
 Joules per inference is the evaluation window's joules per sample
 (1 / ``samples_per_joule``): the only per-inference energy a trial measures.
 
-``lifecycle_samples_per_joule`` (the trial record's option for issue item 3) is
-the life-cycle view of efficiency used in ML life-cycle assessments (Wu et al.
+``lifecycle_samples_per_joule`` (issue 13 item 3, ``with_lifecycle_efficiency``:
+derived from the stored training and evaluation joules wherever records are read,
+never stored, so ``deployment.inferences`` is no part of a trial) is the life-cycle view of efficiency used in ML life-cycle assessments (Wu et al.
 2022, "Sustainable AI: Environmental Implications, Challenges and
 Opportunities", MLSys; Luccioni, Viguier & Ligozat 2023, "Estimating the Carbon
 Footprint of BLOOM", JMLR): training is part of a model's cost and is
@@ -28,7 +43,7 @@ amortised over the inferences it serves, N / (E_train + N x e_inference).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ecopt.records import TrialRecord, TrialStatus, as_trial_record
@@ -46,6 +61,38 @@ def lifecycle_samples_per_joule(train_joules: float, joules_per_sample: float, i
             f"lifecycle_samples_per_joule needs train_joules >= 0, joules_per_sample > 0, inferences > 0; got {train_joules}, {joules_per_sample}, {inferences}"
         )
     return inferences / (train_joules + inferences * joules_per_sample)
+
+
+def with_lifecycle_efficiency(records: Iterable[TrialRecord | Mapping[str, Any]], inferences: int | None) -> list[TrialRecord]:
+    """The records, each with ``lifecycle_samples_per_joule`` derived from what it stored, at N = ``inferences``.
+
+    N / (``train_joules`` + N x ``eval_joules`` / ``samples``) for a completed trial
+    with ``eval_joules`` > 0 and ``samples`` > 0 (no ``train_joules``: 0 J of
+    training), None otherwise and for every record when ``inferences`` is None.
+    Derived, never stored by the trial: N is the deployment's, not the
+    measurement's, so a changed ``deployment.inferences`` must not re-measure a
+    trial (it is not in ``ecopt.trial.TRIAL_SECTIONS``). Every reader that takes
+    objective values from records (the search round, the frontier, the summary,
+    ``ecopt status``) calls this first. Returns copies; the inputs are unchanged.
+    """
+    import dataclasses
+
+    derived = []
+    for record in records:
+        record = as_trial_record(record)
+        value = None
+        eval_joules, samples = record.eval_joules, record.samples
+        if inferences is not None and record.status is TrialStatus.COMPLETED and isinstance(eval_joules, (int, float)) and eval_joules > 0 and samples:
+            value = lifecycle_samples_per_joule(float(record.train_joules or 0.0), eval_joules / samples, inferences)
+        derived.append(dataclasses.replace(record, lifecycle_samples_per_joule=value))
+    return derived
+
+
+def uses_lifecycle_efficiency(objectives: Iterable[Any]) -> bool:
+    """Whether an objective (``Objective``s) is ``lifecycle_samples_per_joule``: only then does
+    ``deployment.inferences`` change what the optimiser sees (the workflow passes the search
+    round ``deployment`` only then, so changing N does not redo every round of another study)."""
+    return any(o.metric == "lifecycle_samples_per_joule" for o in objectives)
 
 
 def default_configuration(model: Any, space: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -83,6 +130,36 @@ def study_baseline(settings: Any, model: Any) -> list[dict[str, Any]]:
     return [point] if point is not None else []
 
 
+# What the adapter-default baseline needs from a study file: the adapter (with its options,
+# data and seed, to build it), the space, and whether a baseline is wanted.
+BASELINE_SECTIONS = ["adapter", "adapter_options", "data", "seed", "space", "search", "net_impact"]
+
+
+def fill_study_baseline(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """``mapping`` (a study config, unvalidated) with ``search.baseline`` set to ``study_baseline``'s.
+
+    The workflow (the Snakefile) fills it once, before any job, and passes every
+    stage its slice with the filled baseline; a stage run by hand with ``--config``
+    (``ecopt.cli.study_mapping(..., fill_baseline=True)``: search, frontier,
+    summary) gets the same here, so round 0, the frontier's gains and the net
+    impact agree with the workflow's. A mapping without an ``adapter`` (a stage's
+    slice) or with ``search.baseline`` already given comes back unchanged (a copy).
+    Builds the adapter (``ecopt.settings.instantiate_adapter``: constructors are
+    cheap, data loads in ``define()``). Raises ConfigError for a bad section.
+    """
+    from ecopt.settings import instantiate_adapter, validate_study
+
+    filled = dict(mapping)
+    search = dict(filled.get("search") or {})
+    if not filled.get("adapter") or "space" not in filled or search.get("baseline"):
+        return filled
+    sections = [name for name in [*BASELINE_SECTIONS, "stages"] if name in filled or name in ("search", "net_impact")]
+    settings = validate_study(filled, sections=sections)
+    search["baseline"] = study_baseline(settings, instantiate_adapter(settings))
+    filled["search"] = search
+    return filled
+
+
 def joules_per_inference(record: TrialRecord) -> float | None:
     """Evaluation joules per sample (J) of a completed trial, None otherwise."""
     efficiency = record.samples_per_joule
@@ -95,39 +172,59 @@ def _position(record: TrialRecord) -> dict[str, Any]:
     return {"round": record.round, "index": record.index, "params": dict(record.params), "performance": record.performance}
 
 
+def _reaches(value: Any, bound: float, minimize: bool) -> bool:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value <= bound if minimize else value >= bound
+
+
+def _threshold_text(objective: Any) -> str:
+    return f"{objective.metric} {'<=' if objective.minimize else '>='} {objective.threshold:g}"
+
+
 def choose_model(records: Sequence[TrialRecord], objectives: Sequence[Any], choice: str, performance_floor: float | None) -> tuple[TrialRecord | None, str]:
     """The chosen trial and how it was chosen (or None and the reason there is none).
 
-    ``knee``: the frontier's knee (``ecopt.pareto.knee_index`` over completed
-    trials in optimiser space). ``most_efficient_above_floor``: the highest
-    ``samples_per_joule`` among completed trials whose performance reaches the
-    floor (at least it, or at most it for a minimised performance objective).
+    The candidates are the completed trials with a positive ``samples_per_joule``
+    that meet every objective's ``threshold`` (raw units: at least it, or at most it
+    for a minimised objective; a threshold is the worst value the user accepts) and
+    the performance floor when one is set. ``knee``: the knee of the candidates'
+    frontier (``ecopt.pareto.knee_index`` in optimiser space; the floor filters
+    first, then the knee is taken, as a user who sets a floor expects).
+    ``most_efficient_above_floor``: the candidate with the fewest joules per
+    inference (highest ``samples_per_joule``).
     """
+    from ecopt.objectives import performance_objective
+
     completed = [r for r in records if joules_per_inference(r) is not None]
     if not completed:
         return None, "no completed trial with a positive samples_per_joule"
+    performance = performance_objective(objectives)
+    minimize = bool(performance.minimize)
+    limits = [o for o in objectives if o.threshold is not None]
+    candidates = [r for r in completed if all(_reaches(r.get(o.metric), o.threshold, o.minimize) for o in limits)]
+    if not candidates:
+        return None, "no completed trial meets the objectives' thresholds (" + ", ".join(_threshold_text(o) for o in limits) + ")"
+    floor_text = f"performance {'<=' if minimize else '>='} {performance_floor:g}" if performance_floor is not None else ""
+    if performance_floor is not None:
+        candidates = [r for r in candidates if _reaches(r.get(performance.metric), performance_floor, minimize)]
+        if not candidates:
+            return None, f"no trial reaches the performance floor {performance_floor:g} (net_impact.performance_floor)"
+    qualifiers = [_threshold_text(o) for o in limits] + ([floor_text] if floor_text else [])
+    among = f" among the trials with {' and '.join(qualifiers)}" if qualifiers else ""
     if choice == "knee":
         import numpy as np
 
         from ecopt.objectives import objective_values
         from ecopt.pareto import knee_index
 
-        values = [objective_values(r, objectives) for r in completed]
-        usable = [(r, v) for r, v in zip(completed, values, strict=True) if v is not None and all(np.isfinite(v))]
+        values = [objective_values(r, objectives) for r in candidates]
+        usable = [(r, v) for r, v in zip(candidates, values, strict=True) if v is not None and all(np.isfinite(v))]
         if not usable:
-            return None, "no completed trial has every objective's value"
+            return None, "no candidate trial has every objective's value"
         knee = knee_index(np.array([v for _, v in usable], dtype=float), [o.minimize for o in objectives])
-        return usable[knee][0], "the frontier's knee"
-    performance_objective = next((o for o in objectives if o.metric == "performance"), None)
-    minimize = bool(performance_objective is not None and performance_objective.minimize)
-    if performance_floor is None:
-        eligible = completed
-    else:
-        reaches = (lambda p: p <= performance_floor) if minimize else (lambda p: p >= performance_floor)
-        eligible = [r for r in completed if r.performance is not None and reaches(r.performance)]
-    if not eligible:
-        return None, f"no completed trial reaches the performance floor {performance_floor}"
-    return max(eligible, key=lambda r: r.samples_per_joule), f"the most efficient trial with performance {'<=' if minimize else '>='} {performance_floor}"
+        return usable[knee][0], "the frontier's knee" + among
+    return max(candidates, key=lambda r: r.samples_per_joule), "the most efficient trial" + (among or " (no performance floor or threshold set)")
 
 
 def _same_params(params: Mapping[str, Any], point: Mapping[str, Any]) -> bool:
@@ -140,23 +237,33 @@ def net_impact(
     *,
     choice: str,
     performance_floor: float | None,
+    performance_tolerance: float,
     baseline: Sequence[Mapping[str, Any]],
     study_joules: float,
     kg_co2eq_per_joule: float | None,
-    deployment_inferences: float | None,
+    deployment_inferences: int | None,
 ) -> dict[str, Any]:
     """``summary.json``'s ``net_impact`` (``summary.schema.json``).
 
-    Joules per inference of the chosen model and of the baseline (the median over
-    the completed trials of ``baseline[0]``; a baseline measured twice counts
-    once), ``joules_saved_per_inference`` (baseline - chosen), and
-    ``break_even_inferences`` = ``study_joules`` / saved, null with a ``reason``
-    when nothing is saved, no baseline was measured or nothing was chosen. With
-    ``deployment_inferences`` N: ``net_joules_saved`` = N x saved - study joules
-    and ``net_kg_co2eq_saved`` at ``kg_co2eq_per_joule``.
+    Joules per inference of the chosen model (``choose_model``) and of the baseline
+    (the median over the completed trials of ``baseline[0]``; a baseline measured
+    twice counts once), ``joules_saved_per_inference`` (baseline - chosen), and
+    ``break_even_inferences`` = ``study_joules`` / saved. It is null, with a
+    ``reason``, when nothing was chosen, no baseline was measured, nothing is saved,
+    or the chosen model's performance is worse than the baseline's by more than
+    ``performance_tolerance`` (performance units; a cheaper but worse model is not
+    a saving: the tolerance is the user's stated price). With ``deployment_inferences``
+    N (and a chosen model within the tolerance): ``net_joules_saved`` = N x saved -
+    study joules and ``net_kg_co2eq_saved`` at ``kg_co2eq_per_joule``.
     """
     records = [as_trial_record(r) for r in records]
-    result: dict[str, Any] = {"choice": choice, "performance_floor": performance_floor, "study_joules": study_joules, "break_even_inferences": None}
+    result: dict[str, Any] = {
+        "choice": choice,
+        "performance_floor": performance_floor,
+        "performance_tolerance": performance_tolerance,
+        "study_joules": study_joules,
+        "break_even_inferences": None,
+    }
     chosen, how = choose_model(records, objectives, choice, performance_floor)
     if chosen is None:
         result["reason"] = how
@@ -174,14 +281,24 @@ def net_impact(
         return result
     baseline_jpi = float(statistics.median(joules_per_inference(r) for r in matches))
     performances = [r.performance for r in matches if r.performance is not None]
-    result["baseline"] = {
-        "params": point,
-        "trials": len(matches),
-        "performance": statistics.median(performances) if performances else None,
-        "joules_per_inference": baseline_jpi,
-    }
+    baseline_performance = statistics.median(performances) if performances else None
+    result["baseline"] = {"params": point, "trials": len(matches), "performance": baseline_performance, "joules_per_inference": baseline_jpi}
     saved = baseline_jpi - chosen_jpi
     result["joules_saved_per_inference"] = saved
+    from ecopt.objectives import performance_objective
+
+    minimize = bool(performance_objective(objectives).minimize)
+    worse_by = None
+    if baseline_performance is not None and chosen.performance is not None:
+        worse_by = (chosen.performance - baseline_performance) if minimize else (baseline_performance - chosen.performance)
+        result["performance_worse_than_baseline_by"] = worse_by
+    if worse_by is not None and worse_by > performance_tolerance:
+        result["reason"] = (
+            f"the chosen model ({how}) is less accurate than the baseline by {worse_by:.4g} (performance {chosen.performance:.4g} "
+            f"against {baseline_performance:.4g}), more than net_impact.performance_tolerance {performance_tolerance:g}: "
+            "a cheaper but worse model is no saving"
+        )
+        return result
     if not saved > 0:
         result["reason"] = (
             f"the chosen model ({how}) uses {chosen_jpi:.4g} J per inference, not less than the baseline's {baseline_jpi:.4g} J: "

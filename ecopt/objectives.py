@@ -95,6 +95,17 @@ def parse_objectives(section: Any = None, key: str = "objectives") -> list[Objec
     return objectives
 
 
+def performance_objective(objectives: Sequence[Objective]) -> Objective:
+    """The study's performance objective: the one whose metric (else name) is ``performance``, else the first."""
+    return next((o for o in objectives if o.metric == "performance"), None) or next((o for o in objectives if o.name == "performance"), objectives[0])
+
+
+def efficiency_objective(objectives: Sequence[Objective]) -> Objective:
+    """The study's efficiency objective: the one of the two that is not ``performance_objective``."""
+    performance = performance_objective(objectives)
+    return next(o for o in objectives if o is not performance)
+
+
 def objective_values(record: Mapping[str, Any], objectives: Sequence[Objective]) -> list[float] | None:
     """The record's values in the optimiser's space, one per objective in order (m floats).
 

@@ -62,7 +62,7 @@ from ecopt.settings import SearchSettings, validate_section, validate_study
 logger = logging.getLogger(__name__)
 
 # The config entries a round reads (the workflow passes this slice of the study).
-SEARCH_SECTIONS = ["search", "objectives", "space", "seed", "early_stopping"]
+SEARCH_SECTIONS = ["search", "objectives", "space", "seed", "deployment", "early_stopping"]
 
 LENGTHSCALE_PRIORS = tuple(SURROGATES)
 BATCH_FILLS = ("posterior_mean", "qlognehvi")
@@ -288,17 +288,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.io import write_json
+    from ecopt.net_impact import with_lifecycle_efficiency
     from ecopt.records import load_trial_records
 
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        study = validate_study(study_mapping(args), sections=SEARCH_SECTIONS)
+        study = validate_study(study_mapping(args, fill_baseline=True), sections=SEARCH_SECTIONS)
         settings, objectives = study.search, list(study.objectives)
         if study.space is None:
             raise ConfigError("space", None, "the search space of the study")
         space = dict(study.space)
-        history = load_trial_records(args.trials)
+        history = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)
         seed = settings.seed if settings.seed is not None else study.seed
         noise_rsd = _noise_from_calibration(args.calibration, objectives)
         result = propose(args.round, history, space, objectives, settings, seed=seed, noise_rsd=noise_rsd, early_stopping=study.early_stopping)

@@ -77,6 +77,8 @@ class StudyStatus:
     frontier_size: int = 0
     trial_joules: float = 0.0
     ledger_joules: float | None = None
+    summary_job_joules: float | None = None  # the summary job's whole ledger entry, its write included
+    summary_total_joules: float | None = None  # summary.json's study_energy.total_joules, when it reads
     median_trial_seconds: float | None = None
     median_propose_seconds: float | None = None
     seconds_left: float | None = None
@@ -138,27 +140,49 @@ def find_study_config(study_dir: Path, search_roots: Sequence[Path] = (Path(".")
     return None
 
 
-def ledger_joules(study_dir: Path) -> float | None:
-    """Joules the study ledger (``study_dir/ledger/``) accounts for, or None when there is no ledger yet.
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
-    The ledger is written by its own stage; this reads, tolerantly, every JSON file
-    there holding a numeric top-level ``joules`` (or ``total_joules``) and sums them.
-    Unreadable or partial files are skipped: status is a glance, not an audit.
+
+def ledger_totals(study_dir: Path) -> tuple[float | None, float | None]:
+    """The study ledger's total as ``summary.json`` counts it (J), and the summary job's whole entry (J, or None).
+
+    Every JSON file under ``study_dir/ledger/`` with a numeric top-level
+    ``total_joules`` (or ``joules``) counts, read tolerantly (unreadable or partial
+    files are skipped: status is a glance, not an audit), except the summary job's
+    own entry (``stage: summary``): ``summary.json`` counts that job only up to the
+    moment before it writes (``ecopt.summary``), and its entry, written after,
+    also holds the write. So that one job counts here as ``summary.json``'s
+    ``study_energy.by_stage.summary`` when that file reads, else as its entry. The
+    two totals then agree to the joule for a finished study; the job's whole entry
+    is the second value, printed beside. (None, None) with no ledger yet.
     """
     folder = study_dir / "ledger"
     if not folder.is_dir():
-        return None
-    total, found = 0.0, False
+        return None, None
+    total, found, summary_entry = 0.0, False, None
     for path in sorted(folder.glob("**/*.json")):
         data = _read_json(path)
         if not isinstance(data, dict):
             continue
-        for key in ("total_joules", "joules"):
-            value = data.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                total, found = total + float(value), True
-                break
-    return total if found else None
+        value = next((v for v in (_number(data.get("total_joules")), _number(data.get("joules"))) if v is not None), None)
+        if value is None:
+            continue
+        if data.get("stage") == "summary":
+            summary_entry = value
+            continue
+        total, found = total + value, True
+    if summary_entry is not None:
+        summary = _read_json(study_dir / "summary.json")
+        energy = summary.get("study_energy") if isinstance(summary, dict) else None
+        counted = _number(energy.get("by_stage", {}).get("summary")) if isinstance(energy, dict) and energy.get("summary_stage_included") else None
+        total, found = total + (counted if counted is not None else summary_entry), True
+    return (total if found else None), summary_entry
+
+
+def ledger_joules(study_dir: Path) -> float | None:
+    """The study ledger's total as ``summary.json`` counts it (J; ``ledger_totals``), or None when there is no ledger yet."""
+    return ledger_totals(study_dir)[0]
 
 
 def propose_seconds(study_dir: Path) -> list[float]:
@@ -188,8 +212,11 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
 
     study_dir = Path(study_dir)
     status = StudyStatus(study_dir=str(study_dir), config_source=config_source)
-    settings = validate_study(dict(study or {}), sections=["search", "objectives"])
+    from ecopt.net_impact import with_lifecycle_efficiency
+
+    settings = validate_study(dict(study or {}), sections=["search", "objectives", "deployment"])
     records, status.unreadable = read_records(study_dir)
+    records = with_lifecycle_efficiency(records, settings.deployment.inferences)
     status.trials = len(records)
     status.statuses = {s.value: sum(r.status is s for r in records) for s in TrialStatus}
 
@@ -216,7 +243,10 @@ def study_status(study_dir: str | Path, study: Mapping[str, Any] | None = None, 
         status.frontier_size = len(tables["frontier"])
         status.hypervolume = float(tables["hypervolume"][-1]["hypervolume"]) if status.statuses[TrialStatus.COMPLETED.value] else None
     status.trial_joules = sum(float(r.train_joules or 0.0) + float(r.eval_joules or 0.0) for r in records)
-    status.ledger_joules = ledger_joules(study_dir)
+    status.ledger_joules, status.summary_job_joules = ledger_totals(study_dir)
+    summary = _read_json(study_dir / "summary.json")
+    energy = summary.get("study_energy") if isinstance(summary, dict) else None
+    status.summary_total_joules = _number(energy.get("total_joules")) if isinstance(energy, dict) else None
     times = [float(r.process_wall_seconds) for r in records if isinstance(r.process_wall_seconds, (int, float))]
     proposals = propose_seconds(study_dir)
     status.median_propose_seconds = statistics.median(proposals) if proposals else None
@@ -248,6 +278,19 @@ def format_status(status: StudyStatus) -> str:
         f"frontier     {status.frontier_size} trials, hypervolume " + ("none yet" if status.hypervolume is None else f"{status.hypervolume:.6g}"),
         f"energy       {status.trial_joules:.1f} J in trials (train + eval)"
         + ("" if status.ledger_joules is None else f"; {status.ledger_joules:.1f} J in the study ledger"),
+    ]
+    if status.summary_job_joules is not None:
+        lines.append(
+            f"summary job  {status.summary_job_joules:.1f} J in its own ledger entry (its write included; the ledger total counts it "
+            "as summary.json does, up to the write)"
+        )
+    if status.summary_total_joules is not None and status.ledger_joules is not None:
+        agrees = abs(status.summary_total_joules - status.ledger_joules) <= 1e-6 * max(1.0, status.ledger_joules)
+        lines.append(
+            f"summary.json study_energy.total_joules {status.summary_total_joules:.1f} J"
+            + (" (= the ledger total)" if agrees else " (differs from the ledger total: summary.json predates some jobs; rerun the summary)")
+        )
+    lines += [
         f"trial time   median {_duration(status.median_trial_seconds)}; a model-based proposal: median {_duration(status.median_propose_seconds)}",
         f"time left    {_duration(status.seconds_left)}"
         + (" (median trial time x trials still planned + median proposal time x rounds not proposed)" if status.seconds_left is not None else ""),

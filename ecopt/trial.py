@@ -85,8 +85,10 @@ from ecopt.settings import StudySettings, instantiate_adapter, study_settings, v
 
 logger = logging.getLogger(__name__)
 
-# The config entries a trial reads (the workflow passes this slice of the study).
-TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed", "deployment", "early_stopping"]
+# The config entries a trial reads (the workflow passes this slice of the study). Not
+# `deployment`: it weighs a measurement (ecopt.net_impact.with_lifecycle_efficiency, where
+# records are read) but is no part of one, so changing it must not re-measure the trials.
+TRIAL_SECTIONS = ["adapter", "adapter_options", "data", "meter", "trial", "space", "seed", "early_stopping"]
 
 
 def _release_accelerator_memory() -> None:
@@ -314,7 +316,6 @@ def run_trial(
     eval_energy: EnergyRecord | None = None
     refused: EnergyRecord | None = None
     phase = "training window"  # the metered window a MeasurementError comes from
-    inferences = study.deployment.inferences if study.deployment is not None else None
     try:
         if settings.threads is not None:
             import torch
@@ -345,10 +346,6 @@ def run_trial(
                 logger.info("early stopped at %s: %s", record.stopped_at_rung, decision.reason)
             else:
                 record.status = TrialStatus.COMPLETED
-                if inferences is not None and record.samples:
-                    from ecopt.net_impact import lifecycle_samples_per_joule
-
-                    record.lifecycle_samples_per_joule = lifecycle_samples_per_joule(record.train_joules, eval_energy.joules / record.samples, inferences)
         else:
             if not settings.skip_train:
                 train_energy = _metered_training(model, meter, record)
@@ -361,11 +358,6 @@ def run_trial(
             varies = model.performance_varies
             record.status = TrialStatus.COMPLETED
             record.performance = statistics.median(performances) if varies else performances[0]
-            samples = record.samples or 0
-            if inferences is not None and samples > 0:
-                from ecopt.net_impact import lifecycle_samples_per_joule
-
-                record.lifecycle_samples_per_joule = lifecycle_samples_per_joule(record.train_joules or 0.0, eval_energy.joules / samples, inferences)
             if varies or max(performances) - min(performances) > 1e-9:
                 # Accuracy should be deterministic; say so if it is not rather than hide it.
                 record.performance_spread = [min(performances), max(performances)]

@@ -168,3 +168,40 @@ def test_study_energy_data_is_per_round_at_the_energy_spent_so_far():
     data = study_energy_data(hypervolume, entries)
     assert data["joules"] == [35.0, 72.0] and data["hypervolume"] == [0.5, 0.7] and data["round"] == [0, 1]
     assert "ESTIMATED" in data["note"]
+
+
+def test_study_energy_counts_the_calibration_and_proxies_figure_jobs(tmp_path):
+    # they run beside the search: a calibration figure done before the last trial is energy the study had spent by then
+    import pandas as pd
+
+    from ecopt.figures import study_energy_data, study_energy_entries
+    from ecopt.io import write_json
+    from tests.test_summary import entry
+
+    def at(data, finished):
+        return {**data, "finished_at": f"2026-11-30T00:00:0{finished}+00:00"}
+
+    ledger = tmp_path / "ledger"
+    jobs = {
+        "data.json": at(entry("data", 0.0, 5.0), 1),  # 10 J each: 1 s of process start at the outside power
+        "calibration.json": at(entry("calibration", 4.0, 1.0), 2),
+        "figures/calibration.json": at(entry("figures", 0.0, 2.0, "calibration"), 3),
+        "figures/proxies.json": at(entry("figures", 0.0, 3.0, "proxies"), 8),  # after the last trial: not on the axis yet
+        "search/000.json": at(entry("search", 0.0, 1.0, "000"), 4),
+        "trial/000-0.json": at(entry("trial", 6.0, 1.0, "000-0"), 5),
+        "figures/frontier.json": at(entry("figures", 0.0, 50.0, "frontier"), 6),  # this figures job's own (an older run's): never read
+    }
+    for name, data in jobs.items():
+        write_json(ledger / name, data)
+    entries = study_energy_entries(ledger)
+    assert sorted((e["stage"], e["job"]) for e in entries) == [
+        ("calibration", None),
+        ("data", None),
+        ("figures", "calibration"),
+        ("figures", "proxies"),
+        ("search", "000"),
+        ("trial", "000-0"),
+    ]
+    data = study_energy_data(pd.DataFrame({"round": [0], "index": [0], "hypervolume": [0.4]}), entries)
+    # data 10 + calibration 6 (4 + 1 + 1 s at 1 W) + calibration figure 4 + search 2 + trial 8 (6 + 1 + 1 s at 1 W)
+    assert data["joules"] == [pytest.approx(10.0 + 6.0 + 4.0 + 2.0 + 8.0)]

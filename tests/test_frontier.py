@@ -126,6 +126,50 @@ def test_frontier_tables_and_files(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"}
 
 
+def test_a_lifecycle_objective_has_a_frontier(tmp_path):
+    import json
+
+    from ecopt.frontier import main
+
+    trials = tmp_path / "trials"
+    trials.mkdir()
+    # (performance, training J, evaluation J per 1000 samples): at N = 1000 the third trains cheaply and wins on life-cycle
+    for index, (performance, train, evaluate) in enumerate([(0.9, 500.0, 1.0), (0.6, 400.0, 0.5), (0.7, 10.0, 5.0)]):
+        record = {"params": {"w": index}, "status": "completed", "round": 0, "index": index, "performance": performance}
+        record.update(samples=1000, train_joules=train, eval_joules=evaluate, samples_per_joule=1000 / evaluate)
+        (trials / f"{index}.json").write_text(json.dumps(record))
+    study = {"objectives": {"performance": {}, "efficiency": {"metric": "lifecycle_samples_per_joule", "log_scale": True}}, "deployment": {"inferences": 1000}}
+    assert main(["--settings", json.dumps(study), "--trials", str(trials), "--out-dir", str(tmp_path / "out")]) == 0
+    frontier = pd.read_csv(tmp_path / "out" / "frontier.csv")
+    # lifecycle: 1000/501 = 2.0, 1000/400.5 = 2.5, 1000/15 = 66.7 per joule: trial 1 is dominated by trial 2
+    assert sorted(frontier["index"]) == [0, 2]
+
+
+def test_the_summary_reads_the_studys_efficiency_metric(tmp_path):
+    import json
+
+    lifecycle = [Objective("performance", "performance"), Objective("efficiency", "lifecycle_samples_per_joule", log_scale=True)]
+    # trial 0 is the most efficient per inference, trial 1 over the model's life (it trains for less)
+    records = [
+        {"params": {"w": 0}, "status": "completed", "round": 0, "index": 0, "performance": 0.9, "samples_per_joule": 500.0, "lifecycle_samples_per_joule": 2.0},
+        {
+            "params": {"w": 1},
+            "status": "completed",
+            "round": 0,
+            "index": 1,
+            "performance": 0.8,
+            "samples_per_joule": 100.0,
+            "lifecycle_samples_per_joule": 60.0,
+        },
+    ]
+    paths = write_frontier(records, lifecycle, tmp_path)
+    summary = json.loads(paths["summary"].read_text())
+    assert summary["efficiency_metric"] == "lifecycle_samples_per_joule"
+    assert summary["most_efficient"]["index"] == 1 and summary["most_efficient"]["lifecycle_samples_per_joule"] == 60.0
+    default = json.loads(write_frontier(records, [lifecycle[0], Objective("efficiency", "samples_per_joule")], tmp_path / "d")["summary"].read_text())
+    assert default["efficiency_metric"] == "samples_per_joule" and default["most_efficient"]["index"] == 0
+
+
 def test_tables_with_no_completed_trial():
     objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
     tables = frontier_tables([_record(0, 0, "failed")], objectives)
@@ -174,7 +218,7 @@ def test_a_summary_that_breaks_its_schema_is_not_written(tmp_path, monkeypatch):
     from ecopt.errors import RecordError
 
     objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
-    monkeypatch.setattr(frontier, "study_summary", lambda records, baseline: {"completed": -1})
+    monkeypatch.setattr(frontier, "study_summary", lambda records, baseline, efficiency: {"completed": -1})
     with pytest.raises(RecordError) as caught:
         write_frontier([_record(0, 0, "completed", 0.9, 10.0)], objectives, tmp_path)
     assert str(tmp_path / "summary.json") in str(caught.value)

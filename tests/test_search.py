@@ -93,7 +93,7 @@ def test_mobo_round_proposes_a_batch_deterministically():
     for params in first.proposals:
         check_in_space(params)
     assert first.reference_point["source"].startswith("inferred")
-    assert first.history == {"completed": 6, "out_of_memory": 0, "failed": 0, "measurement_failed": 0, "total": 6}
+    assert first.history == {"completed": 6, "early_stopped": 0, "out_of_memory": 0, "failed": 0, "measurement_failed": 0, "total": 6}
     assert first.noise["efficiency"] == {"source": "inferred by the GP"}
     again = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
     assert again.proposals == first.proposals  # same seed, same history, same proposals
@@ -105,7 +105,7 @@ def test_failed_and_out_of_memory_trials_do_not_stop_the_search():
     _, history = sobol_history(statuses=statuses)
     result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
     assert len(result.proposals) == 3
-    assert result.history == {"completed": 3, "out_of_memory": 1, "failed": 2, "measurement_failed": 0, "total": 6}
+    assert result.history == {"completed": 3, "early_stopped": 0, "out_of_memory": 1, "failed": 2, "measurement_failed": 0, "total": 6}
     client = load_state_from(result)
     data = client._experiment.lookup_data().df
     completed = [0, 3, 4]
@@ -264,6 +264,38 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
     assert not (tmp_path / "bad.json").exists()
 
 
+def lifecycle_records(folder, proposals):
+    """Stored records as a trial writes them: joules, no lifecycle_samples_per_joule (it is derived on read)."""
+    folder.mkdir(parents=True)
+    for index, params in enumerate(proposals):
+        size = params["width"] * params["depth"]
+        record = {"params": params, "status": "completed", "round": 0, "index": index, "performance": params["depth"] / 3}
+        record.update(samples=1000, eval_joules=0.01 * size, train_joules=5.0 * size, samples_per_joule=1000 / (0.01 * size))
+        (folder / f"{index}.json").write_text(json.dumps(record))
+    return folder
+
+
+@slow
+def test_a_lifecycle_objective_drives_a_model_based_round(tmp_path):
+    from ecopt.search import main
+
+    study = {
+        "seed": 3,
+        "space": {"width": {"type": "range", "bounds": [2, 64], "value_type": "int"}, "depth": {"type": "range", "bounds": [1, 3], "value_type": "int"}},
+        "objectives": {"performance": {}, "efficiency": {"metric": "lifecycle_samples_per_joule", "log_scale": True}},
+        "search": {"initial_trials": 5, "batch_size": 2, "num_restarts": 2, "raw_samples": 32},
+        "deployment": {"inferences": 10000},
+    }
+    settings = json.dumps(study)
+    assert main(["--settings", settings, "--round", "0", "--out", str(tmp_path / "0.json")]) == 0
+    design = [entry["params"] for entry in json.loads((tmp_path / "0.json").read_text())["proposals"]]
+    trials = lifecycle_records(tmp_path / "trials", design)
+    assert main(["--settings", settings, "--round", "1", "--trials", str(trials), "--out", str(tmp_path / "1.json")]) == 0
+    round_one = json.loads((tmp_path / "1.json").read_text())
+    # every stored record lacks the metric: without the derivation they would all count as failed (a Sobol fallback)
+    assert round_one["generator"].startswith("qLogNEHVI") and round_one["history"]["completed"] == 5
+
+
 @slow
 @pytest.mark.parametrize("prior, kernel, prior_class", [("gamma", "MaternKernel", "GammaPrior"), ("dimension_scaled", "RBFKernel", "LogNormalPrior")])
 def test_the_round_reports_the_fitted_surrogate_and_its_configured_prior(prior, kernel, prior_class):
@@ -298,7 +330,7 @@ def test_a_record_lacking_an_objectives_metric_counts_as_failed_and_is_logged(ca
     history[0]["path"] = "results/s/rounds/000/trials/0.json"
     with caplog.at_level("WARNING", logger="ecopt.search"):
         result = propose(1, history, SPACE, OBJECTIVES, SETTINGS, seed=0)
-    assert result.history == {"completed": 5, "out_of_memory": 0, "failed": 1, "measurement_failed": 0, "total": 6}
+    assert result.history == {"completed": 5, "early_stopped": 0, "out_of_memory": 0, "failed": 1, "measurement_failed": 0, "total": 6}
     assert "rounds/000/trials/0.json: counted as failed: result lacks metric 'samples_per_joule' of objective 'efficiency'" in caplog.text
 
 

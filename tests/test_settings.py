@@ -397,5 +397,13 @@ def test_lifecycle_efficiency_objective_needs_deployment_inferences():
     }
     with pytest.raises(ConfigError, match=r"objectives.efficiency.metric.*deployment.inferences"):
         validate_study(study)
-    settings = validate_study({**study, "deployment": {"inferences": 1e6}})
-    assert settings.objectives[1].metric == "lifecycle_samples_per_joule" and settings.deployment.inferences == 1e6
+    settings = validate_study({**study, "deployment": {"inferences": 1_000_000}})
+    assert settings.objectives[1].metric == "lifecycle_samples_per_joule" and settings.deployment.inferences == 1_000_000
+
+
+@pytest.mark.parametrize("inferences", [1.5, 1e6, 0, "1000", True])
+def test_deployment_inferences_is_a_whole_number_of_at_least_one(inferences):
+    # a fraction of an inference is no deployment; 1e6 (a float) is refused like 2.0 elsewhere: write 1000000
+    with pytest.raises(ConfigError) as caught:
+        validate_study({"deployment": {"inferences": inferences}}, sections=["deployment"])
+    assert caught.value.key == "deployment.inferences"

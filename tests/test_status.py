@@ -117,3 +117,33 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "no study folder" in capsys.readouterr().err
     assert ecopt_main(["status", str(tmp_path), "--settings", json.dumps({"search": {"rounds": -1}})]) == 2
     assert "search.rounds" in capsys.readouterr().err
+
+
+def test_status_and_summary_json_agree_on_the_study_total(study_dir):
+    # the summary job counts itself up to the moment before it writes summary.json; its entry, written after, holds the write too
+    from ecopt.settings import validate_study
+    from ecopt.summary import SUMMARY_SECTIONS, study_summary
+    from tests.test_summary import entry
+
+    others = {
+        "data.json": entry("data", 0.0, 5.0),
+        "trial/000-0.json": entry("trial", 40.0, 8.0, "000-0"),
+        "search/000.json": entry("search", 0.0, 30.0, "000"),
+    }
+    for name, data in others.items():
+        _write(study_dir / "ledger" / name, data)
+    settings = validate_study({"study": "toy"}, sections=SUMMARY_SECTIONS)
+    frontier = {"efficiency_metric": "samples_per_joule", "completed": 0, "trials": 0, "statuses": {s.value: 0 for s in TrialStatus}}
+    summary = study_summary(frontier, [], list(others.values()), settings, own_entry=entry("summary", 0.0, 2.0))
+    _write(study_dir / "summary.json", summary)
+    _write(study_dir / "ledger/summary.json", entry("summary", 0.0, 2.5))  # the whole job: 0.5 J more than it counted
+    status = study_status(study_dir)
+    assert status.ledger_joules == pytest.approx(summary["study_energy"]["total_joules"])
+    assert status.summary_total_joules == pytest.approx(summary["study_energy"]["total_joules"])
+    assert status.summary_job_joules == pytest.approx(5.0)  # 2.5 J over 1 s, plus 1 s of process start at that power
+    text = format_status(status)
+    assert f"{summary['study_energy']['total_joules']:.1f} J in the study ledger" in text and "(= the ledger total)" in text
+    assert "summary job  5.0 J in its own ledger entry" in text
+    # a job that ran after summary.json (a rerun figure) makes the difference visible
+    _write(study_dir / "ledger/figures/frontier.json", entry("figures", 0.0, 1.0, "frontier"))
+    assert "differs from the ledger total" in format_status(study_status(study_dir))

@@ -58,3 +58,49 @@ def test_study_energy_covers_every_entry_and_the_trials_windows():
     impact = summary["net_impact"]
     assert impact["joules_saved_per_inference"] == pytest.approx(0.01 - 0.0025)
     assert impact["break_even_inferences"] == pytest.approx(186 / 0.0075)
+
+
+def test_the_report_page_shows_the_study_energy_and_the_net_impact(tmp_path):
+    import json
+
+    from ecopt.summary import main, summary_html
+
+    summary = {
+        "study_energy": {
+            "total_joules": 12982.0,
+            "by_stage": {"search": 4113.0, "trial": 6453.0},
+            "estimated": True,
+            "share_outside_trial_windows": 0.64,
+            "emissions_kg_co2eq": 0.0013,
+        },
+        "net_impact": {
+            "choice": "knee",
+            "break_even_inferences": 5_700_000.0,
+            "chosen": {"how": "the frontier's knee", "params": {"width": 21}, "performance": 0.978, "joules_per_inference": 1.38e-3},
+            "baseline": {"params": {"width": 32}, "performance": 0.972, "joules_per_inference": 3.65e-3},
+            "joules_saved_per_inference": 2.27e-3,
+            "deployment": {"inferences": 10**7, "net_joules_saved": 9718.0},
+        },
+    }
+    page = summary_html(summary)
+    assert "12 982 J (ESTIMATED)" in page and "stage search</th><td>4 113 J" in page and "64.0 %" in page
+    assert "break-even inferences</th><td>5 700 000" in page and "0.00227 J" in page and "net saving at 10000000 inferences" in page
+    none = {**summary, "net_impact": {"choice": "knee", "break_even_inferences": None, "reason": "no trial reaches the performance floor 0.9 <x>"}}
+    page = summary_html(none)
+    assert "break-even inferences</th><td>none" in page and "floor 0.9 &lt;x&gt;" in page  # escaped
+
+    # the stage writes it beside summary.json
+    trials = tmp_path / "trials"
+    trials.mkdir()
+    (trials / "0.json").write_text(
+        json.dumps({"params": {"x": 0.5}, "status": "completed", "round": 0, "index": 0, "performance": 0.9, "samples_per_joule": 100.0})
+    )
+    ledger = tmp_path / "data.json"
+    ledger.write_text(json.dumps(entry("data", 0.0, 5.0)))
+    frontier = tmp_path / "frontier.json"
+    frontier.write_text(json.dumps({"efficiency_metric": "samples_per_joule", "completed": 1, "trials": 1, "statuses": {s.value: 0 for s in TrialStatus}}))
+    settings = json.dumps({"search": {"baseline": [{"x": 0.5}]}})
+    args = ["--settings", settings, "--frontier-summary", str(frontier), "--trials", str(trials), "--ledger", str(ledger), "--out", str(tmp_path / "s.json")]
+    assert main([*args, "--html", str(tmp_path / "net_impact.html")]) == 0
+    page = (tmp_path / "net_impact.html").read_text()
+    assert "10 J" in page and "not less than the baseline" in page  # the baseline is the only trial: nothing saved

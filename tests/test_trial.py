@@ -317,13 +317,17 @@ def test_cli_keeps_a_record_of_the_same_trial_and_measures_a_changed_one(tmp_pat
     assert record["fingerprint"] != json.loads(measured)["fingerprint"] and record["min_window_seconds"] == 0.2
 
 
-def test_lifecycle_efficiency_counts_training_over_the_deployment_inferences():
+def test_deployment_inferences_is_no_part_of_a_trial():
+    # N weighs a measurement where records are read (ecopt.net_impact.with_lifecycle_efficiency): a new N re-measures nothing
+    from ecopt.trial import TRIAL_SECTIONS, trial_fingerprint
+
+    assert "deployment" not in TRIAL_SECTIONS
+    proposal, params = {"round": 0, "index": 1}, {"x": 0.5, "n": 2}
+    fingerprints = {trial_fingerprint({**scripted(), "deployment": {"inferences": n}}, params, proposal) for n in (1, 1000, 10**9)}
+    assert fingerprints == {trial_fingerprint(scripted(), params, proposal)}
+    assert trial_fingerprint({**scripted(), "seed": 1}, params, proposal) not in fingerprints  # a measured setting still counts
     record = run_trial({**scripted(), "deployment": {"inferences": 1000}}, {"x": 0.5, "n": 2}, meter=fake_meter())
-    per_sample = record["eval_joules"] / record["samples"]
-    expected = 1000 / (record["train_joules"] + 1000 * per_sample)
-    assert record["lifecycle_samples_per_joule"] == pytest.approx(expected)
-    assert record["lifecycle_samples_per_joule"] < record["samples_per_joule"]  # training is part of the cost
-    assert run_trial(scripted(), {"x": 0.5, "n": 2}, meter=fake_meter())["lifecycle_samples_per_joule"] is None
+    assert record["lifecycle_samples_per_joule"] is None and record["train_joules"] > 0  # derived on read, never stored
 
 
 # --------------------------------------------------------------------------- early stopping

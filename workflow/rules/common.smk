@@ -3,6 +3,7 @@ import os
 
 from ecopt.calibration import CALIBRATION_SECTIONS
 from ecopt.cli import settings_json
+from ecopt.net_impact import uses_lifecycle_efficiency
 from ecopt.proxies import PROXIES_SECTIONS
 from ecopt.search import SEARCH_SECTIONS
 from ecopt.summary import SUMMARY_SECTIONS
@@ -59,7 +60,10 @@ def settings_of(*sections, **partial):
 def search_settings():
     # `rounds` only adds rounds at the end: changing it must not redo finished ones.
     search = {key: value for key, value in config["search"].items() if key != "rounds"}
-    return settings_of(*SEARCH_SECTIONS, search=search)
+    # `deployment` only weighs a lifecycle_samples_per_joule objective: otherwise a new N
+    # must not redo the rounds.
+    sections = [s for s in SEARCH_SECTIONS if s != "deployment" or uses_lifecycle_efficiency(SETTINGS.objectives)]
+    return settings_of(*sections, search=search)
 
 
 def figure_shell(names, job):
@@ -94,10 +98,12 @@ def ledgered(stage, job=None):
 
 
 def ledger_entries_before_frontier():
-    """Ledger entries of every job up to the last trial (the study-energy figure's inputs)."""
+    """Ledger entries of every job that can finish before the last trial (the study-energy
+    figure's inputs, ecopt.figures.STUDY_ENERGY_ENTRIES): the calibration and proxies
+    figures run beside the search, so their joules belong on the figure's x axis too."""
     entries = [f"{LEDGER}/data.json"]
-    entries += [f"{LEDGER}/calibration.json"] if "calibrate" in STAGES else []
-    entries += [f"{LEDGER}/proxies.json"] if "proxies" in STAGES else []
+    entries += [f"{LEDGER}/calibration.json", f"{LEDGER}/figures/calibration.json"] if "calibrate" in STAGES else []
+    entries += [f"{LEDGER}/proxies.json", f"{LEDGER}/figures/proxies.json"] if "proxies" in STAGES else []
     entries += [f"{LEDGER}/search/{round_number:03d}.json" for round_number in range(ROUNDS + 1)]
     entries += [
         f"{LEDGER}/trial/{round_number:03d}-{index}.json"

@@ -135,6 +135,12 @@ rule summary:
         ledger=all_ledger_entries(),
     output:
         summary=f"{OUT}/summary.json",
+        # The numbers in the report: a caption cannot read a job's results, an HTML output shows inline.
+        net_impact=report(
+            f"{OUT}/net_impact.html",
+            caption="../report/net_impact.rst",
+            category="Study energy",
+        ),
         ledger=f"{LEDGER}/summary.json",
     log:
         f"{OUT}/logs/summary.log",
@@ -148,4 +154,4 @@ rule summary:
         ledger=LEDGER_SETTINGS,
     shell:
         ledgered("summary") + "--settings {params.settings:q} --frontier-summary {input.frontier_summary} --trials {input.trials} "
-        "--ledger {input.ledger} --out {output.summary} > {log} 2>&1"
+        "--ledger {input.ledger} --out {output.summary} --html {output.net_impact} > {log} 2>&1"

@@ -71,7 +71,7 @@ rule frontier:
     conda:
         "../envs/ecopt.yaml"
     params:
-        settings=settings_of("objectives", "mlflow", search={"baseline": config["search"]["baseline"]}),
+        settings=settings_of("objectives", "mlflow", "deployment", search={"baseline": config["search"]["baseline"]}),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
