@@ -44,7 +44,7 @@ benchmark-mobo: $(STAMP)
 	$(BIN)/python benchmarks/mobo.py --timing
 
 benchmark-early-stopping: $(STAMP)
-	$(BIN)/python benchmarks/early_stopping.py --problem both --seeds 3 --trials 20 --curves-seeds 6 --curves-trials 30
+	$(BIN)/python benchmarks/early_stopping.py --problem both --seeds 3 --trials 16 --curves-seeds 5 --curves-trials 20
 
 constraints: $(STAMP)
 	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ecopt'; } > constraints.new && mv constraints.new constraints.txt

@@ -282,8 +282,9 @@ def digits_config(max_epochs: int, early_stopping: bool) -> dict[str, Any]:
     }
 
 
-# The default study's meter with 1 s evaluation windows (3 s there), to fit 4 arms x 3 seeds in ~25 minutes, and CodeCarbon's
-# process tracking: on a machine shared with other work, machine tracking would count that work in every window.
+# The default study's meter with 1 s evaluation windows (3 s there): one digits seed (4 arms, 16 trials in the no-ES run)
+# took 10-16 minutes on this shared 2-core machine. CodeCarbon's process tracking: on a machine shared with other
+# work, machine tracking would count that work in every window.
 METER = {"tracking_mode": "process", "country_iso_code": "USA", "min_window_seconds": 1.0}
 
 
@@ -721,11 +722,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problem", choices=("digits", "curves", "both"), default="both")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the digits problem (FIRST..FIRST+N-1)")
     parser.add_argument("--first-seed", type=int, default=0, help="the first seed (to run seeds in separate processes; --from-json merges them)")
-    parser.add_argument("--curves-seeds", type=int, default=6, help="seeds of the curves problem")
-    parser.add_argument("--trials", type=int, default=20, help="trials of the no-ES ECOpt run (its joules are the other arms' budget)")
-    parser.add_argument("--curves-trials", type=int, default=30, help="--trials for the curves problem")
+    parser.add_argument("--curves-seeds", type=int, default=5, help="seeds of the curves problem")
+    parser.add_argument("--trials", type=int, default=16, help="trials of the no-ES ECOpt run (its joules are the other arms' budget)")
+    parser.add_argument("--curves-trials", type=int, default=20, help="--trials for the curves problem")
     parser.add_argument("--budget", type=float, default=None, help="a fixed joule budget for every arm instead")
-    parser.add_argument("--max-trials-factor", type=int, default=4, help="the other arms stop after this many times --trials trials")
+    parser.add_argument("--max-trials-factor", type=int, default=3, help="the other arms stop after this many times --trials trials")
     parser.add_argument("--initial-trials", type=int, default=8, help="ECOpt's Sobol start")
     parser.add_argument("--batch-size", type=int, default=4, help="ECOpt's candidates per model-based round")
     parser.add_argument("--max-epochs", type=int, default=27)
