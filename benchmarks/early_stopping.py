@@ -738,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initial-trials", type=int, default=8, help="ECOpt's Sobol start")
     parser.add_argument("--batch-size", type=int, default=4, help="ECOpt's candidates per model-based round")
     parser.add_argument("--max-epochs", type=int, default=27)
-    parser.add_argument("--quick", action="store_true", help="a smoke run (< 2 minutes): 1 digits seed of 5 trials of 9 epochs, 2 curves seeds of 12 trials")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (< 2 minutes): 1 digits seed of 4 trials of 9 epochs, 1 curves seed of 6 trials")
     parser.add_argument("--figure", default="benchmarks/early_stopping.png")
     parser.add_argument("--out", default="results/benchmarks/early_stopping.json")
     parser.add_argument("--from-json", nargs="+", default=None, metavar="JSON", help="no run: tables and one figure from earlier runs' --out files")
@@ -755,8 +755,8 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmarks/early_stopping.py needs Syne Tune for its MOASHA arm: pip install 'ecopt[benchmark]' (or: pip install syne-tune)", file=sys.stderr)
         return 2
     if args.quick:
-        args.seeds, args.curves_seeds, args.trials, args.curves_trials = 1, 2, 5, 12
-        args.max_epochs, args.initial_trials, args.batch_size, args.max_trials_factor = 9, 3, 2, 2
+        args.seeds, args.curves_seeds, args.trials, args.curves_trials = 1, 1, 4, 6
+        args.max_epochs, args.initial_trials, args.batch_size, args.max_trials_factor = 9, 3, 1, 2
     from ecopt.meter import Meter
 
     meter = Meter(METER)
