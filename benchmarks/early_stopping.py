@@ -49,13 +49,14 @@ Goals (issue 14): ECOpt with early stopping reaches 95 % of the no-ES run's fina
 hypervolume with <= 50 % of that run's joules; at equal joules ECOpt-ES's
 hypervolume >= MOASHA's.
 
-Measured here (README, "Early stopping against Syne Tune's MOASHA"; 3 digits seeds, 10 curves
-seeds): at equal joules ECOpt with early stopping beat MOASHA in the median (digits 0.827 against
-0.671, curves 0.888 against 0.868 at MOASHA's total) but not in every seed, and ended below ECOpt
-without it (curves 0.894 against 0.918): the joules a stopped trial saves (37 J against 135 J for a
-completed one) bought more optimiser rounds, ~165-210 J each on a 2-core machine, 26 % of that arm's
-joules against 12 %. On the shared machine the meter read samples/J of the same configuration
-0.19-3.2 times apart between arms, so the digits rows carry that noise.
+Measured here (README, "Early stopping against Syne Tune's MOASHA"; 5 digits seeds on a quiet
+machine, 10 curves seeds): on digits early stopping reached 95 % of the no-ES hypervolume with
+15.7 % of its joules and ended higher (1.14 against 1.10); at equal joules it beat MOASHA in the
+median (digits 1.14 against 0.995, curves 0.888 against 0.868 at MOASHA's total), not in every seed.
+On curves it ended below ECOpt without it (0.894 against 0.918): the joules a stopped trial saves
+(37 J against 135 J for a completed one) bought more optimiser rounds, ~165-210 J each on a 2-core
+machine, 26 % of that arm's joules against 12 %. The meter read samples/J of the same configuration
+0.49-2.55 times apart between arms on a quiet machine, 0.19-3.2 on a loaded one.
 
 Usage: python benchmarks/early_stopping.py [--problem {digits,curves,both}] [--seeds N]
        [--curves-seeds N] [--trials N] [--budget J] [--quick] [--figure PNG] [--out JSON]
