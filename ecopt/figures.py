@@ -72,15 +72,19 @@ def pareto_data(trials: Any, frontier: Any, performance: str = "performance", ef
     Returns ``points`` (completed trials), ``early_stopped`` (early-stopped trials
     with both values: partial performance, efficiency), ``frontier`` (sorted by
     performance) and ``knee``: float arrays of shape (n, 2), columns (performance,
-    efficiency in samples per joule); ``counts`` (``status_counts``), the energy
-    ``note`` and the x-axis ``performance_label``. A missing column raises KeyError.
+    efficiency in samples per joule); ``disturbed`` (bool, shape (len(points),)): the
+    completed trial's window stayed disturbed by other processes (``ecopt.meter``);
+    ``counts`` (``status_counts``), the energy ``note`` and the x-axis
+    ``performance_label``. A missing column raises KeyError.
     """
     completed = trials[trials["status"] == TrialStatus.COMPLETED.value]
     stopped = trials[trials["status"] == TrialStatus.EARLY_STOPPED.value][[performance, efficiency]].to_numpy(dtype=float).reshape(-1, 2)
     line = frontier.sort_values(performance) if len(frontier) else frontier
     knee = frontier[frontier["knee"].fillna(False).astype(bool)] if "knee" in frontier else frontier.iloc[:0]
+    disturbed = completed["disturbed"].fillna(False).to_numpy(dtype=bool) if "disturbed" in completed else np.zeros(len(completed), dtype=bool)
     return {
         "points": completed[[performance, efficiency]].to_numpy(dtype=float),
+        "disturbed": disturbed,
         "early_stopped": stopped[np.all(np.isfinite(stopped), axis=1)],
         "frontier": line[[performance, efficiency]].to_numpy(dtype=float),
         "knee": knee[[performance, efficiency]].to_numpy(dtype=float),
@@ -136,13 +140,27 @@ def proxy_data(runs: Any, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
 def calibration_data(runs: Any, summary: Mapping[str, Any]) -> dict[str, Any]:
     """What the calibration figure shows, from calibration runs.csv (pandas) and its summary.json.
 
-    ``repeat`` (int) and ``samples_per_joule`` (float): arrays of shape (repeats,);
-    ``mean`` (samples per joule), ``rsd`` and ``bound`` (fractions), ``passed`` and the
-    energy ``note``. KeyError on a missing column or key.
+    Per repeat, arrays of shape (n,): ``window_seconds`` (float; the summary's window
+    for a runs.csv without the column), ``repeat`` (int), ``samples_per_joule``
+    (float), ``deviation`` (its relative deviation from its window's mean, a fraction)
+    and ``disturbed`` (bool). ``windows``: one (window seconds, samples/J RSD or None,
+    met) per window tried; ``chosen`` (seconds); ``mean`` (samples per joule at the
+    chosen window), ``rsd`` and ``bound`` (fractions), ``passed`` and the energy
+    ``note``. KeyError on a missing column or key.
     """
+    window = runs["window_seconds"].to_numpy(dtype=float) if "window_seconds" in runs else np.full(len(runs), float(summary.get("window_seconds") or 0.0))
+    efficiency = runs["samples_per_joule"].to_numpy(dtype=float)
+    means = {value: efficiency[window == value].mean() for value in np.unique(window)}
+    disturbed = runs["disturbed"].fillna(False).to_numpy(dtype=bool) if "disturbed" in runs else np.zeros(len(runs), dtype=bool)
+    windows = [(float(entry["window_seconds"]), entry["samples_per_joule_rsd"], bool(entry["met"])) for entry in summary.get("windows", [])]
     return {
+        "window_seconds": window,
         "repeat": runs["repeat"].to_numpy(dtype=int),
-        "samples_per_joule": runs["samples_per_joule"].to_numpy(dtype=float),
+        "samples_per_joule": efficiency,
+        "deviation": np.array([value / means[w] - 1 for value, w in zip(efficiency, window, strict=True)]),
+        "disturbed": disturbed,
+        "windows": windows,
+        "chosen": float(summary.get("window_seconds") or (window[0] if len(window) else 0.0)),
         "mean": float(summary["samples_per_joule_mean"]),
         "rsd": float(summary["samples_per_joule_rsd"]),
         "bound": float(summary["max_rsd"]),
@@ -222,6 +240,11 @@ def draw_pareto(data: Mapping[str, Any], path: Path, settings: FiguresSettings) 
         axis.scatter(line[:, 0], line[:, 1], s=50, color="tab:orange", zorder=3)
     if len(knee):
         axis.scatter(knee[:, 0], knee[:, 1], s=180, marker="*", color="crimson", zorder=4, label="knee")
+    disturbed = data.get("disturbed", np.zeros(len(points), dtype=bool))
+    if disturbed.any():
+        shaken = points[disturbed]
+        label = f"disturbed window ({int(disturbed.sum())}): other processes' CPU above meter.max_disturbance_share"
+        axis.scatter(shaken[:, 0], shaken[:, 1], s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=5, label=label)
     lost = not_completed_note(data["counts"])
     if lost:
         axis.plot([], [], " ", label=lost)
@@ -270,20 +293,26 @@ def draw_proxies(panels: Sequence[Mapping[str, Any]], path: Path, settings: Figu
 
 
 def draw_calibration(data: Mapping[str, Any], path: Path, settings: FiguresSettings) -> Path:
-    """Draw ``calibration_data``'s output: samples per joule per repeat, the mean and the ±bound band; returns ``path``."""
+    """Draw ``calibration_data``'s output: each repeat's deviation from its window's mean, per window tried, the ±bound band,
+    each window's spread and the chosen window; disturbed repeats marked. Returns ``path``."""
     figure, axes = _figure(settings, height=4.0)
     axis = axes[0][0]
-    axis.plot(data["repeat"], data["samples_per_joule"], marker="o", color="tab:purple")
-    mean, bound = data["mean"], data["bound"]
-    axis.axhline(mean, color="black", linewidth=1)
-    axis.axhspan(mean * (1 - bound), mean * (1 + bound), color="tab:green", alpha=0.15, label=f"±{bound:.0%} (bound)")
-    from matplotlib.ticker import MaxNLocator
-
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("repeat of the same evaluation")
-    axis.set_ylabel("samples per joule")
-    verdict = "passed" if data["passed"] else "FAILED"
-    axis.set_title(f"Meter calibration: RSD {data['rsd']:.2%} ({verdict} against {bound:.0%})")
+    window, deviation, disturbed = data["window_seconds"], 100 * data["deviation"], data["disturbed"]
+    bound = data["bound"]
+    axis.axhspan(-100 * bound, 100 * bound, color="tab:green", alpha=0.15, label=f"±{bound:.0%} (bound)")
+    axis.scatter(window[~disturbed], deviation[~disturbed], color="tab:purple", s=24, label="repeats")
+    if disturbed.any():
+        axis.scatter(window[disturbed], deviation[disturbed], color="crimson", marker="x", s=40, label="disturbed window (other processes' CPU)")
+    for seconds, rsd, met in data["windows"]:
+        text = "-" if rsd is None else f"{rsd:.1%}"
+        axis.annotate(text, (seconds, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8, color="black" if met else "dimgray")
+    axis.axvline(data["chosen"], color="black", linewidth=1, linestyle="--", label=f"chosen window {data['chosen']:g} s")
+    if len(window) and np.all(window > 0):
+        axis.set_xscale("log")
+    axis.set_xlabel("evaluation window (s); above: samples/J spread (RSD) per window")
+    axis.set_ylabel("deviation from the window's mean samples/J (%)")
+    verdict = "passed" if data["passed"] else "FAILED: no window met the bar"
+    axis.set_title(f"Meter calibration: RSD {data['rsd']:.2%} at {data['chosen']:g} s ({verdict}, bound {bound:.0%})", fontsize=10, pad=16)
     axis.legend(loc="best", fontsize=8)
     return _save(figure, data["note"], path, settings)
 

@@ -79,6 +79,8 @@ TRIAL_COLUMNS = [
     "energy_source",
     "energy_components",
     "estimated",
+    "disturbed",
+    "disturbance_share",
     "overhead_seconds",
     "error",
     "filled_defaults",

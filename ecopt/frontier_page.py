@@ -101,6 +101,8 @@ def frontier_page_data(trials: Any, frontier: Any, calibration: Mapping[str, Any
       y samples/J; trials without a measured efficiency at ``floor``, ``error_y`` the
       calibration's RSD x y for completed trials, else None);
     * ``frontier``: ``{"x", "y"}`` sorted by performance; ``knee``: ``{"x", "y"}`` (0 or 1 point);
+    * ``disturbed``: ``{"x", "y"}`` of the drawn trials whose windows stayed disturbed by other
+      processes (``disturbed`` column, machine mode; ``ecopt.meter``);
     * ``log_x``, ``log_y``: bools (``spans_orders_of_magnitude`` of the completed values);
     * ``floor``: the efficiency where trials without one are drawn;
     * ``rsd``: the calibration's samples/J RSD (a fraction) or None;
@@ -126,6 +128,7 @@ def frontier_page_data(trials: Any, frontier: Any, calibration: Mapping[str, Any
     if calibration and isinstance(calibration.get("samples_per_joule_rsd"), (int, float)):
         rsd = float(calibration["samples_per_joule_rsd"])
     series: dict[str, dict[str, list[Any]]] = {}
+    disturbed: dict[str, list[float]] = {"x": [], "y": []}
     for position, row in enumerate(rows):
         status = str(row.get("status"))
         entry = series.setdefault(status, {"x": [], "y": [], "hover": [], "error_y": []})
@@ -136,6 +139,9 @@ def frontier_page_data(trials: Any, frontier: Any, calibration: Mapping[str, Any
         entry["y"].append(float(efficiency) if measured else floor)
         entry["hover"].append(_hover(row, label, parameters))
         entry["error_y"].append(rsd * float(efficiency) if measured and rsd is not None else None)
+        if row.get("disturbed") is True:
+            disturbed["x"].append(entry["x"][-1])
+            disturbed["y"].append(entry["y"][-1])
     line = frontier.sort_values("performance") if len(frontier) else frontier
     knee = frontier[frontier["knee"].fillna(False).astype(bool)] if "knee" in frontier and len(frontier) else frontier.iloc[:0]
     return {
@@ -144,6 +150,7 @@ def frontier_page_data(trials: Any, frontier: Any, calibration: Mapping[str, Any
         if len(line)
         else {"x": [], "y": []},
         "knee": {"x": knee["performance"].astype(float).tolist(), "y": knee["samples_per_joule"].astype(float).tolist()} if len(knee) else {"x": [], "y": []},
+        "disturbed": disturbed,
         "log_x": spans_orders_of_magnitude(performances),
         "log_y": log_y,
         "floor": floor,
@@ -196,6 +203,17 @@ def frontier_figure(data: Mapping[str, Any], title: str = "Pareto frontier") -> 
                 mode="markers",
                 marker={"symbol": "star", "size": 18, "color": "#d62728", "line": {"width": 1, "color": "black"}},
                 name="knee",
+                hoverinfo="skip",
+            )
+        )
+    if data.get("disturbed", {}).get("x"):
+        figure.add_trace(
+            go.Scatter(
+                x=data["disturbed"]["x"],
+                y=data["disturbed"]["y"],
+                mode="markers",
+                marker={"symbol": "circle-open", "size": 18, "color": "black", "line": {"width": 1.5}},
+                name=f"disturbed window ({len(data['disturbed']['x'])})",
                 hoverinfo="skip",
             )
         )

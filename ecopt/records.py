@@ -206,11 +206,14 @@ class TrialRecord:
     energy_source: str | None = None
     estimated: bool | None = None
     energy_components: str | None = None  # what samples/J counted, e.g. "cpu+gpu" (meter.components)
+    disturbed: bool | None = None  # machine mode: a kept window stayed above meter.max_disturbance_share
+    disturbance_share: float | None = None  # the largest share of the machine's CPU other processes used in a kept window
     skip_train: bool | None = None
     idle_watts: float | None = None
     train_energy: dict[str, Any] | None = None
     eval_energy: dict[str, Any] | None = None
     min_window_seconds: float | None = None
+    min_window_source: str | None = None  # a calibration summary's path, or "meter.min_window_seconds"
     ran_on: dict[str, Any] | None = None
     process_wall_seconds: float | None = None
     overhead_seconds: float | None = None
@@ -319,8 +322,9 @@ _FLOAT_COLUMNS = (
     "min_window_seconds",
     "hypervolume",
     "lifecycle_samples_per_joule",
+    "disturbance_share",
 )
-_BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee")
+_BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee", "disturbed")
 _STRING_COLUMNS = (
     "schema",
     "performance_metric",
@@ -336,6 +340,7 @@ _STRING_COLUMNS = (
     "reference_source",
     "space",
     "fingerprint",
+    "min_window_source",
     "learning_curve_joules",
 )
 _FLOAT_PREFIXES = ("objective_", "reference_")

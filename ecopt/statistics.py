@@ -104,3 +104,25 @@ def power_law_fit(x: Sequence[float], y: Sequence[float], confidence: float = 0.
         "p_value": float(fit.pvalue),
         "confidence": confidence,
     }
+
+
+def relative_spread_interval(values: Sequence[float], confidence: float = 0.90) -> tuple[float, float]:
+    """Two-sided ``confidence`` interval (fractions) of the relative standard deviation of ``values``' population.
+
+    Chi-square interval of a normal sample's standard deviation,
+    s * sqrt((n - 1) / chi2.ppf(1 - a/2, n - 1)) to s * sqrt((n - 1) / chi2.ppf(a/2, n - 1)),
+    over the sample mean (its own uncertainty is ignored: for spreads of a few percent
+    it is n-fold smaller). With 3 values and 90 %, the interval of an observed 4 % is
+    2.3 % to 17.7 %. ``values``: 1-D, any units. ValueError as ``relative_standard_deviation``;
+    ``confidence`` outside (0, 1) is a ValueError too.
+    """
+    from scipy import stats
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    rsd = relative_standard_deviation(values)
+    degrees = len(values) - 1
+    tail = (1 - confidence) / 2
+    low = rsd * float(np.sqrt(degrees / stats.chi2.ppf(1 - tail, degrees)))
+    high = rsd * float(np.sqrt(degrees / stats.chi2.ppf(tail, degrees)))
+    return low, high

@@ -18,6 +18,13 @@ the checkpoint the optimiser reads. Outcome rules:
   the length (``Meter.measure_window``), training by defining and training the
   model afresh (its length is the training's, it cannot be stretched). A second
   refusal records ``measurement_failed`` with both reasons and no samples/J.
+* In machine mode a window disturbed by other processes' CPU use is measured
+  again (``Meter.measure_undisturbed`` for training, after a fresh ``define()``);
+  the record says ``disturbed`` and the largest ``disturbance_share``.
+* ``--calibration FILE`` (the workflow passes the calibration's summary.json)
+  replaces ``meter.min_window_seconds`` by the window the calibration chose
+  (``ecopt.calibration.with_calibrated_window``); the record says where its window
+  came from (``min_window_source``) and the fingerprint covers it.
 * Only a config the trial cannot even start from (an adapter that cannot be
   imported, bad options, bad parameters) is an error, exit status 2.
 * With ``early_stopping.enabled`` (``ecopt.early_stopping``) efficiency comes first:
@@ -184,12 +191,12 @@ def _metered_training(model: Any, meter: Meter, record: TrialRecord, train: Any 
     """
     train = model.train if train is None else train
     try:
-        return meter.measure(train)[1]
+        return meter.measure_undisturbed(train, reset=model.define)[1]
     except MeasurementError as first:
         logger.warning("training window refused (%s); defining and training again", first.reason)
         model.define()
         try:
-            energy = meter.measure(train)[1]
+            energy = meter.measure_undisturbed(train, reset=model.define)[1]
         except MeasurementError as second:
             raise MeasurementError(
                 f"{second.reason}; measured again after the first was refused: {first.reason}", second.reading, [first.reason, second.reason]
@@ -383,6 +390,10 @@ def run_trial(
         record.energy_source = reference.energy_source
         record.estimated = reference.estimated
         record.energy_components = reference.counted
+    kept = [energy for energy in (train_energy, eval_energy) if energy is not None and energy.disturbance_share is not None]
+    if kept:  # machine mode: did other processes share the machine during a window (ecopt.meter)?
+        record.disturbed = any(energy.disturbed for energy in kept)
+        record.disturbance_share = max(float(energy.disturbance_share or 0.0) for energy in kept)
     record.idle_watts = meter.idle_watts
     record.train_energy = _phase(train_energy)
     record.eval_energy = _phase(eval_energy)
@@ -509,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=int, default=None, help="proposal index in --proposals")
     parser.add_argument("--out", required=True, help="trial record to write (JSON)")
     parser.add_argument("--splits-dir", default=None, help="prepared dataset splits (from python -m ecopt.data)")
+    parser.add_argument("--calibration", default=None, help="calibration summary.json: its chosen window replaces meter.min_window_seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     process_started_at = _process_started_at()
@@ -517,6 +529,11 @@ def main(argv: list[str] | None = None) -> int:
         history = _rung_history(args.proposals)
         proposal = None if args.proposals is None else {"round": read_json(args.proposals).get("round"), "index": args.index}
         mapping = study_mapping(args)
+        window_source = "meter.min_window_seconds"
+        if args.calibration is not None:
+            from ecopt.calibration import with_calibrated_window
+
+            mapping, window_source = with_calibrated_window(mapping, args.calibration)
         config = validate_study(mapping, sections=TRIAL_SECTIONS)
         tracking = _tracking(mapping)
         fingerprint = trial_fingerprint(config.to_dict(), params, proposal)
@@ -530,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecopt.trial: {error}", file=sys.stderr)
         return 2
     record.fingerprint = fingerprint
+    record.min_window_source = window_source
     data = json_ready(record.to_dict())
     validate_document(data, "trial_record", args.out)  # never write what the next stage would refuse to load
     write_json(args.out, data)

@@ -178,3 +178,18 @@ class SteppedBackend:
             tracking_mode="process",
             meter="fake",
         )
+
+
+class ScriptedProbe:
+    """A disturbance probe that reads the given shares, one per window (then the last again)."""
+
+    def __init__(self, shares):
+        self.shares, self.windows = list(shares), 0
+
+    def read(self):
+        return None
+
+    def since(self, before):
+        share = self.shares[min(self.windows, len(self.shares) - 1)]
+        self.windows += 1
+        return 2 * share, share

@@ -8,6 +8,7 @@ from ecopt.calibration import calibrate, centre_of, verdict
 from ecopt.errors import ConfigError
 from ecopt.hyperparameter import Choice, Fixed, Range, ValueType
 from ecopt.meter import Meter
+from ecopt.metered_lock import hold_metered_lock
 from ecopt.settings import validate_section
 from tests.fakes import ConstantPowerBackend
 
@@ -26,7 +27,7 @@ def test_calibrate_with_a_known_meter():
     config = {
         "adapter": "tests.fakes:ScriptedModel",
         "adapter_options": {"evaluate_seconds": 0.01},
-        "calibration": {"repeats": 4, "idle_seconds": 0.2, "overhead_pairs": 1, "params": {"x": 0.2, "n": 2}},
+        "calibration": {"repeats": 4, "idle_seconds": 0.2, "overhead_pairs": 1, "params": {"x": 0.2, "n": 2}, "window_seconds": None},
     }
     meter = Meter({"min_window_seconds": 0.2}, backend=ConstantPowerBackend(cpu_watts=10, ram_watts=5))
     rows, summary = calibrate(config, meter=meter)
@@ -36,9 +37,80 @@ def test_calibrate_with_a_known_meter():
     # constant power: the spread of samples/J is the spread of time per pass only
     assert 0 <= summary["samples_per_joule_rsd"] < 0.2
     assert summary["energy_source"] == "cpu:fake_constant+ram:fake_constant" and summary["estimated"] is True
-    assert len(summary["meter_overhead_pairs"]) == 1
+    assert len(summary["meter_overhead_pair_seconds"]) == 1 and summary["meter_overhead_seconds"] is None  # one pair: no median
+    assert summary["window_seconds"] == 0.2 and [w["window_seconds"] for w in summary["windows"]] == [0.2]  # window_seconds null: the meter's
     assert summary["passed"] == (summary["samples_per_joule_rsd"] <= 0.02)
     assert ("PASSED" if summary["passed"] else "FAILED") in verdict(summary) and "ESTIMATE" in verdict(summary)
+
+
+class WindowNoiseBackend(ConstantPowerBackend):
+    """Constant power plus a fixed joule jitter per window (alternating +/-): short windows spread more, as with a real meter."""
+
+    def __init__(self, jitter_joules: float) -> None:
+        super().__init__(cpu_watts=10.0, ram_watts=0.0, cpu_counter=True)
+        self.jitter_joules, self.windows = jitter_joules, 0
+
+    def stop(self):
+        import dataclasses
+
+        reading = super().stop()
+        self.windows += 1
+        sign = 1 if self.windows % 2 else -1
+        cpu = dataclasses.replace(reading.cpu, joules=reading.cpu.joules + sign * self.jitter_joules)
+        return dataclasses.replace(reading, cpu=cpu)
+
+
+def _ladder_config(**calibration):
+    return {
+        "adapter": "tests.fakes:ScriptedModel",
+        "adapter_options": {"evaluate_seconds": 0.005},
+        "calibration": {"repeats": 4, "idle_seconds": 0, "overhead_pairs": 6, "params": {"x": 0.2, "n": 2}} | calibration,
+    }
+
+
+def test_the_shortest_window_that_meets_the_bar_is_chosen():
+    # 10 W and +/-0.1 J per window: about 10 % spread at 0.1 s, 1 % at 1 s (bar 3 %), so 0.1 s is left early.
+    backend = WindowNoiseBackend(jitter_joules=0.1)
+    config = _ladder_config(window_seconds=[0.8, 0.1], max_rsd=0.03, budget_seconds=60)
+    with hold_metered_lock():  # as the CLI does: the budget is not spent waiting for another session's window
+        rows, summary = calibrate(config, meter=Meter({"tracking_mode": "process"}, backend=backend))
+    windows = summary["windows"]
+    assert [w["window_seconds"] for w in windows] == [0.1, 0.8]  # shortest first
+    assert windows[0]["met"] is False and windows[0]["repeats"] == 3 and windows[0]["decision"].startswith("left after 3 repeats")
+    assert windows[0]["samples_per_joule_rsd_interval"][0] > 0.03
+    assert windows[1]["met"] is True and windows[1]["repeats"] == 4 and windows[1]["samples_per_joule_rsd"] <= 0.03
+    assert summary["window_seconds"] == 0.8 and summary["passed"] is True and summary["repeats"] == 4
+    assert summary["samples_per_joule_rsd"] == windows[1]["samples_per_joule_rsd"]
+    assert {row["window_seconds"] for row in rows} == {0.1, 0.8} and len(rows) == 7
+    assert summary["window_choice"].startswith("the shortest window tried")
+    # Overhead: six interleaved pairs with a fake meter that costs nothing, so it is below what the machine resolves
+    # or tiny; it is reported in seconds with its interval either way.
+    assert len(summary["meter_overhead_pair_seconds"]) == 6 and len(summary["meter_overhead_seconds_interval"]) == 2
+    assert summary["meter_overhead_resolved"] in (True, False) and summary["meter_overhead_note"]
+
+
+def test_no_window_within_the_budget_says_so_and_keeps_the_lowest_spread():
+    backend = WindowNoiseBackend(jitter_joules=0.1)
+    config = _ladder_config(window_seconds=[0.1, 0.2, 30.0], max_rsd=0.001, budget_seconds=5, overhead_pairs=0)
+    with hold_metered_lock():
+        _, summary = calibrate(config, meter=Meter({"tracking_mode": "process"}, backend=backend))
+    assert [w["window_seconds"] for w in summary["windows"]] == [0.1, 0.2]  # 4 x 30 s does not fit in 5 s
+    assert summary["passed"] is False and summary["window_seconds"] == 0.2  # the lower spread of the two
+    assert summary["window_choice"].startswith("NO window met the bar") and "30 s window was not tried" in summary["window_choice"]
+    assert "calibration.on_fail: warn" in summary["window_choice"] and summary["meter_overhead_seconds"] is None
+    assert "FAILED" in verdict(summary) and "NO window met the bar" in verdict(summary)
+
+
+def test_trials_read_the_chosen_window(tmp_path):
+    from ecopt.calibration import with_calibrated_window
+
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"window_seconds": 2.0}))
+    mapping, source = with_calibrated_window({"meter": {"min_window_seconds": 3.0, "pue": 1.2}}, summary)
+    assert mapping["meter"] == {"min_window_seconds": 2.0, "pue": 1.2} and source == f"calibration {summary}"
+    summary.write_text(json.dumps({"samples_per_joule_rsd": 0.01}))
+    with pytest.raises(ValueError, match="window_seconds is None"):
+        with_calibrated_window({}, summary)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +121,9 @@ def test_calibrate_with_a_known_meter():
         ({"max_rsd": -1}, "calibration.max_rsd"),
         ({"params": [1]}, "calibration.params"),
         ({"reps": 3}, "calibration.reps"),
+        ({"window_seconds": [1.0, 0.0]}, "calibration.window_seconds[1]"),
+        ({"window_seconds": []}, "calibration.window_seconds"),
+        ({"budget_seconds": 0}, "calibration.budget_seconds"),
     ],
 )
 def test_bad_settings_name_the_key(section, key):

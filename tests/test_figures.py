@@ -8,6 +8,8 @@ from ecopt.errors import ConfigError
 from ecopt.figures import (
     calibration_data,
     draw_all,
+    draw_calibration,
+    draw_pareto,
     energy_note,
     hypervolume_data,
     not_completed_note,
@@ -101,6 +103,39 @@ def test_hypervolume_proxy_and_calibration_numbers(study):
     summary = {"samples_per_joule_mean": 100.0, "samples_per_joule_rsd": 0.05, "max_rsd": 0.02, "passed": False, "energy_source": "cpu:x", "estimated": False}
     calibration = calibration_data(pd.DataFrame({"repeat": [0, 1], "samples_per_joule": [95.0, 105.0]}), summary)
     assert calibration["rsd"] == 0.05 and calibration["passed"] is False and calibration["note"] == "Energy: cpu:x"
+
+
+def test_disturbed_trials_are_marked_in_the_tables_and_the_pareto_figure(tmp_path):
+    rows = records()
+    rows[1] |= {"disturbed": True, "disturbance_share": 0.45}
+    for row in rows[:4]:
+        row.setdefault("disturbed", False)
+    write_frontier(rows, parse_objectives(None), tmp_path)
+    trials = read_table(tmp_path / "trials.csv")
+    assert str(trials["disturbed"].dtype) == "boolean" and trials["disturbed"].sum() == 1 and trials["disturbance_share"].max() == 0.45
+    data = pareto_data(trials, read_table(tmp_path / "frontier.csv"))
+    assert data["disturbed"].tolist() == [False, True, False, False]
+    assert "disturbed" in read_table(tmp_path / "frontier.csv")
+    path = draw_pareto(data, tmp_path / "pareto.png", validate_section("figures", {"dpi": 60}))
+    assert path.stat().st_size > 5000
+
+
+def test_calibration_figure_shows_every_window_tried(tmp_path):
+    runs = pd.DataFrame(
+        {
+            "window_seconds": [0.5, 0.5, 0.5, 1.0, 1.0, 1.0],
+            "repeat": [0, 1, 2, 0, 1, 2],
+            "samples_per_joule": [80.0, 120.0, 100.0, 99.0, 101.0, 100.0],
+            "disturbed": [False, True, False, False, False, False],
+        }
+    )
+    windows = [{"window_seconds": 0.5, "samples_per_joule_rsd": 0.2, "met": False}, {"window_seconds": 1.0, "samples_per_joule_rsd": 0.01, "met": True}]
+    summary = {"window_seconds": 1.0, "windows": windows, "samples_per_joule_mean": 100.0, "samples_per_joule_rsd": 0.01, "max_rsd": 0.02}
+    summary |= {"passed": True, "energy_source": "cpu:x", "estimated": True}
+    data = calibration_data(runs, summary)
+    np.testing.assert_allclose(data["deviation"], [-0.2, 0.2, 0.0, -0.01, 0.01, 0.0])
+    assert data["chosen"] == 1.0 and data["windows"] == [(0.5, 0.2, False), (1.0, 0.01, True)] and data["disturbed"].sum() == 1
+    assert draw_calibration(data, tmp_path / "calibration.png", validate_section("figures", {"dpi": 60})).stat().st_size > 5000
 
 
 def test_draw_all_writes_every_figure(study):

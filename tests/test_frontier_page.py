@@ -163,3 +163,11 @@ def test_page_loads_in_headless_chromium_without_script_errors_and_shows_every_p
         pytest.fail(
             f"page check failed: {report}, console errors {console_errors}, exit {result.returncode}; screenshot saved to {png}\n{result.stderr[-2000:]}"
         )
+
+
+def test_disturbed_trials_are_ringed(tmp_path):
+    records = [dict(r, disturbed=position == 1, disturbance_share=0.4 if position == 1 else 0.01) for position, r in enumerate(RECORDS[:3])]
+    write_frontier(records, OBJECTIVES, tmp_path)
+    data = frontier_page_data(read_table(tmp_path / "trials.csv"), read_table(tmp_path / "frontier.csv"), None)
+    assert data["disturbed"] == {"x": [0.85], "y": [100.0]}
+    assert "disturbed window (1)" in [trace.name for trace in frontier_figure(data).data]

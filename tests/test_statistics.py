@@ -60,3 +60,15 @@ def test_power_law_fit_skips_non_positive_points_and_refuses_too_few():
         power_law_fit([1, 2], [1, 2])
     with pytest.raises(ValueError, match="vary"):
         power_law_fit([3, 3, 3], [1, 2, 3])
+
+
+def test_relative_spread_interval_brackets_the_spread_and_narrows_with_more_values():
+    from ecopt.statistics import relative_spread_interval
+
+    low, high = relative_spread_interval([100.0, 104.0, 96.0], 0.90)
+    assert (round(low, 4), round(high, 4)) == (0.0231, 0.1766)  # an observed 4 %: chi-square interval with 2 degrees of freedom
+    many = [100.0, 104.0, 96.0] * 10
+    wide, narrow = high - low, relative_spread_interval(many, 0.90)
+    assert narrow[0] < relative_standard_deviation(many) < narrow[1] and narrow[1] - narrow[0] < wide / 5
+    with pytest.raises(ValueError):
+        relative_spread_interval([1.0, 2.0], 1.0)

@@ -77,7 +77,7 @@ def test_cifar10_cnn_study_on_a_generated_cifar_fixture(tmp_path):
             },
             "meter": FAST_METER,
             "search": {"initial_trials": 3, "rounds": 1, "batch_size": 2, **TINY_SEARCH},
-            "calibration": {"repeats": 3, "overhead_pairs": 1},
+            "calibration": {"repeats": 3, "overhead_pairs": 1, "window_seconds": None},
             "proxies": {"architectures": 4},
         },
     )
@@ -116,7 +116,7 @@ def test_transformer_batch_study_measures_tokens_per_joule_against_batch_one(tmp
             "space": {"batch_size": {"type": "range", "bounds": [1, 64], "value_type": "int", "log_scale": True}},
             "meter": FAST_METER,
             "search": {"initial_trials": 3, "rounds": 1, **TINY_SEARCH},
-            "calibration": {"repeats": 3, "overhead_pairs": 1},
+            "calibration": {"repeats": 3, "overhead_pairs": 1, "window_seconds": None},
         },
     )
     assert not (out / "proxies").exists()  # stages: [calibrate, search]
@@ -152,7 +152,7 @@ def test_transformer_size_study_trains_on_the_bundled_corpus_and_fits_a_power_la
             },
             "meter": FAST_METER,
             "search": {"initial_trials": 4, "rounds": 1, "batch_size": 1, **TINY_SEARCH},
-            "calibration": {"repeats": 3, "overhead_pairs": 1},
+            "calibration": {"repeats": 3, "overhead_pairs": 1, "window_seconds": None},
             "proxies": {"architectures": 4},
         },
     )

@@ -10,7 +10,7 @@ from ecopt.meter import Meter
 from ecopt.records import TrialRecord, TrialStatus
 from ecopt.settings import validate_section
 from ecopt.trial import is_out_of_memory, parse_params_argument, resolve_params, run_trial
-from tests.fakes import ConstantPowerBackend, ScriptedReadingsBackend
+from tests.fakes import ConstantPowerBackend, ScriptedProbe, ScriptedReadingsBackend
 
 COMPLETED, FAILED, OUT_OF_MEMORY = TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.OUT_OF_MEMORY
 MEASUREMENT_FAILED = TrialStatus.MEASUREMENT_FAILED
@@ -196,6 +196,39 @@ def test_a_refused_training_window_trains_afresh_once():
     assert len(record.measurement_errors) == 2 and all(reason.startswith("training window: 0 J") for reason in record.measurement_errors)
 
 
+def test_disturbed_windows_are_measured_again_and_the_record_flagged():
+    # Training: disturbed, then quiet (kept: the last try). Evaluation: disturbed at all three tries.
+    probe = ScriptedProbe([0.5, 0.0, 0.7, 0.4, 0.6])
+    settings = {"min_window_seconds": 0.05, "max_disturbance_share": 0.2, "disturbance_retries": 2}
+    meter = Meter(settings, backend=ConstantPowerBackend(), disturbance_probe=probe)
+    record = run_trial(scripted(), {"x": 0.5, "n": 2}, meter=meter)
+    assert probe.windows == 5 and record.status == COMPLETED
+    assert record.train_energy["disturbed"] is False and record.train_energy["disturbed_tries"] == [0.5]
+    assert record.eval_energy["disturbed"] is True and record.eval_energy["disturbance_share"] == 0.4
+    assert record.disturbed is True and record.disturbance_share == 0.4
+    assert TrialRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record  # valid against the schema
+
+
+def test_the_cli_reads_its_window_from_the_calibration(tmp_path, monkeypatch):
+    import ecopt.meter
+    import ecopt.trial
+
+    monkeypatch.setattr(ecopt.meter, "_process_backend", lambda settings: ConstantPowerBackend())
+    calibration = tmp_path / "summary.json"
+    calibration.write_text(json.dumps({"window_seconds": 0.15, "samples_per_joule_rsd": 0.01}))
+    study = json.dumps({"adapter": SCRIPTED, "meter": {"min_window_seconds": 3.0}})
+    out = tmp_path / "t.json"
+    arguments = ["--settings", study, "--params", '{"x": 0.2, "n": 1}', "--out", str(out)]
+    assert ecopt.trial.main([*arguments, "--calibration", str(calibration)]) == 0
+    record = json.loads(out.read_text())
+    assert record["min_window_seconds"] == 0.15 and record["min_window_source"] == f"calibration {calibration}"
+    assert 0.15 <= record["eval_seconds"] < 3.0
+    calibration.write_text(json.dumps({"window_seconds": 0.25}))  # a new calibration: a new measurement, not the kept one
+    assert ecopt.trial.main([*arguments, "--calibration", str(calibration)]) == 0
+    assert json.loads(out.read_text())["fingerprint"] != record["fingerprint"]
+    assert ecopt.trial.main([*arguments, "--calibration", str(tmp_path / "missing.json")]) == 2
+
+
 def test_infeasible_cnn_is_failed_with_the_reason():
     config = {"adapter": "ecopt.adapters.cnn:CNNClassifier", "data": {"dataset": "digits"}}
     record = run_trial(config, {"depth": 4, "pooling": True}, meter=fake_meter())
@@ -245,7 +278,7 @@ def test_cli_default_config_trial_on_digits(tmp_path, python_env):
         env=python_env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # up to three tries of each window on a busy machine (meter.disturbance_retries)
     )
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())
@@ -254,9 +287,13 @@ def test_cli_default_config_trial_on_digits(tmp_path, python_env):
     assert record["eval_seconds"] >= 3.0 and record["eval_passes"] > 1
     assert record["parameters"] > 0 and record["flops_per_sample"] > 0
     assert record["energy_source"].startswith("cpu:")
-    assert record["process_wall_seconds"] <= 60
+    # The time goal is a quiet machine's: windows measured again because other processes were busy (machine mode,
+    # a shared test machine) are taken out, each about as long as the window kept.
+    retried = sum(record[f"{phase}_seconds"] * len(record[f"{phase}_energy"]["disturbed_tries"]) for phase in ("train", "eval"))
+    assert record["process_wall_seconds"] - retried <= 60
     assert "epoch 1/" in result.stderr  # progress is shown
-    assert result.stderr.count("epoch ") <= 15  # but does not flood the log
+    trainings = 1 + len(record["train_energy"]["disturbed_tries"])
+    assert result.stderr.count("epoch ") <= 15 * trainings  # but does not flood the log
 
 
 @pytest.mark.slow

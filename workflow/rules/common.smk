@@ -44,6 +44,11 @@ def proposal_inputs(wildcards):
     return inputs
 
 
+def calibration_input():
+    """The calibration summary when the study calibrates: the trials read their window from it (ecopt.trial --calibration)."""
+    return f"{OUT}/calibration/summary.json" if "calibrate" in STAGES else []
+
+
 def settings_of(*sections, **partial):
     """The named config sections (and, by keyword, a section's chosen fields) as canonical JSON.
 

@@ -28,6 +28,8 @@ rule trial:
         # load_splits reads both files of the data stage.
         splits=rules.prepare_data.output.splits,
         manifest=rules.prepare_data.output.manifest,
+        # The calibration's chosen window replaces meter.min_window_seconds (none without the calibrate stage).
+        calibration=calibration_input(),
     output:
         # update(): Snakemake keeps an existing record when it reruns this job rather
         # than deleting it first, so a trial killed after writing its record (before
@@ -49,10 +51,11 @@ rule trial:
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
+        calibration=lambda wildcards, input: f"--calibration {input.calibration}" if input.calibration else "",
     shell:
         ledgered("trial", job="{wildcards.round}-{wildcards.index}")
         + "--settings {params.settings:q} --proposals {input.proposals} --index {wildcards.index} "
-        "--splits-dir {params.splits_dir} --out {output.record} > {log} 2>&1"
+        "--splits-dir {params.splits_dir} {params.calibration} --out {output.record} > {log} 2>&1"
 
 
 rule frontier:
