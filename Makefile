@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ecopt-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run report lint test test-fast benchmark-meter benchmark-workflow benchmark-mobo constraints clean
+.PHONY: install run report lint test test-fast benchmark-meter benchmark-workflow benchmark-mobo benchmark-early-stopping constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --constraint constraints.txt --editable '.[test,bench]'
+	$(BIN)/python -m pip install --constraint constraints.txt --editable '.[test,bench,benchmark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,6 +42,9 @@ benchmark-workflow: $(STAMP)
 
 benchmark-mobo: $(STAMP)
 	$(BIN)/python benchmarks/mobo.py --timing
+
+benchmark-early-stopping: $(STAMP)
+	$(BIN)/python benchmarks/early_stopping.py --problem both --seeds 3 --trials 16 --curves-seeds 5 --curves-trials 20
 
 constraints: $(STAMP)
 	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ecopt'; } > constraints.new && mv constraints.new constraints.txt
