@@ -104,13 +104,20 @@ def rung_levels(min_resource: float, reduction_factor: float, max_resource: floa
         raise ValueError(f"reduction_factor must be > 1, got {reduction_factor!r}")
     if not min_resource > 0:
         raise ValueError(f"min_resource must be > 0, got {min_resource!r}")
+    # Jump straight to the next k whose rung is a new integer (closed form, k = floor(log_eta(rung / min)) + 1)
+    # instead of stepping k by one: with eta just above 1 (1.000000001) stepping took billions of steps (a trial
+    # hung > 120 s); jumping costs one step per distinct rung, at most max_resource of them.
     levels: list[int] = []
-    level = float(min_resource)
-    while math.ceil(level - 1e-9) < max_resource:
-        rung = math.ceil(level - 1e-9)
+    log_eta = math.log(reduction_factor)
+    k = 0
+    while (rung := math.ceil(min_resource * reduction_factor**k - 1e-9)) < max_resource:
         if not levels or rung > levels[-1]:
             levels.append(rung)
-        level *= reduction_factor
+        next_k = max(k + 1, math.floor(math.log((rung + 1e-9) / min_resource) / log_eta) + 1)
+        # The logarithm may round up across an integer: step back while the earlier k already passes the rung.
+        while next_k - 1 > k and min_resource * reduction_factor ** (next_k - 1) - 1e-9 > rung:
+            next_k -= 1
+        k = next_k
     return levels
 
 

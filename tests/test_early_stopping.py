@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -25,6 +26,15 @@ def test_rung_levels_are_geometric_below_the_maximum():
         rung_levels(1, 1, 10)
     with pytest.raises(ValueError, match="min_resource"):
         rung_levels(0, 3, 10)
+
+
+def test_rung_levels_with_eta_just_above_one_are_every_integer_at_once():
+    # Stepping k by one took 5.9 s for (1, 1.0000001, 9) and > 120 s for (1, 1.000000001, 30): a trial hung.
+    started = time.perf_counter()
+    assert rung_levels(1, 1.0000001, 9) == list(range(1, 9))
+    assert rung_levels(1, 1.000000001, 30) == list(range(1, 30))
+    assert rung_levels(7, 1.01, 10**6)[:3] == [7, 8, 9] and rung_levels(7, 1.01, 10**6)[-1] < 10**6
+    assert time.perf_counter() - started < 1.0
 
 
 def test_a_dominated_point_stops_and_a_non_dominated_one_continues():
