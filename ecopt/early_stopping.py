@@ -300,7 +300,8 @@ def round_rung_history(records: Sequence[Any], objectives: Sequence[Any], settin
     """What the search round writes into ``proposals.json``: the points of rounds before ``round_index`` at the study's rungs.
 
     ``settings``: the ``early_stopping`` section (object or mapping). The rungs are
-    ``rung_levels`` up to the largest resource any earlier curve reached, so a level
+    ``rung_levels`` strictly below the largest resource any earlier curve reached (the
+    adapter's maximum, as ``RungMonitor`` has it), so a level
     between two validation checks (steps) gets the first check at or after it, as the
     trial's ``RungMonitor`` takes it.
     """
@@ -308,7 +309,8 @@ def round_rung_history(records: Sequence[Any], objectives: Sequence[Any], settin
     resources = [
         resource for record in records for resource in (curve_resource(entry) for entry in (record.get("learning_curve") or [])) if resource is not None
     ]
-    levels = rung_levels(read("min_resource"), read("reduction_factor"), max(resources) + 1) if resources else []
+    # Strictly below the largest resource reached (the adapter's maximum): a rung there judges finished trials.
+    levels = rung_levels(read("min_resource"), read("reduction_factor"), max(resources)) if resources else []
     return rung_history(records, objectives, rounds_before=round_index, levels=levels)
 
 

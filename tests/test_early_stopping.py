@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from ecopt.early_stopping import RungHistory, RungMonitor, front_rank, rung_history, rung_levels, stop_at_rung
+from ecopt.early_stopping import RungHistory, RungMonitor, front_rank, round_rung_history, rung_history, rung_levels, stop_at_rung
 from ecopt.model import Model
 from ecopt.objectives import Objective
 
@@ -117,6 +117,13 @@ def test_rung_history_at_levels_takes_the_first_check_reaching_each():
     steps = [{"step": 100, "performance": 0.1}, {"step": 200, "performance": 0.2}, {"step": 400, "performance": 0.4}]
     history = rung_history([record(0, "completed", steps)], OBJECTIVES, rounds_before=None, levels=[100, 300, 900])
     assert history.points == {100: [[0.1, 100.0]], 300: [[0.4, 100.0]]}
+
+
+def test_round_rung_history_has_no_rung_at_the_maximum_resource():
+    # Curves of 3 epochs (max_epochs 3), eta 3: rungs strictly below 3 are [1]; a rung at 3 judged finished trials.
+    records = [record(0, "completed", curve(0.5, 0.6, 0.7), 100.0), record(0, "completed", curve(0.4, 0.5, 0.6), 200.0)]
+    history = round_rung_history(records, OBJECTIVES, SETTINGS, round_index=1)
+    assert sorted(history.points) == [1]
 
 
 def test_monitor_stops_at_the_first_dominated_rung_and_never_without_history():
