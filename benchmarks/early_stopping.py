@@ -59,7 +59,7 @@ machine, 26 % of that arm's joules against 12 %. The meter read samples/J of the
 0.49-2.55 times apart between arms on a quiet machine, 0.19-3.2 on a loaded one.
 
 Usage: python benchmarks/early_stopping.py [--problem {digits,curves,both}] [--seeds N]
-       [--curves-seeds N] [--trials N] [--budget J] [--quick] [--figure PNG] [--out JSON]
+       [--curves-seeds N] [--trials N] [--budget J] [--quick] [--figure PNG (default results/benchmarks/early_stopping.png)] [--out JSON]
 """
 
 from __future__ import annotations
@@ -740,12 +740,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=4, help="ECOpt's candidates per model-based round")
     parser.add_argument("--max-epochs", type=int, default=27)
     parser.add_argument("--quick", action="store_true", help="a smoke run (< 2 minutes): 1 digits seed of 4 trials of 9 epochs, 1 curves seed of 6 trials")
-    parser.add_argument("--figure", default="benchmarks/early_stopping.png")
+    # Not the README's committed figure: a smoke run must not overwrite it (the README's --from-json command names it).
+    parser.add_argument("--figure", default="results/benchmarks/early_stopping.png")
     parser.add_argument("--out", default="results/benchmarks/early_stopping.json")
     parser.add_argument("--from-json", nargs="+", default=None, metavar="JSON", help="no run: tables and one figure from earlier runs' --out files")
     args = parser.parse_args(argv)
     if args.from_json:
+        missing = [path for path in args.from_json if not Path(path).is_file()]
+        if missing:
+            # results/ is never committed: in a fresh clone the traces exist only after the runs the README lists first.
+            print(
+                f"benchmarks/early_stopping.py --from-json: no such file {', '.join(missing)}; the traces are the --out files "
+                "of earlier runs of this benchmark (see the README's commands above the --from-json one)",
+                file=sys.stderr,
+            )
+            return 2
         panels = load_panels(args.from_json)
+        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         print("\n".join(line for problem, result in panels for line in report(problem, result)[0] + [""]), flush=True)
         plot(panels, args.figure)
         print(f"figure: {args.figure}", flush=True)
@@ -797,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         tables.extend(lines + [""])
         document["problems"][problem.name] = {**raw_entry(problem, result), "figures": figures}
     print("\n" + "\n".join(tables), flush=True)
+    Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
     plot(panels, args.figure)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     document["table"] = tables

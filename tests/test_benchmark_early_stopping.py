@@ -150,3 +150,23 @@ def test_load_panels_merges_seeds_of_one_problem_and_drops_unfinished_ones(bench
     lines, figures = bench.report(problem, result)
     assert figures["ecopt"]["final_hv"] == [pytest.approx(0.4)] * 2
     assert figures["es_joules_to_95pct_share"] == [1.0, 1.0]
+
+
+def test_from_json_without_the_traces_says_where_they_come_from(bench, tmp_path, capsys):
+    # A fresh clone has no results/: the README's --from-json command failed with a traceback.
+    missing = tmp_path / "quiet" / "digits.json"
+    assert bench.main(["--from-json", str(missing), "--figure", str(tmp_path / "figure.png")]) == 2
+    error = capsys.readouterr().err
+    assert str(missing) in error and "--out files of earlier runs" in error and not (tmp_path / "figure.png").exists()
+
+
+def test_the_default_figure_is_not_the_readme_figure(bench, monkeypatch, tmp_path):
+    # A smoke run (--quick) wrote the default figure over the committed benchmarks/early_stopping.png.
+    written = []
+    monkeypatch.setattr(bench, "load_panels", lambda paths: [])
+    monkeypatch.setattr(bench, "plot", lambda panels, path: written.append(path))
+    trace = tmp_path / "trace.json"
+    trace.write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--from-json", str(trace)]) == 0
+    assert written == ["results/benchmarks/early_stopping.png"]
