@@ -321,7 +321,10 @@ def training_energy_comparison(records: Sequence[Any]) -> dict[str, Any] | None:
     ``index``, ``stopped_at_rung``). Returns None without early-stopped trials, else
     ``{"early_stopped": [{"round", "index", "stopped_at_rung", "train_joules"}, ...],
     "median_completed_train_joules", "early_stopped_train_joules" (their sum),
-    "all_below_median" (bool, or None without a completed trial)}`` (joules).
+    "all_below_median" (bool, or None without a completed trial),
+    "train_below_resolution": how many early-stopped trials trained for less than the
+    meter's resolvable window (their record's ``train_below_resolution``: such training
+    joules read at a lower resolution, see ``ecopt.trial``)}`` (joules).
     """
     stopped = [r for r in records if str(r.get("status")) == "early_stopped"]
     if not stopped:
@@ -329,7 +332,14 @@ def training_energy_comparison(records: Sequence[Any]) -> dict[str, Any] | None:
     completed = [float(r.get("train_joules")) for r in records if str(r.get("status")) == "completed" and r.get("train_joules") is not None]
     median = float(np.median(completed)) if completed else None
     spent = [
-        {"round": r.get("round"), "index": r.get("index"), "stopped_at_rung": r.get("stopped_at_rung"), "train_joules": r.get("train_joules")} for r in stopped
+        {
+            "round": r.get("round"),
+            "index": r.get("index"),
+            "stopped_at_rung": r.get("stopped_at_rung"),
+            "train_joules": r.get("train_joules"),
+            "train_below_resolution": r.get("train_below_resolution"),
+        }
+        for r in stopped
     ]
     joules = [entry["train_joules"] for entry in spent if entry["train_joules"] is not None]
     return {
@@ -337,6 +347,7 @@ def training_energy_comparison(records: Sequence[Any]) -> dict[str, Any] | None:
         "early_stopped_train_joules": float(sum(joules)),
         "median_completed_train_joules": median,
         "all_below_median": None if median is None else len(joules) == len(spent) and all(j < median for j in joules),
+        "train_below_resolution": sum(1 for entry in spent if entry["train_below_resolution"] is True),
     }
 
 

@@ -201,6 +201,7 @@ class TrialRecord:
     eval_passes: int | None = None
     train_joules: float | None = None
     train_seconds: float | None = None
+    train_below_resolution: bool | None = None  # training shorter than min_window_seconds: lower-resolution joules
     parameters: int | None = None
     flops_per_sample: float | None = None
     energy_source: str | None = None
@@ -324,7 +325,7 @@ _FLOAT_COLUMNS = (
     "lifecycle_samples_per_joule",
     "disturbance_share",
 )
-_BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee", "disturbed")
+_BOOLEAN_COLUMNS = ("estimated", "skip_train", "knee", "disturbed", "train_below_resolution")
 _STRING_COLUMNS = (
     "schema",
     "performance_metric",

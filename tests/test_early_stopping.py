@@ -173,12 +173,13 @@ def test_training_energy_comparison_against_the_median_completed_trial():
         {"status": "completed", "train_joules": 30.0},
         {"status": "completed", "train_joules": 20.0},
         {"status": "early_stopped", "train_joules": 2.0, "round": 1, "index": 0, "stopped_at_rung": 1},
-        {"status": "early_stopped", "train_joules": 6.0, "round": 2, "index": 1, "stopped_at_rung": 3},
+        {"status": "early_stopped", "train_joules": 6.0, "round": 2, "index": 1, "stopped_at_rung": 3, "train_below_resolution": True},
         {"status": "failed", "train_joules": 99.0},
     ]
     comparison = training_energy_comparison(records)
     assert comparison["median_completed_train_joules"] == 20.0 and comparison["early_stopped_train_joules"] == 8.0
     assert comparison["all_below_median"] is True
-    assert comparison["early_stopped"][1] == {"round": 2, "index": 1, "stopped_at_rung": 3, "train_joules": 6.0}
+    assert comparison["early_stopped"][1] == {"round": 2, "index": 1, "stopped_at_rung": 3, "train_joules": 6.0, "train_below_resolution": True}
+    assert comparison["train_below_resolution"] == 1  # the count the summary states next to all_below_median
     assert training_energy_comparison(records[:3]) is None
     assert training_energy_comparison([*records, {"status": "early_stopped", "train_joules": 25.0}])["all_below_median"] is False

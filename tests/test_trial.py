@@ -26,6 +26,17 @@ def scripted(**options):
     return {"adapter": SCRIPTED, "adapter_options": options, "seed": 0}
 
 
+def test_a_training_window_shorter_than_the_meters_is_flagged_below_resolution():
+    # Early-stopped trials train for 0.05-0.2 s: one such window read 0.022 J, 30x low, and the record did not say so.
+    short = run_trial(scripted(evaluate_seconds=0.01, train_seconds=0.0), {"x": 0.5, "n": 2}, meter=fake_meter(0.1))
+    assert short["train_seconds"] < 0.1 and short["train_below_resolution"] is True
+    long = run_trial(scripted(evaluate_seconds=0.01, train_seconds=0.12), {"x": 0.5, "n": 2}, meter=fake_meter(0.1))
+    assert long["train_seconds"] >= 0.1 and long["train_below_resolution"] is False
+    assert TrialRecord.from_dict(json.loads(json.dumps(short.to_dict()))) == short  # the field is in the schema
+    skipped = run_trial({**scripted(evaluate_seconds=0.01), "trial": {"skip_train": True}}, {"x": 0.5, "n": 2}, meter=fake_meter(0.1))
+    assert skipped["train_below_resolution"] is None  # no training window
+
+
 def test_completed_record_counts_every_pass_in_the_window():
     record = run_trial(scripted(evaluate_seconds=0.02), {"x": 0.5, "n": 2}, meter=fake_meter(0.3))
     assert record["status"] == COMPLETED and record["error"] is None
