@@ -74,12 +74,14 @@ def check_objectives(objectives: Sequence[Any]) -> None:
             )
 
 
-def check_adapter(model: Any) -> None:
+def check_adapter(model: Any, min_resource: float | None = None) -> None:
     """Refuse early stopping for an adapter whose efficiency depends on its weights, or that declares no training budget.
 
     Efficiency is measured before training, which only holds when the adapter
     declares ``efficiency_independent_of_weights = True``; the rungs lie below its
-    ``max_resource``. Raises ``ConfigError`` naming ``early_stopping.enabled``.
+    ``max_resource``. Raises ``ConfigError`` naming ``early_stopping.enabled``, or
+    ``early_stopping.min_resource`` when ``min_resource`` is at or above ``max_resource``
+    (no rung below it: early stopping would be on and never judge a trial).
     """
     name = type(model).__name__
     if not getattr(model, "efficiency_independent_of_weights", False):
@@ -90,6 +92,12 @@ def check_adapter(model: Any) -> None:
         )
     if getattr(model, "max_resource", None) is None:
         raise ConfigError("early_stopping.enabled", True, f"false for {name}: it declares no max_resource (its training budget in epochs or steps)")
+    if min_resource is not None and min_resource >= model.max_resource:
+        raise ConfigError(
+            "early_stopping.min_resource",
+            min_resource,
+            f"below {name}'s max_resource ({model.max_resource}): rungs lie strictly below it, so no trial would ever be judged",
+        )
 
 
 def rung_levels(min_resource: float, reduction_factor: float, max_resource: float) -> list[int]:

@@ -425,6 +425,9 @@ def validate_study(mapping: Any, *, sections: Iterable[str] | None = None) -> St
                 lifecycle[0].metric,
                 "a metric every trial records: lifecycle_samples_per_joule needs deployment.inferences",
             )
+    if settings.early_stopping is not None and settings.early_stopping.enabled and settings.trial is not None and settings.trial.skip_train:
+        # Early stopping judges training; a trial that skips it was silently never judged.
+        raise ConfigError("trial.skip_train", True, "false while early_stopping.enabled: a trial that does not train has nothing to stop")
     if settings.objectives is not None and settings.early_stopping is not None and settings.early_stopping.enabled:
         from ecopt.early_stopping import check_objectives
 
@@ -555,7 +558,7 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
     - ``space``: each parameter declared by the adapter; a fixed value, range bounds
       and choice values inside the adapter's domain of that hyperparameter;
     - ``early_stopping``: when enabled, the adapter declares ``efficiency_independent_of_weights``
-      and a ``max_resource`` (``ecopt.early_stopping.check_adapter``);
+      and a ``max_resource`` above ``early_stopping.min_resource`` (``ecopt.early_stopping.check_adapter``);
     - ``objectives``: each metric one of ``metrics`` (default: ``trial_metrics()``,
       the trial record's numeric fields); ``any_metric=True`` skips this check, as for
       ``ecopt.optimize``, whose metrics are the keys of a user function's result.
@@ -574,10 +577,10 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
     options = thaw(settings.adapter_options or {})
     _check_options(adapter_class, settings.adapter, options)
     model = instantiate_adapter(settings)
-    if settings.early_stopping is not None and settings.early_stopping.enabled and not (settings.trial is not None and settings.trial.skip_train):
+    if settings.early_stopping is not None and settings.early_stopping.enabled:
         from ecopt.early_stopping import check_adapter
 
-        check_adapter(model)
+        check_adapter(model, settings.early_stopping.min_resource)
     declared = model.hyperparameters
     for name, hyperparameter in (settings.space or {}).items():
         _check_domain(name, hyperparameter, declared, settings.adapter, thaw(settings.effective["space"][name]))

@@ -306,7 +306,7 @@ def run_trial(
 
     model = instantiate_adapter(study, splits_dir=splits_dir)
     if stopping is not None:
-        check_adapter(model)
+        check_adapter(model, stopping.min_resource)
     space = study.space
     resolved, filled = resolve_params(model.hyperparameters, space, params)
     record = TrialRecord(

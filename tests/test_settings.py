@@ -139,6 +139,12 @@ NESTED = {
         {"early_stopping": {"enabled": True}, "adapter": "tests.test_settings:WeightDependentCNN"},
         "early_stopping.enabled",
     ),
+    # Found by the fresh-eyes check of issue 14: accepted, then silently never judged a trial.
+    "early stopping with no rung below the adapter's max_resource": (
+        {"early_stopping": {"enabled": True, "min_resource": 30}, "adapter_options": {"max_epochs": 30}},
+        "early_stopping.min_resource",
+    ),
+    "early stopping of trials that skip training": ({"early_stopping": {"enabled": True}, "trial": {"skip_train": True}}, "trial.skip_train"),
 }
 
 
