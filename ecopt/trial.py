@@ -340,16 +340,22 @@ def run_trial(
             phase = "training window"
             if rung_history is not None:
                 load_ranking()
+            else:
+                logger.info("early stopping is on but this trial has no rung history (round 0, or run without --proposals): it is never judged")
             train_energy = _metered_training(model, meter, record, train=lambda: _train_with_monitor(model, rung_history, stopping, record))
             record.train_joules, record.train_seconds = train_energy.joules, train_energy.seconds
             _record_curve(model, train_energy, record)
             # Unmetered: the efficiency is measured already; this pass only scores the weights kept.
             record.performance = float(model.evaluate()[0])
-            decision = model.rung_monitor.decision if model.rung_monitor is not None else None
+            monitor = model.rung_monitor
+            decision = monitor.decision if monitor is not None else None
+            judged = [d.rung for d in monitor.decisions] if monitor is not None else []
+            # "Never judged" (no history: round 0, a hand-run trial) must read differently from "judged and continued".
+            record.early_stopping = {"judged": len(judged), "rungs_judged": judged, "efficiency_measured": "before training"}
             if model.stopped_at_resource is not None and decision is not None:
                 record.status = TrialStatus.EARLY_STOPPED
                 record.stopped_at_rung = int(model.stopped_at_resource)
-                record.early_stopping = decision.to_dict()
+                record.early_stopping |= decision.to_dict()
                 logger.info("early stopped at %s: %s", record.stopped_at_rung, decision.reason)
             else:
                 record.status = TrialStatus.COMPLETED

@@ -399,6 +399,8 @@ def test_a_dominated_trial_is_early_stopped_with_its_rung_partial_performance_an
     stopped = run_trial(curve_study(), {"x": 0.9, "n": 1}, meter=fake_meter(), rung_history=history)
     assert stopped.status == TrialStatus.EARLY_STOPPED and stopped.error is None
     assert stopped.stopped_at_rung == 1 and stopped.early_stopping["rung"] == 1
+    assert stopped.early_stopping["judged"] == 1 and stopped.early_stopping["rungs_judged"] == [1]
+    assert stopped.early_stopping["efficiency_measured"] == "before training"
     assert (stopped.early_stopping["rank"], stopped.early_stopping["allowed"], stopped.early_stopping["compared"]) == (3, 2, 3)
     assert stopped.performance == pytest.approx(0.1)  # the weights at epoch 1: 0.9 * 1 / 9
     # Efficiency measured before training, on the untrained network: a real window.
@@ -409,7 +411,10 @@ def test_a_dominated_trial_is_early_stopped_with_its_rung_partial_performance_an
     assert TrialRecord.from_dict(json.loads(json.dumps(stopped.to_dict()))) == stopped  # schema-valid
     # The same configuration with nothing earlier to compare with trains to the end.
     completed = run_trial(curve_study(), {"x": 0.9, "n": 1}, meter=fake_meter(), rung_history=None)
-    assert completed.status == COMPLETED and completed.stopped_at_rung is None and completed.early_stopping is None
+    assert completed.status == COMPLETED and completed.stopped_at_rung is None
+    # Never judged (a hand-run trial without rung history) reads differently from judged and continued.
+    assert completed.early_stopping == {"judged": 0, "rungs_judged": [], "efficiency_measured": "before training"}
+    assert TrialRecord.from_dict(json.loads(json.dumps(completed.to_dict()))) == completed
     assert completed.performance == pytest.approx(0.9) and len(completed.learning_curve) == 9
     assert stopped.train_joules < completed.train_joules / 3
     curve_joules = [point["train_joules"] for point in completed.learning_curve]
@@ -423,6 +428,7 @@ def test_a_trial_on_the_front_continues_and_completes():
     history = RungHistory(["performance", "samples_per_joule"], [True, True], {1: weak, 3: weak})
     record = run_trial(curve_study(), {"x": 0.9, "n": 1}, meter=fake_meter(), rung_history=history)
     assert record.status == COMPLETED and len(record.learning_curve) == 9
+    assert record.early_stopping["judged"] == 2 and record.early_stopping["rungs_judged"] == [1, 3] and "rank" not in record.early_stopping
 
 
 def test_early_stopping_refuses_an_adapter_whose_efficiency_depends_on_its_weights():
