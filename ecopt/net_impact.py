@@ -109,7 +109,9 @@ def default_configuration(model: Any, space: Mapping[str, Any]) -> dict[str, Any
 
     ``model`` is a built adapter (its ``hyperparameters`` hold their defaults);
     ``space`` the study's parsed space (fixed entries are filled by the search).
+    Raises ``ConfigError`` naming ``space.<name>`` for a parameter the adapter does not declare.
     """
+    from ecopt.errors import ConfigError
     from ecopt.hyperparameter import Fixed
 
     declared = model.hyperparameters
@@ -117,6 +119,8 @@ def default_configuration(model: Any, space: Mapping[str, Any]) -> dict[str, Any
     for name, domain in space.items():
         if isinstance(domain, Fixed):
             continue
+        if name not in declared:
+            raise ConfigError(f"space.{name}", name, f"a hyperparameter the adapter declares: {sorted(declared)}")
         value = declared[name].value
         try:
             point[name] = domain._validate(value)

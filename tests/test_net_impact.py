@@ -255,3 +255,11 @@ def test_a_minimised_performance_is_worse_when_higher_and_the_reason_says_so():
     result = net_impact(records, objectives, study_joules=1.0, kg_co2eq_per_joule=None, deployment_inferences=None, **arguments)
     assert "worse than the baseline by 0.3 in performance (lower is better: 0.5 against 0.2)" in result["reason"]
     assert "accurate" not in result["reason"]
+
+
+def test_a_space_parameter_the_adapter_does_not_declare_is_a_config_error_naming_it():
+    from ecopt.errors import ConfigError
+
+    settings = validate_study({"study": "t", "adapter": "tests.fakes:ScriptedModel", "space": {"w": {"type": "range", "bounds": [1, 64]}}})
+    with pytest.raises(ConfigError, match=r"space\.w"):
+        default_configuration(ScriptedModel(), settings.space)

@@ -257,7 +257,8 @@ def test_cli_rounds_write_proposals_and_state(tmp_path, python_env):
     assert len(load_state(tmp_path / "rounds/001/experiment.json")._experiment.trials) == 7
 
     config.write_text(
-        "adapter: ecopt.adapters.cnn:CNNClassifier\nobjectives: {performance: {minimise: true}, efficiency: {}}\nspace: {w: {type: range, bounds: [1, 2]}}\n"
+        "adapter: ecopt.adapters.cnn:CNNClassifier\n"
+        "objectives: {performance: {minimise: true}, efficiency: {}}\nspace: {width: {type: range, bounds: [1, 64]}}\n"
     )
     result = run("--round", "0", "--out", str(tmp_path / "bad.json"))
     assert result.returncode == 2 and "objectives.performance.minimise" in result.stderr
