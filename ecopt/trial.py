@@ -454,6 +454,32 @@ def _rung_history(path: str | None) -> RungHistory | None:
     return None if data is None else RungHistory.from_dict(data)
 
 
+def check_rung_history(history: RungHistory | None, objectives: Sequence[Any]) -> None:
+    """Refuse a ``rung_history`` written for other objectives than the config's (``ecopt.objectives.Objective``s).
+
+    A rung compares the trial's point with the history's rows column by column: a
+    history of other metrics or directions would rank it against the wrong values.
+    Raises ``ConfigError`` naming ``rung_history`` and the first objective that disagrees.
+    """
+    if history is None or not objectives:
+        return
+    expected = [(o.metric, not o.minimize) for o in objectives]
+    held = list(zip(history.metrics, history.maximize, strict=False))
+    if held == expected:
+        return
+    wrong = objectives[-1]  # the history holds more columns than objectives
+    for index, objective in enumerate(objectives):
+        if index >= len(held) or held[index] != expected[index]:
+            wrong = objective
+            break
+    raise ConfigError(
+        "rung_history",
+        {"metrics": list(history.metrics), "maximize": list(history.maximize)},
+        f"the config's objectives' metrics and directions {[m for m, _ in expected]} (maximize {[x for _, x in expected]}): objective "
+        f"'{wrong.name}' ({wrong.metric}, {'minimize' if wrong.minimize else 'maximize'}) disagrees; the proposals were written for other objectives",
+    )
+
+
 # Tests only: set to 1, the trial SIGKILLs its process group (the Snakemake run that
 # started it) right after writing its record, before Snakemake can mark the job complete:
 # the worst moment for a kill (tests/test_workflow.py).
@@ -545,6 +571,11 @@ def main(argv: list[str] | None = None) -> int:
 
             mapping, window_source = with_calibrated_window(mapping, args.calibration)
         config = validate_study(mapping, sections=TRIAL_SECTIONS)
+        if mapping.get("objectives") is not None:
+            # The checks search applies (early stopping's comparable objectives, a life-cycle metric's
+            # deployment.inferences); the fingerprint keeps the trial's own slice.
+            objectives = validate_study(mapping, sections=[*TRIAL_SECTIONS, "objectives", "deployment"]).objectives
+            check_rung_history(history, objectives or ())
         tracking = _tracking(mapping)
         fingerprint = trial_fingerprint(config.to_dict(), params, proposal)
         if _finished_record(args.out, fingerprint) is not None:

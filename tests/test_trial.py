@@ -435,3 +435,33 @@ def test_early_stopping_refuses_an_adapter_whose_efficiency_depends_on_its_weigh
     with pytest.raises(ConfigError) as caught:
         run_trial({**scripted(), "early_stopping": {"enabled": True}}, {"x": 0.5, "n": 1}, meter=fake_meter())
     assert caught.value.key == "early_stopping.enabled" and "efficiency_independent_of_weights" in str(caught.value)
+
+
+def test_cli_trial_applies_the_searchs_objective_checks(tmp_path, monkeypatch, capsys):
+    # A life-cycle objective with early stopping ran as a hand-run trial; search refuses it.
+    import ecopt.meter
+    import ecopt.trial
+
+    monkeypatch.setattr(ecopt.meter, "_process_backend", lambda settings: ConstantPowerBackend())
+    study = {
+        **curve_study(),
+        "deployment": {"inferences": 1000},
+        "objectives": {"performance": {}, "efficiency": {"metric": "lifecycle_samples_per_joule"}},
+    }
+    out = tmp_path / "t.json"
+    assert ecopt.trial.main(["--settings", json.dumps(study), "--params", '{"x": 0.9, "n": 1}', "--out", str(out)]) == 2
+    assert "early_stopping.enabled" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_rung_history_of_other_objectives_is_refused():
+    from ecopt.early_stopping import RungHistory
+    from ecopt.objectives import Objective
+    from ecopt.trial import check_rung_history
+
+    objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule")]
+    check_rung_history(RungHistory(["performance", "samples_per_joule"], [True, True], {}), objectives)  # agrees
+    check_rung_history(None, objectives)  # nothing to compare
+    for metrics, maximize in ((["performance", "dynamic_samples_per_joule"], [True, True]), (["performance", "samples_per_joule"], [True, False])):
+        with pytest.raises(ConfigError) as caught:
+            check_rung_history(RungHistory(metrics, maximize, {}), objectives)
+        assert caught.value.key == "rung_history" and "objective 'efficiency'" in str(caught.value)
