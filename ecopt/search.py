@@ -294,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.round < 0:
             raise ConfigError("--round", args.round, "a round number >= 0")
-        # Round 0 (a Sobol draw and the baseline) reads no trial, so no deployment: the
-        # workflow leaves that section out of round 0's settings, and a new N reruns no round-0 trial.
-        sections = SEARCH_SECTIONS if args.round > 0 else [s for s in SEARCH_SECTIONS if s != "deployment"]
+        # Round 0 (a Sobol draw and the baseline) reads no trial, so no deployment and no early
+        # stopping (no earlier rung points): the workflow leaves both out of round 0's settings, so a
+        # new N or early_stopping setting reruns no round-0 proposal or trial.
+        sections = SEARCH_SECTIONS if args.round > 0 else [s for s in SEARCH_SECTIONS if s not in ("deployment", "early_stopping")]
         study = validate_study(study_mapping(args, fill_baseline=True), sections=sections)
         settings, objectives = study.search, list(study.objectives)
         if study.space is None:

@@ -511,6 +511,31 @@ def test_changing_n_of_a_lifecycle_study_leaves_round_0_alone(tmp_path):
     assert small["001"] != large["001"] and "1000000" in large["001"]
 
 
+def test_changing_early_stopping_leaves_round_0_alone(tmp_path):
+    # Round 0 has no earlier round to judge against: a new early_stopping setting must not redo its proposals or trials.
+    def commands(reduction_factor: float) -> dict[str, str]:
+        folder = tmp_path / str(reduction_factor)
+        study = make_study(folder, dict(TINY, early_stopping={"enabled": True, "reduction_factor": reduction_factor}))
+        result = snakemake(study, "--dry-run", "--printshellcmds", "all", timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        found = {}
+        for line in (result.stdout + result.stderr).splitlines():
+            if "-- search " in line or "-- trial " in line:
+                if "-- search " in line:
+                    key = "search " + re.search(r"--round (\d{3})", line).group(1)
+                else:
+                    key = "trial {} {}".format(*re.search(r"rounds/(\d{3})/proposals.json --index (\d+)", line).groups())
+                found[key] = line.replace(str(folder), "")
+        return found
+
+    three, two = commands(3), commands(2)
+    zero = [key for key in three if key.split()[1] == "000"]
+    assert any(key.startswith("trial") for key in zero) and any(key.startswith("search") for key in zero)
+    assert all(three[key] == two[key] and "early_stopping" not in three[key] for key in zero)
+    later = [key for key in three if key.split()[1] != "000"]
+    assert later and all("early_stopping" in three[key] for key in later) and any(three[key] != two[key] for key in later)
+
+
 def test_every_study_gets_a_summary_with_its_study_energy(tmp_path):
     # a proxies-only study: no search, but summary.json (study_energy) still closes it, reading every job's entry
     study = make_study(tmp_path / "proxies", dict(TINY, stages=["proxies"]))

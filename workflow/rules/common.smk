@@ -69,8 +69,14 @@ def search_settings(round_number):
     # (round 0 is a Sobol draw and the baseline, no model of past trials): otherwise a new N
     # must not redo the rounds, nor round 0 and its trials ever.
     weighs = round_number > 0 and uses_lifecycle_efficiency(SETTINGS.objectives)
-    sections = [s for s in SEARCH_SECTIONS if s != "deployment" or weighs]
+    sections = [s for s in SEARCH_SECTIONS if (s != "deployment" or weighs) and (s != "early_stopping" or round_number > 0)]
     return settings_of(*sections, search=search)
+
+
+def trial_settings(round_number):
+    # Round 0's trials have no earlier round to be judged against: early stopping never applies to them,
+    # so a new early_stopping setting must not redo round 0's proposals or trials (their fingerprints).
+    return settings_of(*[s for s in TRIAL_SECTIONS if s != "early_stopping" or round_number > 0])
 
 
 def figure_shell(names, job):

@@ -47,7 +47,7 @@ rule trial:
     resources:
         metered=1,
     params:
-        settings=settings_of(*TRIAL_SECTIONS),
+        settings=lambda wildcards: trial_settings(int(wildcards.round)),
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         splits_dir=lambda wildcards, input: os.path.dirname(input.splits),
