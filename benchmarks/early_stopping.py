@@ -739,7 +739,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initial-trials", type=int, default=8, help="ECOpt's Sobol start")
     parser.add_argument("--batch-size", type=int, default=4, help="ECOpt's candidates per model-based round")
     parser.add_argument("--max-epochs", type=int, default=27)
-    parser.add_argument("--quick", action="store_true", help="a smoke run (< 2 minutes): 1 digits seed of 4 trials of 9 epochs, 1 curves seed of 6 trials")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run (< 2 minutes): 1 digits seed of 4 trials of 9 epochs, 1 curves seed of 6 trials, early stopping at eta 9 "
+        "from 1 earlier point; exits 1 if no ECOpt trial stopped early",
+    )
     # Not the README's committed figure: a smoke run must not overwrite it (the README's --from-json command names it).
     parser.add_argument("--figure", default="results/benchmarks/early_stopping.png")
     parser.add_argument("--out", default="results/benchmarks/early_stopping.json")
@@ -769,6 +774,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seeds, args.curves_seeds, args.trials, args.curves_trials = 1, 1, 4, 6
         args.max_epochs, args.initial_trials, args.batch_size, args.max_trials_factor = 9, 3, 1, 2
+        # With 3 earlier points needed at a rung, the smoke run's few trials were never judged (0 stopped early):
+        # a smoke run must exercise early stopping, and the check after the runs says whether it did.
+        EARLY_STOPPING.update(min_points_at_rung=1, reduction_factor=9)  # one rung (epoch 1); only its front 0 continues
     from ecopt.meter import Meter
 
     meter = Meter(METER)
@@ -815,6 +823,10 @@ def main(argv: list[str] | None = None) -> int:
     document["seconds"] = time.perf_counter() - started
     Path(args.out).write_text(json.dumps(document, indent=1, default=float))
     print(f"figure: {args.figure}; raw traces: {args.out}; {time.perf_counter() - started:.0f} s", flush=True)
+    if args.quick:
+        stopped = sum(run.trials("early_stopped") for _, result in panels for run in result["runs"]["ecopt_es"])
+        print(f"quick check: {stopped} ECOpt trials stopped early ({'ok' if stopped else 'FAILED: early stopping was not exercised'})", flush=True)
+        return 0 if stopped else 1
     return 0
 
 
