@@ -320,6 +320,17 @@ def test_sigkill_mid_round_then_restart_completes_without_redoing_finished_trial
     assert (out / "frontier.csv").is_file()
 
 
+def run_killed_after_first_record(study: Path, round_dir: Path) -> tuple[Path, bytes]:
+    """Run ``snakemake all`` with ecopt.trial's test hook: the first trial to write its record in ``round_dir``
+    SIGKILLs its process group (this Snakemake run) before Snakemake marks the job complete. Returns that
+    record (the round's only one) and its bytes."""
+    killed = start_snakemake(study, "all", env=environment(study, ECOPT_TEST_KILL_GROUP_AFTER_RECORD="1"))
+    assert killed.wait(timeout=600) == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
+    written = list(round_dir.glob("trials/*.json"))
+    assert len(written) == 1, f"the run should have died right after its first {round_dir.name} record"
+    return written[0], written[0].read_bytes()
+
+
 def test_a_kill_just_after_a_trial_wrote_its_record_keeps_that_measurement(finished_study, tmp_path):
     """The README's recipe (--unlock, then the same command) after a SIGKILL of the whole run at the worst moment."""
     study = copy_of(finished_study, tmp_path)
@@ -327,19 +338,13 @@ def test_a_kill_just_after_a_trial_wrote_its_record_keeps_that_measurement(finis
     shutil.rmtree(out / "rounds/002")
     for name in ("trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"):
         (out / name).unlink()
-    # The trial job SIGKILLs its process group (this Snakemake run) right after writing its
-    # record, before Snakemake marks the job complete (ecopt.trial's test hook).
-    killed = start_snakemake(study, "all", env=environment(study, ECOPT_TEST_KILL_GROUP_AFTER_RECORD="1"))
-    assert killed.wait(timeout=600) == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
-    written = list(out.glob("rounds/002/trials/*.json"))
-    assert len(written) == 1, "the run should have died right after its first round-2 record"
-    measurement = written[0].read_bytes()
+    record, measurement = run_killed_after_first_record(study, out / "rounds/002")
     assert "IncompleteFilesException" not in snakemake(study, "--dry-run").stderr  # rerun-incomplete applies
     assert snakemake(study, "--unlock").returncode == 0
     result = snakemake(study, "all")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert written[0].read_bytes() == measurement  # the same joules and timestamps: not metered again
-    index = written[0].stem
+    assert record.read_bytes() == measurement  # the same joules and timestamps: not metered again
+    index = record.stem
     assert "kept" in (out / f"logs/trials/002-{index}.log").read_text()
     assert len(list(out.glob("rounds/*/trials/*.json"))) == TRIALS and (out / "frontier.csv").is_file()
 
@@ -471,16 +476,11 @@ def test_a_kill_in_the_middle_of_an_early_stopped_round_resumes_without_measurin
     shutil.rmtree(out / "rounds/001")
     for name in ("trials.csv", "frontier.csv", "hypervolume.csv", "summary.json"):
         (out / name).unlink()
-    # The first round-1 trial SIGKILLs this Snakemake run right after writing its record.
-    killed = start_snakemake(study, "all", env=environment(study, ECOPT_TEST_KILL_GROUP_AFTER_RECORD="1"))
-    assert killed.wait(timeout=600) == -signal.SIGKILL or killed.returncode == 128 + signal.SIGKILL
-    written = list(out.glob("rounds/001/trials/*.json"))
-    assert len(written) == 1, "the run should have died right after its first round-1 record"
-    measurement = written[0].read_bytes()
+    record, measurement = run_killed_after_first_record(study, out / "rounds/001")
     assert snakemake(study, "--unlock").returncode == 0
     result = snakemake(study, "all")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert written[0].read_bytes() == measurement  # kept, not metered again
+    assert record.read_bytes() == measurement  # kept, not metered again
     after = records_of(out)
     assert len(after) == len(before) and any(r["status"] == "early_stopped" for path, r in after.items() if path.startswith("rounds/001"))
     # The same earlier rounds give the same rung history, whatever order the trials ran in.
