@@ -97,7 +97,9 @@ sys.exit(result.returncode)
 CTLD_LINE = re.compile(r"^\[(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\] (?P<message>.*)$")
 CTLD_EVENTS = {
     "submitted": re.compile(r"_slurm_rpc_submit_batch_job: JobId=(\d+)\b"),
-    "allocated": re.compile(r"sched(?:/backfill)?: (?:Allocate|Start) JobId=(\d+)\b"),
+    # The main scheduler logs "sched: Allocate JobId=..", the backfill scheduler
+    # "sched/backfill: _start_job: Started JobId=..".
+    "allocated": re.compile(r"sched(?:/backfill)?: (?:Allocate|_start_job: Started|Start) JobId=(\d+)\b"),
     "completed": re.compile(r"_job_complete: JobId=(\d+) done"),
 }
 
@@ -218,10 +220,11 @@ def summarise(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def format_report(local_seconds: float | None, slurm_seconds: float, jobs: Sequence[Mapping[str, Any]], gaps: Sequence[float]) -> str:
+def format_report(local_seconds: float | None, slurm_seconds: float, jobs: Sequence[Mapping[str, Any]], gaps: Sequence[float], study: str = "study") -> str:
+    """The printed report: both wall times and their ratio, then each part's mean / median / max over the jobs."""
     lines = []
     if local_seconds is not None:
-        lines.append(f"default study wall time: local {local_seconds:.0f} s, SLURM {slurm_seconds:.0f} s, ratio {slurm_seconds / local_seconds:.2f}")
+        lines.append(f"{study} wall time: local {local_seconds:.0f} s, SLURM {slurm_seconds:.0f} s, ratio {slurm_seconds / local_seconds:.2f}")
     else:
         lines.append(f"study wall time on SLURM: {slurm_seconds:.0f} s (local run skipped)")
     stats = summarise(jobs)
@@ -291,6 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every job's split and both wall times here")
     parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it, instead of a temporary one")
     args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file (expected a study config, e.g. config/config.yaml)")
+    if not (ROOT / args.profile / "config.yaml").is_file():
+        parser.error(f"--profile {args.profile}: no config.yaml there (expected a workflow profile folder relative to {ROOT}, e.g. profiles/slurm)")
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep {args.keep}: exists already (expected a new folder, so that no earlier run is mixed in)")
 
     if shutil.which("sinfo") is None or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
         print("slurm_overhead: no SLURM cluster answers sinfo (sudo bash scripts/slurm-local-start.sh)", file=sys.stderr)
@@ -330,7 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     entries = [json.loads(p.read_text()) for p in sorted(cluster.glob("results/*/ledger/**/*.json"))]
     jobs = split_jobs(submissions, polls, ctld, ledger_runs_by_job(entries))
     gaps = turnarounds(submissions, polls)
-    print(format_report(local_seconds, slurm_seconds, jobs, gaps))
+    import yaml
+
+    study = yaml.safe_load(args.config.read_text()).get("study", "study")
+    print(format_report(local_seconds, slurm_seconds, jobs, gaps, study=f"study {study}"))
     if args.json:
         args.json.write_text(
             json.dumps(

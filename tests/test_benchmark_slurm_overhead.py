@@ -38,6 +38,8 @@ CTLD = """\
 [2026-11-30T03:38:20.000] _job_complete: JobId=7 done
 [2026-11-30T03:38:20.300] sched: Allocate JobId=8 NodeList=vm #CPUs=2 Partition=debug
 [2026-11-30T03:38:31.000] _job_complete: JobId=8 done
+[2026-11-30T03:38:32.000] _slurm_rpc_submit_batch_job: JobId=9 InitPrio=4294901753 usec=281
+[2026-11-30T03:38:33.250] sched/backfill: _start_job: Started JobId=9 in debug on vm
 a line that is not slurmctld's
 """
 
@@ -46,6 +48,7 @@ def test_slurmctld_log_gives_each_job_s_submit_allocation_and_end(bench):
     jobs = bench.parse_ctld_log(CTLD.splitlines())
     assert jobs["7"] == {"submitted": at("03:38:00.000"), "allocated": at("03:38:00.500"), "completed": at("03:38:20.000")}
     assert jobs["8"]["allocated"] == at("03:38:20.300")
+    assert jobs["9"]["allocated"] == at("03:38:33.250")  # started by the backfill scheduler
 
 
 def test_trace_names_each_submission_s_job_and_rule(bench):
@@ -72,7 +75,7 @@ def test_trace_names_each_submission_s_job_and_rule(bench):
 
 
 def test_split_of_two_jobs_on_one_node(bench):
-    ctld = bench.parse_ctld_log(CTLD.splitlines())
+    ctld = {job: times for job, times in bench.parse_ctld_log(CTLD.splitlines()).items() if job != "9"}
     t0 = at("03:38:00")
     submissions = [
         {"job_id": "7", "rule": "propose", "comment": "rule_propose", "started": t0 - 0.05, "ended": t0 - 0.04},
@@ -122,5 +125,24 @@ def test_split_of_two_jobs_on_one_node(bench):
     stats = bench.summarise([first, second])
     assert stats["poll_delay"]["mean"] == pytest.approx(1.03) and stats["overhead"]["jobs"] == 1
     assert bench.turnarounds(submissions, [{"ended": t0 - 1.0}]) == pytest.approx([0.95, 1.05])
-    report = bench.format_report(400.0, 480.0, [first, second], [0.95])
-    assert "local 400 s, SLURM 480 s, ratio 1.20" in report
+    report = bench.format_report(400.0, 480.0, [first, second], [0.95], study="study digits-cnn")
+    assert "study digits-cnn wall time: local 400 s, SLURM 480 s, ratio 1.20" in report
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--config", "/nonexistent.yaml"], "--config /nonexistent.yaml: no such file"),
+        (["--profile", "profiles/nope"], "--profile profiles/nope: no config.yaml there"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(bench, option, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(option)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_existing_keep_folder_is_refused(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--keep", str(tmp_path)])
+    assert "exists already" in capsys.readouterr().err

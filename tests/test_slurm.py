@@ -70,9 +70,18 @@ def preempt(job_id: str) -> None:
     """What SLURM's preemption with PreemptMode=REQUEUE does: the running job is killed and queued again.
 
     SLURM holds a requeued job for 120 s (its BeginTime); the test lets it start again at once.
+    An update while the killed run is still COMPLETING does not take, so it is repeated
+    until the job leaves PENDING.
     """
     subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=30)
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True, timeout=30)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = subprocess.run(["squeue", "-h", "-j", job_id, "-t", "all", "-o", "%T"], capture_output=True, text=True, timeout=30).stdout.strip()
+        if state in ("RUNNING", "COMPLETED", "FAILED"):
+            return
+        if state == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False, timeout=30)
+        time.sleep(1)
 
 
 def run_and_act_on_a_running_trial(folder: Path, out: Path, action, *, after_records: int, limit: int = 1200) -> tuple[int, str | None, str | None]:
@@ -127,8 +136,8 @@ def test_tiny_study_on_slurm_survives_a_killed_and_a_preempted_trial_job_and_a_f
         path = out / "rounds" / name.split("_")[0] / "trials" / f"{name.split('_')[1]}.json"
         assert (path.stat().st_mtime_ns, path.read_bytes()) == (mtime, content), f"finished trial {name} was measured again"
     assert records[killed_trial]["ran_on"]["slurm_job_id"] != killed_job
-    if requeued_job is not None:  # the study may have had no trial left to preempt
-        assert records[requeued_trial]["ran_on"]["slurm_job_id"] == requeued_job  # SLURM requeues under the same id
+    assert requeued_job is not None, "no trial job was running to preempt"
+    assert records[requeued_trial]["ran_on"]["slurm_job_id"] == requeued_job  # SLURM requeues under the same id
     job_ids = {r["ran_on"]["slurm_job_id"] for r in records.values()}
     assert None not in job_ids and len(job_ids) == 7  # each trial was its own SLURM job
     statuses = [r["status"] for r in records.values()]
