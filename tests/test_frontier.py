@@ -261,3 +261,27 @@ def test_summary_gain_carries_its_interval_and_the_schema_accepts_it():
     assert gain["gain"] == pytest.approx(8.0) and gain["trials"] == 2
     assert (gain["gain_ci_low"], gain["gain_ci_high"]) == pytest.approx((6.431, 9.951), abs=1e-3)
     validate_document(json_ready(summary), "summary", "summary.json")
+
+
+def test_the_cli_reads_the_calibrations_spread_for_the_gains_interval(tmp_path):
+    import json
+
+    from ecopt.frontier import main
+
+    trials = tmp_path / "trials"
+    trials.mkdir()
+    for index, (w, value) in enumerate([(0, 10.0), (1, 80.0)]):  # one trial a side: only the calibration gives a spread
+        (trials / f"{index}.json").write_text(
+            json.dumps({"params": {"w": w}, "status": "completed", "round": 0, "index": index, "performance": 0.5, "samples_per_joule": value})
+        )
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text(json.dumps({"samples_per_joule_rsd": 0.05, "window_seconds": 4.0}))
+    study = json.dumps({"objectives": {"performance": {}, "efficiency": {"log_scale": True}}, "search": {"baseline": [{"w": 0}]}})
+    args = ["--settings", study, "--trials", str(trials), "--out-dir", str(tmp_path / "out")]
+    assert main([*args, "--calibration", str(calibration)]) == 0
+    gain = json.loads((tmp_path / "out" / "summary.json").read_text())["gain_over_baseline"][0]
+    half = 1.959964 * math.sqrt(2 * math.log(1 + 0.05**2))
+    assert gain["gain"] == 8.0 and (gain["gain_ci_low"], gain["gain_ci_high"]) == pytest.approx((8 * math.exp(-half), 8 * math.exp(half)), rel=1e-6)
+    assert main(args) == 0  # no calibration: the gain without an interval, and why
+    gain = json.loads((tmp_path / "out" / "summary.json").read_text())["gain_over_baseline"][0]
+    assert gain["gain_ci_low"] is None and gain["interval_method"].startswith("no interval")
