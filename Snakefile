@@ -21,10 +21,12 @@ if not workflow.overwrite_configfiles:
 
 
 # One validation before any job: the package's schema (defaults filled, errors name the
-# key), then the checks that need the adapter (options, domains, metrics).
+# key), then the checks that need the adapter (options, domains, metrics). The Snakemake
+# runs inside a cluster job (not the main process) skip the objective-name check, which
+# imports sympy: the main process checked the same config before submitting the job.
 try:
     SETTINGS = validate_study(config)
-    MODEL = check_with_model(SETTINGS)
+    MODEL = check_with_model(SETTINGS, objective_names=workflow.is_main_process)
 except ConfigError as error:
     sys.exit(f"ECOpt config error: {error}")
 config.update(SETTINGS.to_dict())
@@ -56,6 +58,24 @@ include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/proxies.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/figures.smk"
+
+
+# On a cluster the light jobs run on the submitting host, not as SLURM jobs: each SLURM
+# job pays Snakemake's start-up twice inside it (the batch script's Snakemake, then the
+# job step's), about 7 s with the status poll and the queue (benchmarks/slurm_overhead.py),
+# for jobs whose own work takes 4-9 s. Data preparation is one of them also because a
+# login node, unlike many compute nodes, can download. The metered jobs (calibrate,
+# proxies, trial) and the optimiser (propose: Ax's model fit wants memory and cores)
+# stay SLURM jobs. Without a cluster executor this changes nothing.
+localrules:
+    all,
+    prepare_data,
+    calibration_figure,
+    proxies_figure,
+    frontier,
+    figures,
+    frontier_page,
+    summary,
 
 
 rule all:

@@ -15,7 +15,7 @@ Design choices:
   would each sample the same CPU and could disturb the window being measured;
   consecutive windows add up to the whole process exactly once.
 * **The process start cannot be metered, so it is estimated and flagged.** From
-  the process's creation (``psutil.Process().create_time()``) to the ledger's
+  the process's creation (``process_create_time``, the kernel's clock tick) to the ledger's
   first reading lie the interpreter start, the imports and CodeCarbon's first
   start (about 1.8 s on this project's machine). That interval is charged at the
   mean power of the job's own outside-window readings and the entry says
@@ -55,6 +55,14 @@ Design choices:
   the wait in a window of its own (``Ledger.lock_wait``, registered with
   ``ecopt.metered_lock.set_wait_window``) and reports it as ``lock_wait_seconds``
   and ``lock_wait_joules`` beside the entry's total, never in it.
+* **Inside a SLURM job the entry says which job and when it began** (``slurm``:
+  ``SLURM_JOB_ID``, the batch script's and the job step's start,
+  ``slurm_job_context``), so a job's time before the stage's own process (SLURM's
+  launch, Snakemake's start-up twice inside the job) can be told apart:
+  ``benchmarks/slurm_overhead.py`` splits every job's overhead with it. Creation times
+  come from ``/proc`` (``process_create_time``), not from psutil's ``create_time``,
+  which adds the tick count to a boot time in whole seconds and was 0.9 s early here:
+  every ``startup_seconds`` (and its estimated joules) was 0.9 s too long with it.
 * It runs a stage in its own process: ``python -m ecopt.ledger --stage trial
   --out F -- trial --settings ...`` dispatches through ``ecopt.__main__`` after
   the ledger has begun, so stages need no ledger code of their own; the summary
@@ -71,6 +79,7 @@ import argparse
 import contextlib
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -374,6 +383,84 @@ def fold_into_existing(path: str | Path, entry: Mapping[str, Any]) -> dict[str, 
         return fold_runs(None, entry)
 
 
+def process_create_time(pid: int | None = None) -> float:
+    """When process ``pid`` (default: this one) was created, Unix seconds, to the kernel's clock tick (10 ms).
+
+    psutil's ``create_time`` adds the process's start (clock ticks since boot) to the
+    boot time ``/proc/stat`` gives in whole seconds, so its times are early by up to a
+    second: 0.9 s on this project's VM (a batch script's own ``date`` against psutil's
+    creation time of the script). On Linux this reads the same tick count from
+    ``/proc/<pid>/stat`` and the time since boot from ``/proc/uptime`` (10 ms), both on
+    the kernel's boot clock; elsewhere it falls back to psutil. Raises
+    ``psutil.NoSuchProcess`` / ``OSError`` when the process does not exist.
+    """
+    pid = os.getpid() if pid is None else pid
+    try:
+        with open(f"/proc/{pid}/stat") as stat, open("/proc/uptime") as uptime_file:
+            fields = stat.read().rsplit(")", 1)[1].split()
+            uptime = float(uptime_file.read().split()[0])
+        now = time.time()
+        # Field 22 of /proc/<pid>/stat, starttime; fields[0] is field 3 (state).
+        return now - uptime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, IndexError, ValueError):
+        import psutil
+
+        return psutil.Process(pid).create_time()
+
+
+def slurm_job_context(environ: Mapping[str, str] | None = None, process: Any = None, processes: Iterable[Any] | None = None) -> dict[str, Any] | None:
+    """Where this process runs inside a SLURM job, or None outside one.
+
+    Returns ``{"job_id": str, "batch_started_at": ISO-8601 | None, "step_started_at":
+    ISO-8601 | None}``. ``job_id`` is ``SLURM_JOB_ID``. ``batch_started_at`` is when the
+    job's batch script began: the creation time of the first child of this job's batch
+    ``slurmstepd`` (``slurmstepd: [<job>.batch]``; with the SLURM executor plugin, the
+    script runs Snakemake at once). ``step_started_at`` is the creation time of the
+    outermost process below the job step's ``slurmstepd`` on this process's line: the
+    Snakemake that the batch script's Snakemake starts with ``srun``. Creation times come
+    from ``process_create_time`` (the kernel's, in 10 ms clock ticks). So SLURM's allocation ->
+    ``batch_started_at`` is SLURM's launch, ``batch_started_at`` -> ``step_started_at``
+    the batch script's Snakemake start-up and ``srun``, and ``step_started_at`` ->
+    ``process_started_at`` the step's Snakemake start-up: ``benchmarks/slurm_overhead.py``
+    splits each job's overhead with them. A time is None where its process is not
+    visible (another node, a process namespace). ``process``/``processes`` default to
+    this process and ``psutil.process_iter()`` (tests pass fakes).
+    """
+    environ = os.environ if environ is None else environ
+    job_id = environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return None
+    import psutil
+
+    def created(proc: Any) -> float | None:
+        try:
+            return process_create_time(proc.pid) if proc is not None else None
+        except (psutil.Error, OSError):
+            return None
+
+    process = psutil.Process() if process is None else process
+    step_root = process  # a shell that runs one command execs it: the stage is then the step's first process
+    try:
+        for ancestor in process.parents():
+            if ancestor.name().startswith("slurmstepd"):
+                break
+            step_root = ancestor
+        else:
+            step_root = None
+    except psutil.Error:
+        step_root = None
+    batch_script = None
+    for candidate in psutil.process_iter() if processes is None else processes:
+        try:
+            if candidate.name().startswith("slurmstepd") and " ".join(candidate.cmdline()).strip() == f"slurmstepd: [{job_id}.batch]":
+                batch_script = min(candidate.children(), key=created, default=None)
+                break
+        except psutil.Error:
+            continue
+    stamps = {"batch_started_at": created(batch_script), "step_started_at": created(step_root)}
+    return {"job_id": str(job_id), **{key: _iso(value) if value is not None else None for key, value in stamps.items()}}
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
 
@@ -471,8 +558,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     import dataclasses
 
-    import psutil
-
     from ecopt import meter as meter_module
     from ecopt.errors import ConfigError
     from ecopt.settings import validate_study
@@ -487,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         meter_module.CodeCarbonBackend(outside_settings),
         stage=args.stage,
         job=args.job,
-        process_started_at=psutil.Process().create_time(),
+        process_started_at=process_create_time(),
         tracking_mode=args.tracking_mode,
         out=Path(args.out),
     )
@@ -512,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         registry._ACTIVE = None
     entry = ledger.finish()
     entry["exit_status"] = int(status)
+    entry["slurm"] = slurm_job_context()
     entry = fold_into_existing(args.out, entry)
     write_entry(args.out, entry)
     job = f" {args.job}" if args.job else ""

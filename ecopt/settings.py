@@ -548,7 +548,7 @@ def instantiate_adapter(settings: StudySettings, splits_dir: str | Path | None =
 
 
 # --------------------------------------------------------------------------- checks with the model
-def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None = None, any_metric: bool = False) -> Any:
+def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None = None, any_metric: bool = False, objective_names: bool = True) -> Any:
     """The checks that need the adapter, run once before any job; returns the built adapter.
 
     - ``adapter``: importable, a subclass of ``ecopt.model.Model``;
@@ -561,14 +561,19 @@ def check_with_model(settings: StudySettings, *, metrics: Sequence[str] | None =
       and a ``max_resource`` above ``early_stopping.min_resource`` (``ecopt.early_stopping.check_adapter``);
     - ``objectives``: each metric one of ``metrics`` (default: ``trial_metrics()``,
       the trial record's numeric fields); ``any_metric=True`` skips this check, as for
-      ``ecopt.optimize``, whose metrics are the keys of a user function's result.
+      ``ecopt.optimize``, whose metrics are the keys of a user function's result;
+    - objective names Ax can parse (``check_objective_names``); ``objective_names=False``
+      skips it where the same config was checked already: the Snakefile passes it in the
+      Snakemake runs inside a cluster job (two per SLURM job), where importing sympy for
+      it cost ~0.4 s each.
 
     The adapter is built once, without prepared splits: constructors should stay
     cheap (ECOpt's adapters load data and weights in ``define()``).
 
     Raises ConfigError naming the key.
     """
-    check_objective_names(settings.objectives or ())
+    if objective_names:
+        check_objective_names(settings.objectives or ())
     try:
         adapter_class = resolve_adapter(settings.adapter)
     except AdapterImportError as error:

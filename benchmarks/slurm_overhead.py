@@ -1,0 +1,354 @@
+"""The SLURM tax: the default study's wall time on SLURM against local, and each job's overhead, split.
+
+One run of this script runs the study twice from scratch, each in a temporary copy of
+the workflow: first locally (``snakemake --cores N all``, the default profile), then
+through the SLURM executor plugin (``snakemake --workflow-profile profiles/slurm all``)
+on the cluster ``sinfo`` reaches (``scripts/slurm-local-start.sh`` makes a one-node one
+on this machine). It prints both wall times and their ratio, then, per SLURM job, where
+the time between Snakemake's ``sbatch`` and Snakemake seeing the job end went:
+
+==================  ==================================================================
+submission          the ``sbatch`` call (Snakemake -> slurmctld accepted the job)
+queue wait          slurmctld's submit -> allocation, less the time the node was held
+                    by another of the study's jobs (that wait is work, not overhead: the
+                    local run waits for the same node too)
+launch              allocation -> the batch script's start (SLURM's own launch)
+batch start-up      batch script -> the job step's first process: the plugin's batch
+                    script runs Snakemake (the slurm-jobstep executor), which starts the
+                    job with ``srun``
+step start-up       the job step's first process (a second Snakemake) -> the stage's
+                    own process (``python -m ecopt.ledger ...``)
+work                the stage's process, start to end (the local run has it too)
+Snakemake finish    the stage's end -> slurmctld's ``_job_complete``: the step's
+                    Snakemake and the batch script's check the outputs and exit
+poll delay          ``_job_complete`` -> the end of the first status poll (``squeue``)
+                    that started after it, i.e. when Snakemake could first know
+==================  ==================================================================
+
+``overhead`` = everything but work and the wait for another job's node;
+``overhead_without_snakemake`` leaves out the three parts that are Snakemake's own work
+inside the job (its two start-ups and its finish). Between jobs, Snakemake's
+own turnaround (from the poll that saw a job end to the next ``sbatch``) is printed too.
+
+Where the times come from (no guessing): ``sbatch`` and ``squeue`` run through two
+logging shims put first on the submitting Snakemake's ``PATH`` (each call's start, end
+and output, ``time.time()``); slurmctld's log (``SlurmctldLogFile`` from ``scontrol show
+config``, millisecond timestamps: ``_slurm_rpc_submit_batch_job``, ``sched: Allocate``,
+``_job_complete``), so the script needs to read it (the local cluster's log, or a
+cluster where you can); the study's ledger entries (``results/<study>/ledger``), whose
+``slurm`` field names the job and when the job step's first process started
+(``ecopt.ledger.slurm_job_context``: batch script and job step) and whose ``process_started_at`` / ``finished_at``
+bound the stage's own process.
+
+Usage:
+    python benchmarks/slurm_overhead.py [--config config/config.yaml] [--profile profiles/slurm]
+        [--cores 2] [--skip-local] [--json OUT] [--keep DIR]
+
+Exit status 1 when a run fails (its log's tail is printed), 2 when no cluster answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("submission", "queue_wait", "launch", "batch_snakemake_startup", "step_snakemake_startup", "snakemake_finish", "poll_delay")
+# The parts that are Snakemake's own work inside the job (the issue's goal leaves them out).
+SNAKEMAKE_PARTS = ("batch_snakemake_startup", "step_snakemake_startup", "snakemake_finish")
+PART_LABELS = {
+    "submission": "submission (sbatch)",
+    "queue_wait": "queue wait (node free -> allocated)",
+    "launch": "launch (allocated -> batch script)",
+    "batch_snakemake_startup": "Snakemake start-up in the job: batch (+srun)",
+    "step_snakemake_startup": "Snakemake start-up in the job: step",
+    "snakemake_finish": "Snakemake finish in the job (stage end -> job end)",
+    "poll_delay": "poll delay (job end -> seen)",
+    "overhead": "overhead (all of the above)",
+    "overhead_without_snakemake": "overhead without Snakemake in the job",
+}
+
+# The shims: each call's start and end (Unix seconds), exit status and output, one JSON line.
+SHIM = """#!{python}
+import json, os, subprocess, sys, time
+started = time.time()
+result = subprocess.run([{real!r}, *sys.argv[1:]], capture_output=True, text=True)
+ended = time.time()
+sys.stdout.write(result.stdout)
+sys.stderr.write(result.stderr)
+with open(os.environ["ECOPT_SLURM_TRACE"], "a") as trace:
+    trace.write(json.dumps({{"command": {name!r}, "args": sys.argv[1:], "started": started, "ended": ended,
+                             "returncode": result.returncode, "stdout": result.stdout}}) + "\\n")
+sys.exit(result.returncode)
+"""
+
+CTLD_LINE = re.compile(r"^\[(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\] (?P<message>.*)$")
+CTLD_EVENTS = {
+    "submitted": re.compile(r"_slurm_rpc_submit_batch_job: JobId=(\d+)\b"),
+    "allocated": re.compile(r"sched(?:/backfill)?: (?:Allocate|Start) JobId=(\d+)\b"),
+    "completed": re.compile(r"_job_complete: JobId=(\d+) done"),
+}
+
+
+def parse_ctld_log(lines: Iterable[str]) -> dict[str, dict[str, float]]:
+    """slurmctld log lines -> ``{job_id: {"submitted", "allocated", "completed": Unix seconds}}``.
+
+    Timestamps are the log's local time with milliseconds; the last occurrence of an
+    event wins (a requeued job is allocated again).
+    """
+    jobs: dict[str, dict[str, float]] = {}
+    for line in lines:
+        match = CTLD_LINE.match(line.rstrip("\n"))
+        if not match:
+            continue
+        for event, pattern in CTLD_EVENTS.items():
+            found = pattern.search(match["message"])
+            if found:
+                jobs.setdefault(found.group(1), {})[event] = datetime.fromisoformat(match["time"]).timestamp()
+    return jobs
+
+
+def parse_trace(lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Shim trace lines -> (sbatch calls with ``job_id`` and ``rule``, squeue calls), in time order."""
+    submissions, polls = [], []
+    for line in lines:
+        if not line.strip():
+            continue
+        call = json.loads(line)
+        if call["command"] == "sbatch":
+            args = call["args"]
+            comment = args[args.index("--comment") + 1] if "--comment" in args else ""
+            job_id = call["stdout"].strip().split(";")[0] if call["returncode"] == 0 else None
+            submissions.append(dict(call, job_id=job_id, rule=comment.removeprefix("rule_").split("_wildcards_")[0] or "?", comment=comment))
+        elif call["command"] == "squeue":
+            polls.append(call)
+    return sorted(submissions, key=lambda c: c["started"]), sorted(polls, key=lambda c: c["started"])
+
+
+def _timestamp(iso: str | None) -> float | None:
+    return datetime.fromisoformat(iso).timestamp() if iso else None
+
+
+def ledger_runs_by_job(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Ledger entries -> ``{SLURM job id: that run's entry}`` (a job's every run is in its ``runs``)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        for run in entry.get("runs") or [entry]:
+            slurm = run.get("slurm")
+            if slurm and slurm.get("job_id"):
+                runs[str(slurm["job_id"])] = dict(run, stage=entry.get("stage"), job=entry.get("job"))
+    return runs
+
+
+def split_jobs(
+    submissions: Sequence[Mapping[str, Any]],
+    polls: Sequence[Mapping[str, Any]],
+    ctld: Mapping[str, Mapping[str, float]],
+    ledger: Mapping[str, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each submitted job's seconds per part (``PARTS``, plus ``work``, ``waiting_for_node``,
+    ``overhead`` and ``overhead_without_snakemake``); a part that a source lacks is None.
+
+    ``waiting_for_node``: from submission to the latest end of another of these jobs
+    before this one's allocation (a one-node cluster runs exclusive jobs one after
+    another); the queue wait counts only what is left after it.
+    """
+    completions = sorted(t["completed"] for t in ctld.values() if "completed" in t)
+    jobs = []
+    for submission in submissions:
+        job_id = submission["job_id"]
+        times = ctld.get(job_id or "", {})
+        run = ledger.get(job_id or "", {})
+        row: dict[str, Any] = {"job_id": job_id, "rule": submission["rule"], "comment": submission["comment"]}
+        row["submission"] = submission["ended"] - submission["started"]
+        submitted, allocated, completed = times.get("submitted"), times.get("allocated"), times.get("completed")
+        batch = _timestamp((run.get("slurm") or {}).get("batch_started_at"))
+        step = _timestamp((run.get("slurm") or {}).get("step_started_at"))
+        process, finished = _timestamp(run.get("process_started_at")), _timestamp(run.get("finished_at"))
+        row["queue_wait"] = row["waiting_for_node"] = None
+        if submitted is not None and allocated is not None:
+            node_free = max([t for t in completions if t <= allocated] + [submitted])
+            row["waiting_for_node"] = node_free - submitted
+            row["queue_wait"] = allocated - node_free
+        row["launch"] = batch - allocated if batch is not None and allocated is not None else None
+        row["batch_snakemake_startup"] = step - batch if step is not None and batch is not None else None
+        row["step_snakemake_startup"] = process - step if process is not None and step is not None else None
+        row["work"] = finished - process if finished is not None and process is not None else None
+        row["snakemake_finish"] = completed - finished if completed is not None and finished is not None else None
+        seen = next((p["ended"] for p in polls if completed is not None and p["started"] >= completed), None)
+        row["poll_delay"] = seen - completed if seen is not None else None
+        row["seen"] = seen
+        parts = [row[part] for part in PARTS]
+        row["overhead"] = sum(parts) if None not in parts else None
+        row["overhead_without_snakemake"] = row["overhead"] - sum(row[part] for part in SNAKEMAKE_PARTS) if row["overhead"] is not None else None
+        jobs.append(row)
+    return jobs
+
+
+def turnarounds(submissions: Sequence[Mapping[str, Any]], polls: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Seconds from the end of the status poll before each ``sbatch`` to that ``sbatch``
+    (Snakemake handling the finished job and scheduling the next); first jobs excluded."""
+    gaps = []
+    for submission in submissions:
+        before = [p["ended"] for p in polls if p["ended"] <= submission["started"]]
+        if before:
+            gaps.append(submission["started"] - max(before))
+    return gaps
+
+
+def summarise(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean, median and max of each part over the jobs that have it (seconds)."""
+    out = {}
+    for part in (*PARTS, "overhead", "overhead_without_snakemake", "work", "waiting_for_node"):
+        values = [j[part] for j in jobs if j.get(part) is not None]
+        if values:
+            out[part] = {"mean": statistics.fmean(values), "median": statistics.median(values), "max": max(values), "jobs": len(values)}
+    return out
+
+
+def format_report(local_seconds: float | None, slurm_seconds: float, jobs: Sequence[Mapping[str, Any]], gaps: Sequence[float]) -> str:
+    lines = []
+    if local_seconds is not None:
+        lines.append(f"default study wall time: local {local_seconds:.0f} s, SLURM {slurm_seconds:.0f} s, ratio {slurm_seconds / local_seconds:.2f}")
+    else:
+        lines.append(f"study wall time on SLURM: {slurm_seconds:.0f} s (local run skipped)")
+    stats = summarise(jobs)
+    lines.append(f"{len(jobs)} SLURM jobs; seconds per job, mean / median / max:")
+    for part in (*PARTS, "overhead", "overhead_without_snakemake", "work", "waiting_for_node"):
+        if part in stats:
+            s = stats[part]
+            label = PART_LABELS.get(part, part.replace("_", " "))
+            lines.append(f"  {label:<52} {s['mean']:7.2f} {s['median']:7.2f} {s['max']:7.2f}  (n={s['jobs']})")
+    if gaps:
+        lines.append(
+            f"  {'Snakemake turnaround (poll -> next sbatch)':<52} "
+            f"{statistics.fmean(gaps):7.2f} {statistics.median(gaps):7.2f} {max(gaps):7.2f}  (n={len(gaps)})"
+        )
+    by_rule: dict[str, list[float]] = {}
+    for job in jobs:
+        if job.get("overhead") is not None:
+            by_rule.setdefault(job["rule"], []).append(job["overhead"])
+    lines.append("overhead per job by rule (mean s, jobs): " + ", ".join(f"{rule} {statistics.fmean(v):.1f} ({len(v)})" for rule, v in sorted(by_rule.items())))
+    return "\n".join(lines)
+
+
+def _copy_study(folder: Path, config: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name in ("Snakefile", "workflow", "profiles"):
+        (folder / name).symlink_to(ROOT / name)
+    (folder / "config").mkdir()
+    shutil.copy(config, folder / "config" / "config.yaml")
+    return folder
+
+
+def _run(command: Sequence[str], folder: Path, env: Mapping[str, str], log: Path, limit: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        status = subprocess.run(["timeout", "-s", "KILL", str(limit), *command], cwd=folder, env=dict(env), stdout=out, stderr=subprocess.STDOUT).returncode
+    return status, time.perf_counter() - started
+
+
+def _ctld_log_path() -> Path:
+    config = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^SlurmctldLogFile\s*=\s*(\S+)", config, re.M)
+    if not match:
+        raise SystemExit("slurm_overhead: scontrol show config names no SlurmctldLogFile")
+    return Path(match.group(1))
+
+
+def _write_shims(folder: Path) -> Path:
+    shims = folder / "slurm-trace-bin"
+    shims.mkdir()
+    for name in ("sbatch", "squeue"):
+        real = shutil.which(name)
+        if real is None:
+            raise SystemExit(f"slurm_overhead: {name} is not on PATH")
+        path = shims / name
+        path.write_text(SHIM.format(python=sys.executable, real=real, name=name))
+        path.chmod(0o755)
+    return shims
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
+    parser.add_argument("--profile", default="profiles/slurm", help="the SLURM workflow profile, relative to the repository (default profiles/slurm)")
+    parser.add_argument("--cores", type=int, default=2, help="--cores of the local run (default 2)")
+    parser.add_argument("--skip-local", action="store_true", help="only the SLURM run")
+    parser.add_argument("--limit", type=int, default=3600, help="seconds each run may take before it is killed (default 3600)")
+    parser.add_argument("--json", type=Path, help="write every job's split and both wall times here")
+    parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it, instead of a temporary one")
+    args = parser.parse_args(argv)
+
+    if shutil.which("sinfo") is None or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
+        print("slurm_overhead: no SLURM cluster answers sinfo (sudo bash scripts/slurm-local-start.sh)", file=sys.stderr)
+        return 2
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ecopt-slurm-overhead-"))
+    work.mkdir(parents=True, exist_ok=True)
+    base_env = dict(os.environ, PYTHONPATH=str(ROOT))
+    print(f"slurm_overhead: config {args.config}, profile {args.profile}, runs in {work}; load average before {os.getloadavg()}", flush=True)
+
+    local_seconds = None
+    if not args.skip_local:
+        local = _copy_study(work / "local", args.config)
+        env = dict(base_env, ECOPT_METERED_LOCK=str(local / "metered.lock"))
+        status, local_seconds = _run([snakemake, "--cores", str(args.cores), "all"], local, env, local / "snakemake.log", args.limit)
+        print(f"local run: {local_seconds:.0f} s, exit {status}; load average {os.getloadavg()}", flush=True)
+        if status != 0:
+            print((local / "snakemake.log").read_text()[-3000:], file=sys.stderr)
+            return 1
+
+    cluster = _copy_study(work / "slurm", args.config)
+    shims = _write_shims(cluster)
+    trace = cluster / "slurm-trace.jsonl"
+    ctld_log = _ctld_log_path()
+    offset = ctld_log.stat().st_size
+    env = dict(base_env, PATH=f"{shims}:{base_env.get('PATH', '')}", ECOPT_SLURM_TRACE=str(trace), ECOPT_METERED_LOCK=str(cluster / "metered.lock"))
+    status, slurm_seconds = _run([snakemake, "--workflow-profile", str(ROOT / args.profile), "all"], cluster, env, cluster / "snakemake.log", args.limit)
+    print(f"SLURM run: {slurm_seconds:.0f} s, exit {status}; load average {os.getloadavg()}", flush=True)
+    if status != 0:
+        print((cluster / "snakemake.log").read_text()[-3000:], file=sys.stderr)
+        return 1
+    time.sleep(1)  # slurmctld flushes its log line by line; the last job's is there by now
+    with open(ctld_log) as log:
+        log.seek(offset)
+        ctld = parse_ctld_log(log)
+    submissions, polls = parse_trace(trace.read_text().splitlines())
+    entries = [json.loads(p.read_text()) for p in sorted(cluster.glob("results/*/ledger/**/*.json"))]
+    jobs = split_jobs(submissions, polls, ctld, ledger_runs_by_job(entries))
+    gaps = turnarounds(submissions, polls)
+    print(format_report(local_seconds, slurm_seconds, jobs, gaps))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "local_seconds": local_seconds,
+                    "slurm_seconds": slurm_seconds,
+                    "profile": args.profile,
+                    "jobs": jobs,
+                    "turnarounds": gaps,
+                    "polls": len(polls),
+                },
+                indent=1,
+            )
+        )
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

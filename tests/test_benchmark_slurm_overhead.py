@@ -1,0 +1,126 @@
+"""The pure parts of benchmarks/slurm_overhead.py: slurmctld's log, the sbatch/squeue trace and each job's split."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "slurm_overhead.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("benchmark_slurm_overhead", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def at(clock: str) -> float:
+    return datetime.fromisoformat(f"2026-11-30T{clock}").timestamp()
+
+
+def iso(clock: str) -> str:
+    return datetime.fromtimestamp(at(clock)).astimezone().isoformat()
+
+
+CTLD = """\
+[2026-11-30T03:38:00.000] _slurm_rpc_submit_batch_job: JobId=7 InitPrio=4294901755 usec=296
+[2026-11-30T03:38:00.100] _slurm_rpc_submit_batch_job: JobId=8 InitPrio=4294901754 usec=200
+[2026-11-30T03:38:00.500] sched: Allocate JobId=7 NodeList=vm #CPUs=2 Partition=debug
+[2026-11-30T03:38:20.000] _job_complete: JobId=7 WEXITSTATUS 0
+[2026-11-30T03:38:20.000] _job_complete: JobId=7 done
+[2026-11-30T03:38:20.300] sched: Allocate JobId=8 NodeList=vm #CPUs=2 Partition=debug
+[2026-11-30T03:38:31.000] _job_complete: JobId=8 done
+a line that is not slurmctld's
+"""
+
+
+def test_slurmctld_log_gives_each_job_s_submit_allocation_and_end(bench):
+    jobs = bench.parse_ctld_log(CTLD.splitlines())
+    assert jobs["7"] == {"submitted": at("03:38:00.000"), "allocated": at("03:38:00.500"), "completed": at("03:38:20.000")}
+    assert jobs["8"]["allocated"] == at("03:38:20.300")
+
+
+def test_trace_names_each_submission_s_job_and_rule(bench):
+    lines = [
+        json.dumps({"command": "squeue", "args": [], "started": 5.0, "ended": 5.1, "returncode": 0, "stdout": ""}),
+        json.dumps(
+            {
+                "command": "sbatch",
+                "args": ["--parsable", "--comment", "rule_trial_wildcards_000_1", "-p", "debug"],
+                "started": 1.0,
+                "ended": 1.02,
+                "returncode": 0,
+                "stdout": "8\n",
+            }
+        ),
+        json.dumps(
+            {"command": "sbatch", "args": ["--comment", "rule_propose_wildcards_000"], "started": 0.5, "ended": 0.6, "returncode": 0, "stdout": "7;cluster\n"}
+        ),
+        "",
+    ]
+    submissions, polls = bench.parse_trace(lines)
+    assert [(s["job_id"], s["rule"]) for s in submissions] == [("7", "propose"), ("8", "trial")]
+    assert [p["started"] for p in polls] == [5.0]
+
+
+def test_split_of_two_jobs_on_one_node(bench):
+    ctld = bench.parse_ctld_log(CTLD.splitlines())
+    t0 = at("03:38:00")
+    submissions = [
+        {"job_id": "7", "rule": "propose", "comment": "rule_propose", "started": t0 - 0.05, "ended": t0 - 0.04},
+        {"job_id": "8", "rule": "trial", "comment": "rule_trial", "started": t0 + 0.05, "ended": t0 + 0.06},
+    ]
+    polls = [
+        {"started": at("03:38:19.000"), "ended": at("03:38:19.050")},  # before job 7 ended: cannot see it
+        {"started": at("03:38:21.000"), "ended": at("03:38:21.040")},
+        {"started": at("03:38:32.000"), "ended": at("03:38:32.020")},
+    ]
+    ledger = bench.ledger_runs_by_job(
+        [
+            {
+                "stage": "search",
+                "runs": [
+                    {
+                        "slurm": {"job_id": "7", "batch_started_at": iso("03:38:00.520"), "step_started_at": iso("03:38:02.500")},
+                        "process_started_at": iso("03:38:04.500"),
+                        "finished_at": iso("03:38:17.000"),
+                    }
+                ],
+            },
+            {
+                "stage": "trial",
+                "slurm": {"job_id": "8", "batch_started_at": iso("03:38:20.310"), "step_started_at": None},
+                "process_started_at": iso("03:38:24.000"),
+                "finished_at": iso("03:38:28.000"),
+            },
+        ]
+    )
+    first, second = bench.split_jobs(submissions, polls, ctld, ledger)
+    assert first["submission"] == pytest.approx(0.01)
+    assert first["waiting_for_node"] == pytest.approx(0.0) and first["queue_wait"] == pytest.approx(0.5)
+    assert first["launch"] == pytest.approx(0.02)
+    assert first["batch_snakemake_startup"] == pytest.approx(1.98)
+    assert first["step_snakemake_startup"] == pytest.approx(2.0)
+    assert first["work"] == pytest.approx(12.5)
+    assert first["snakemake_finish"] == pytest.approx(3.0)
+    assert first["poll_delay"] == pytest.approx(1.04)  # the 03:38:19 poll started before the end
+    assert first["overhead"] == pytest.approx(0.01 + 0.5 + 0.02 + 1.98 + 2.0 + 3.0 + 1.04)
+    assert first["overhead_without_snakemake"] == pytest.approx(0.01 + 0.5 + 0.02 + 1.04)
+    # Job 8 waited for job 7's node (work, not overhead), then 0.3 s for the allocation.
+    assert second["waiting_for_node"] == pytest.approx(20.0 - 0.1) and second["queue_wait"] == pytest.approx(0.3)
+    # No job-step time in its ledger: the parts that need it are unknown, and so is the total.
+    assert second["batch_snakemake_startup"] is None and second["step_snakemake_startup"] is None and second["overhead"] is None
+    assert second["poll_delay"] == pytest.approx(1.02)
+    stats = bench.summarise([first, second])
+    assert stats["poll_delay"]["mean"] == pytest.approx(1.03) and stats["overhead"]["jobs"] == 1
+    assert bench.turnarounds(submissions, [{"ended": t0 - 1.0}]) == pytest.approx([0.95, 1.05])
+    report = bench.format_report(400.0, 480.0, [first, second], [0.95])
+    assert "local 400 s, SLURM 480 s, ratio 1.20" in report
