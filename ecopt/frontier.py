@@ -160,10 +160,100 @@ def _same_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all(key in a and a[key] == value for key, value in b.items())
 
 
-def study_summary(records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, Any]] = (), efficiency: str = "samples_per_joule") -> dict[str, Any]:
+def gain_interval(
+    best: float,
+    baseline: Sequence[float],
+    best_repeats: Sequence[float] = (),
+    relative_noise: float | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """The gain ``best / median(baseline)`` with its ``confidence`` interval from the run's own repeated measurements.
+
+    ``best``: the most efficient trial's value (samples/J, > 0); ``baseline``: the
+    values of every completed trial at the baseline configuration (>= 1, > 0);
+    ``best_repeats``: every completed trial at the best trial's parameters, ``best``
+    included (an integer search such as batch size can propose a point again);
+    ``relative_noise``: the calibration's samples/J spread (``samples_per_joule_rsd``,
+    a fraction) as one trial's relative noise, or None.
+
+    Method (delta method on the log scale): each side's relative noise is the spread
+    (``ecopt.statistics.relative_standard_deviation``) of its repeated trials where it
+    has two or more, else ``relative_noise``; a relative noise s is a log-scale
+    standard deviation sqrt(log(1 + s^2)) (log-normal). The gain's log has variance
+    s_best^2 + s_baseline^2 / n_baseline (the best value is one measurement; the
+    baseline's median is treated as a mean, exact for n <= 2) and the interval is
+    gain x exp(+-z sd), z the normal quantile. Assumptions, each stated because it
+    narrows the interval: the spreads are taken as known (from 2-5 values they are not:
+    a t quantile with 1 degree of freedom would be 6.5 times wider); the best trial is
+    the maximum of many, so its value is biased upward (winner's curse) and the
+    interval does not correct that; the noise is the run's own, so a machine that was
+    busier during the baseline than during the best trial shifts the gain beyond it.
+    Repeated runs (``benchmarks/studies.py``) show that spread.
+
+    Returns ``gain``, ``gain_ci_low``, ``gain_ci_high`` (None, with ``interval_method``
+    saying why, when neither side has a spread), ``confidence``,
+    ``best_relative_sd``, ``baseline_relative_sd``, ``interval_method`` (a sentence
+    naming the method and where each spread came from). Raises ``ValueError`` for an
+    empty baseline, a value <= 0, a negative noise or a confidence outside (0, 1).
+    """
+    from scipy import stats
+
+    from ecopt.statistics import relative_standard_deviation
+
+    values = [float(v) for v in baseline]
+    repeats = [float(v) for v in best_repeats]
+    if not values:
+        raise ValueError("a gain needs at least one baseline value")
+    if best <= 0 or any(v <= 0 for v in values + repeats):
+        raise ValueError(f"gain values must be > 0, got best {best!r}, baseline {values!r}, best repeats {repeats!r}")
+    if relative_noise is not None and relative_noise < 0:
+        raise ValueError(f"relative_noise must be >= 0, got {relative_noise!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    gain = float(best) / float(np.median(values))
+
+    def noise(side: list[float], name: str) -> tuple[float | None, str]:
+        if len(side) >= 2:
+            return relative_standard_deviation(side), f"{name}: spread of its {len(side)} trials"
+        if relative_noise is not None:
+            return float(relative_noise), f"{name}: calibration samples/J spread (one trial)"
+        return None, f"{name}: one trial and no calibration spread"
+
+    best_sd, best_source = noise(repeats if len(repeats) >= 2 else [float(best)], "best")
+    baseline_sd, baseline_source = noise(values, "baseline")
+    result: dict[str, Any] = {
+        "gain": gain,
+        "gain_ci_low": None,
+        "gain_ci_high": None,
+        "confidence": confidence,
+        "best_relative_sd": best_sd,
+        "baseline_relative_sd": baseline_sd,
+    }
+    if best_sd is None or baseline_sd is None:
+        result["interval_method"] = f"no interval: {best_source if best_sd is None else baseline_source}"
+        return result
+    log_variance = np.log1p(best_sd**2) + np.log1p(baseline_sd**2) / len(values)
+    half_width = float(stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(log_variance))
+    result["gain_ci_low"] = gain * float(np.exp(-half_width))
+    result["gain_ci_high"] = gain * float(np.exp(half_width))
+    result["interval_method"] = (
+        f"log-normal delta method, spreads taken as known: gain x exp(+-z sqrt(log(1+s_best^2) + log(1+s_baseline^2)/n_baseline)), "
+        f"n_baseline {len(values)}; {best_source}; {baseline_source}"
+    )
+    return result
+
+
+def study_summary(
+    records: Sequence[AnyRecord],
+    baseline: Sequence[Mapping[str, Any]] = (),
+    efficiency: str = "samples_per_joule",
+    relative_noise: float | None = None,
+) -> dict[str, Any]:
     """Headline figures of a study (``summary.schema.json``): trials by status, the most
     efficient trial, its gain over the baseline configurations (``search.baseline``,
-    e.g. batch size 1), and the power law of efficiency against parameter count."""
+    e.g. batch size 1) with its 95 % interval (``gain_interval``; ``relative_noise`` is
+    the calibration's samples/J spread, a fraction, or None without a calibration),
+    and the power law of efficiency against parameter count."""
     from ecopt.statistics import power_law_fit
 
     records = [as_trial_record(r) for r in records]
@@ -187,7 +277,10 @@ def study_summary(records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, 
         matches = [r for r in completed if _same_params(r.params, point)]
         if matches:
             reference = float(np.median([r[efficiency] for r in matches]))
-            gains.append({"baseline": dict(point), efficiency: reference, "trials": len(matches), "gain": best[efficiency] / reference})
+            entry = {"baseline": dict(point), efficiency: reference, "trials": len(matches)}
+            repeats = [r[efficiency] for r in completed if r.params == best.params]
+            entry.update(gain_interval(best[efficiency], [r[efficiency] for r in matches], repeats, relative_noise))
+            gains.append(entry)
         else:
             gains.append({"baseline": dict(point), "gain": None, "reason": "no completed trial with these parameters"})
     summary["gain_over_baseline"] = gains
@@ -199,17 +292,30 @@ def study_summary(records: Sequence[AnyRecord], baseline: Sequence[Mapping[str, 
     return summary
 
 
+def calibration_noise(path: str | Path | None) -> float | None:
+    """The calibration summary's samples/J spread (``samples_per_joule_rsd``, a fraction), or None
+    without a path or without that entry. ``FileNotFoundError`` for a path that does not exist."""
+    if path is None:
+        return None
+    from ecopt.io import read_json
+
+    rsd = read_json(path).get("samples_per_joule_rsd")
+    return float(rsd) if isinstance(rsd, (int, float)) and not isinstance(rsd, bool) else None
+
+
 def write_frontier(
     records: Sequence[AnyRecord],
     objectives: Sequence[Objective],
     out_dir: str | Path,
     baseline: Sequence[Mapping[str, Any]] = (),
     summary_path: str | Path | None = None,
+    relative_noise: float | None = None,
 ) -> dict[str, Path]:
     """Write trials.csv, frontier.csv, hypervolume.csv (typed, ``ecopt.records.read_table`` reads
     them back) into ``out_dir`` and the summary (checked against ``summary.schema.json``) to
     ``summary_path`` (default ``out_dir/summary.json``; the workflow's final ``ecopt.summary``
-    stage adds the study's energy ledger and net impact to it as ``summary.json``)."""
+    stage adds the study's energy ledger and net impact to it as ``summary.json``).
+    ``relative_noise``: the calibration's samples/J spread for the gain's interval (``study_summary``)."""
     from ecopt.io import json_ready, write_json
     from ecopt.records import validate_document, write_table
 
@@ -219,7 +325,7 @@ def write_frontier(
     # The headline "most efficient" is in the study's own efficiency metric (lifecycle_samples_per_joule,
     # say); a minimised efficiency objective has no "most efficient" by max, so it keeps samples_per_joule.
     efficiency = efficiency_objective(objectives)
-    summary = study_summary(records, baseline, efficiency.metric if not efficiency.minimize else "samples_per_joule")
+    summary = study_summary(records, baseline, efficiency.metric if not efficiency.minimize else "samples_per_joule", relative_noise)
     summary_file = Path(summary_path) if summary_path is not None else out / "summary.json"
     validate_document(json_ready(summary), "summary", summary_file)
     paths["summary"] = write_json(summary_file, summary)
@@ -238,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", nargs="+", required=True, help="trial record files or folders")
     parser.add_argument("--out-dir", required=True, help="folder for trials.csv, frontier.csv, hypervolume.csv")
     parser.add_argument("--summary", default=None, help="where to write the summary (default: OUT_DIR/summary.json)")
+    parser.add_argument("--calibration", default=None, help="calibration summary.json: its samples/J spread is one trial's noise in the gain's interval")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     from ecopt.errors import ConfigError
@@ -252,10 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         objectives = list(study.objectives)
         records = with_lifecycle_efficiency(load_trial_records(args.trials), study.deployment.inferences)
         baseline = thaw(study.search.baseline)
+        relative_noise = calibration_noise(args.calibration)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"ecopt.frontier: {error}", file=sys.stderr)
         return 2
-    paths = write_frontier(records, objectives, args.out_dir, baseline, args.summary)
+    paths = write_frontier(records, objectives, args.out_dir, baseline, args.summary, relative_noise)
     logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
     if study.mlflow is not None:  # the tables are written: MLflow catches up (idempotent) and never fails the stage
         from ecopt.tracking import sync_study_safely

@@ -1,4 +1,5 @@
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -6,6 +7,7 @@ import pytest
 
 from ecopt.frontier import (
     frontier_tables,
+    gain_interval,
     hypervolume,
     hypervolume_trace,
     knee_index,
@@ -14,7 +16,9 @@ from ecopt.frontier import (
     study_summary,
     write_frontier,
 )
+from ecopt.io import json_ready
 from ecopt.objectives import Objective
+from ecopt.records import validate_document
 
 
 def brute_force_mask(values, minimize):
@@ -218,8 +222,66 @@ def test_a_summary_that_breaks_its_schema_is_not_written(tmp_path, monkeypatch):
     from ecopt.errors import RecordError
 
     objectives = [Objective("performance", "performance"), Objective("efficiency", "samples_per_joule", log_scale=True)]
-    monkeypatch.setattr(frontier, "study_summary", lambda records, baseline, efficiency: {"completed": -1})
+    monkeypatch.setattr(frontier, "study_summary", lambda records, baseline, efficiency, relative_noise: {"completed": -1})
     with pytest.raises(RecordError) as caught:
         write_frontier([_record(0, 0, "completed", 0.9, 10.0)], objectives, tmp_path)
     assert str(tmp_path / "summary.json") in str(caught.value)
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_gain_interval_from_baseline_spread_and_calibration_noise():
+    # best 80 (one trial: the calibration's 5 % is its noise), baseline 9 and 11 (median 10, spread sqrt(2)/10)
+    result = gain_interval(80.0, [9.0, 11.0], [80.0], relative_noise=0.05)
+    log_sd = math.sqrt(math.log(1 + 0.05**2) + math.log(1 + (math.sqrt(2) / 10) ** 2) / 2)
+    assert result["gain"] == pytest.approx(8.0)
+    assert result["gain_ci_low"] == pytest.approx(8.0 * math.exp(-1.959964 * log_sd), rel=1e-6)  # 6.431
+    assert result["gain_ci_high"] == pytest.approx(8.0 * math.exp(1.959964 * log_sd), rel=1e-6)  # 9.951
+    assert result["gain_ci_low"] == pytest.approx(6.431, abs=1e-3) and result["gain_ci_high"] == pytest.approx(9.951, abs=1e-3)
+    assert result["best_relative_sd"] == 0.05 and result["baseline_relative_sd"] == pytest.approx(math.sqrt(2) / 10)
+    assert "best: calibration" in result["interval_method"] and "baseline: spread of its 2 trials" in result["interval_method"]
+
+
+def test_gain_interval_uses_the_best_points_repeats_and_says_when_it_has_none():
+    repeated = gain_interval(20.0, [10.0], [20.0, 18.0, 22.0], relative_noise=0.0)
+    log_sd = math.sqrt(math.log(1 + 0.1**2))  # repeats' spread 10 %; the one baseline trial gets the calibration's 0
+    assert (repeated["gain_ci_low"], repeated["gain_ci_high"]) == pytest.approx((2 * math.exp(-1.959964 * log_sd), 2 * math.exp(1.959964 * log_sd)), rel=1e-6)
+    bare = gain_interval(20.0, [10.0])
+    assert bare["gain"] == 2.0 and bare["gain_ci_low"] is None and bare["gain_ci_high"] is None
+    assert bare["interval_method"] == "no interval: best: one trial and no calibration spread"
+    with pytest.raises(ValueError, match="at least one baseline"):
+        gain_interval(20.0, [])
+    with pytest.raises(ValueError, match="> 0"):
+        gain_interval(20.0, [0.0])
+
+
+def test_summary_gain_carries_its_interval_and_the_schema_accepts_it():
+    records = [_record(0, i, "completed", 0.5, value, batch_size=batch) for i, (batch, value) in enumerate([(1, 9.0), (1, 11.0), (64, 80.0)])]
+    summary = study_summary(records, baseline=[{"batch_size": 1}], relative_noise=0.05)
+    gain = summary["gain_over_baseline"][0]
+    assert gain["gain"] == pytest.approx(8.0) and gain["trials"] == 2
+    assert (gain["gain_ci_low"], gain["gain_ci_high"]) == pytest.approx((6.431, 9.951), abs=1e-3)
+    validate_document(json_ready(summary), "summary", "summary.json")
+
+
+def test_the_cli_reads_the_calibrations_spread_for_the_gains_interval(tmp_path):
+    import json
+
+    from ecopt.frontier import main
+
+    trials = tmp_path / "trials"
+    trials.mkdir()
+    for index, (w, value) in enumerate([(0, 10.0), (1, 80.0)]):  # one trial a side: only the calibration gives a spread
+        (trials / f"{index}.json").write_text(
+            json.dumps({"params": {"w": w}, "status": "completed", "round": 0, "index": index, "performance": 0.5, "samples_per_joule": value})
+        )
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text(json.dumps({"samples_per_joule_rsd": 0.05, "window_seconds": 4.0}))
+    study = json.dumps({"objectives": {"performance": {}, "efficiency": {"log_scale": True}}, "search": {"baseline": [{"w": 0}]}})
+    args = ["--settings", study, "--trials", str(trials), "--out-dir", str(tmp_path / "out")]
+    assert main([*args, "--calibration", str(calibration)]) == 0
+    gain = json.loads((tmp_path / "out" / "summary.json").read_text())["gain_over_baseline"][0]
+    half = 1.959964 * math.sqrt(2 * math.log(1 + 0.05**2))
+    assert gain["gain"] == 8.0 and (gain["gain_ci_low"], gain["gain_ci_high"]) == pytest.approx((8 * math.exp(-half), 8 * math.exp(half)), rel=1e-6)
+    assert main(args) == 0  # no calibration: the gain without an interval, and why
+    gain = json.loads((tmp_path / "out" / "summary.json").read_text())["gain_over_baseline"][0]
+    assert gain["gain_ci_low"] is None and gain["interval_method"].startswith("no interval")

@@ -60,7 +60,9 @@ rule trial:
 
 rule frontier:
     input:
-        all_trials(),
+        trials=all_trials(),
+        # The calibration's samples/J spread is one trial's noise in the gain's interval (summary.json).
+        calibration=calibration_input(),
     output:
         trials=f"{OUT}/trials.csv",
         frontier=f"{OUT}/frontier.csv",
@@ -78,5 +80,7 @@ rule frontier:
         python=PYTHON,
         ledger=LEDGER_SETTINGS,
         out_dir=lambda wildcards, output: os.path.dirname(output.frontier),
+        calibration=lambda wildcards, input: f"--calibration {input.calibration}" if input.calibration else "",
     shell:
-        ledgered("frontier") + "--settings {params.settings:q} --trials {input} --out-dir {params.out_dir} " "--summary {output.summary} > {log} 2>&1"
+        ledgered("frontier") + "--settings {params.settings:q} --trials {input.trials} {params.calibration} --out-dir {params.out_dir} "
+        "--summary {output.summary} > {log} 2>&1"
