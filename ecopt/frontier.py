@@ -273,13 +273,14 @@ def study_summary(
     best = max(completed, key=lambda r: r[efficiency])
     summary["most_efficient"] = {"params": best.params, efficiency: best[efficiency], "performance": best.performance, "round": best.round, "index": best.index}
     gains = []
+    # Every completed trial at the best trial's parameters (the best one included): the same for every baseline point.
+    best_repeats = [r[efficiency] for r in completed if r.params == best.params]
     for point in baseline:
         matches = [r for r in completed if _same_params(r.params, point)]
         if matches:
             reference = float(np.median([r[efficiency] for r in matches]))
             entry = {"baseline": dict(point), efficiency: reference, "trials": len(matches)}
-            repeats = [r[efficiency] for r in completed if r.params == best.params]
-            entry.update(gain_interval(best[efficiency], [r[efficiency] for r in matches], repeats, relative_noise))
+            entry.update(gain_interval(best[efficiency], [r[efficiency] for r in matches], best_repeats, relative_noise))
             gains.append(entry)
         else:
             gains.append({"baseline": dict(point), "gain": None, "reason": "no completed trial with these parameters"})
