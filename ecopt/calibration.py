@@ -31,7 +31,9 @@ Design choices:
 * **When no window meets the bar** the summary says so plainly (``passed``
   false, ``window_choice`` the sentence), and ``calibration.on_fail`` directs:
   ``stop`` ends the study (exit 3), ``warn`` lets the trials use the window with the
-  lowest spread measured.
+  lowest spread measured among those at least ``meter.min_window_seconds`` long
+  (the batch study, whose floor is 5 s, once got 0.5 s when any window could be
+  chosen).
 * **The meter's overhead is the extra wall time of a metered window over the same
   work unmetered**, from ``calibration.overhead_pairs`` interleaved pairs of one
   evaluation pass (``Meter.overhead_pairs``). Reported in seconds with its median,
@@ -253,12 +255,17 @@ def search_window(
     return rows, windows, None
 
 
-def choose_window(windows: list[dict[str, Any]], settings: CalibrationSettings, budget_note: str | None) -> tuple[dict[str, Any], str]:
+def choose_window(
+    windows: list[dict[str, Any]], settings: CalibrationSettings, budget_note: str | None, floor_seconds: float = 0.0
+) -> tuple[dict[str, Any], str]:
     """The window the trials use (an entry of ``windows``) and the sentence that says why.
 
     The first window that met the bar; else the one with the lowest spread (the
-    longer on a tie), with a sentence that says plainly that none met it and what
-    ``settings.on_fail`` does about it. ValueError for an empty ``windows``.
+    longer on a tie) among the windows at least ``floor_seconds`` long (the study's
+    ``meter.min_window_seconds``: a window that failed the bar gives no reason to go
+    below what the user said the meter resolves), or among all windows when none
+    that long was measured; with a sentence that says plainly that none met the bar
+    and what ``settings.on_fail`` does about it. ValueError for an empty ``windows``.
     """
     if not windows:
         raise ValueError("no calibration window was measured")
@@ -266,7 +273,11 @@ def choose_window(windows: list[dict[str, Any]], settings: CalibrationSettings, 
         if entry["met"]:
             return entry, f"the shortest window tried whose samples/J spread meets the bar ({entry['decision']})"
     spread = [entry for entry in windows if entry["samples_per_joule_rsd"] is not None] or windows
-    best = min(spread, key=lambda entry: (entry["samples_per_joule_rsd"] if entry["samples_per_joule_rsd"] is not None else math.inf, -entry["window_seconds"]))
+    long_enough = [entry for entry in spread if entry["window_seconds"] >= floor_seconds]
+    best = min(
+        long_enough or spread,
+        key=lambda entry: (entry["samples_per_joule_rsd"] if entry["samples_per_joule_rsd"] is not None else math.inf, -entry["window_seconds"]),
+    )
     tried = ", ".join(
         f"{entry['window_seconds']:g} s: {entry['samples_per_joule_rsd']:.2%}"
         if entry["samples_per_joule_rsd"] is not None
@@ -274,10 +285,16 @@ def choose_window(windows: list[dict[str, Any]], settings: CalibrationSettings, 
         for entry in windows
     )
     why = f"; {budget_note}" if budget_note else ""
+    if floor_seconds <= min(entry["window_seconds"] for entry in spread):
+        floor_note = ""
+    elif long_enough:
+        floor_note = f" among those of at least meter.min_window_seconds ({floor_seconds:g} s)"
+    else:
+        floor_note = f" (none of at least meter.min_window_seconds, {floor_seconds:g} s, was measured)"
     action = (
         "the study stops here (calibration.on_fail: stop)"
         if settings.on_fail == "stop"
-        else f"the trials use the window with the lowest spread, {best['window_seconds']:g} s (calibration.on_fail: warn)"
+        else f"the trials use the window with the lowest spread{floor_note}, {best['window_seconds']:g} s (calibration.on_fail: warn)"
     )
     return best, (
         f"NO window met the bar of {settings.max_rsd:.2%} within the {settings.budget_seconds:g} s budget (spread per window: {tried}){why}; {action}"
@@ -367,7 +384,7 @@ def calibrate(
     search_started = time.perf_counter()
     rows, windows, budget_note = search_window(meter, model.evaluate, settings, ladder)
     search_seconds = time.perf_counter() - search_started
-    chosen, choice = choose_window(windows, settings, budget_note)
+    chosen, choice = choose_window(windows, settings, budget_note, floor_seconds=float(meter.settings.min_window_seconds))
     logger.info("chosen window %g s: %s", chosen["window_seconds"], choice)
 
     # One evaluation pass with and without the meter: the difference is the meter's cost per window.

@@ -118,9 +118,34 @@ def test_no_window_within_the_budget_says_so_and_keeps_the_lowest_spread():
         _, summary = calibrate(config, meter=Meter({"tracking_mode": "process"}, backend=backend))
     assert [w["window_seconds"] for w in summary["windows"]] == [0.1, 0.2]  # 4 x 30 s does not fit in 5 s
     assert summary["passed"] is False and summary["window_seconds"] == 0.2  # the lower spread of the two
+    assert "none of at least meter.min_window_seconds, 3 s, was measured" in summary["window_choice"]  # the meter's default floor
     assert summary["window_choice"].startswith("NO window met the bar") and "30 s window was not tried" in summary["window_choice"]
     assert "calibration.on_fail: warn" in summary["window_choice"] and summary["meter_overhead_seconds"] is None
     assert "FAILED" in verdict(summary) and "NO window met the bar" in verdict(summary)
+
+
+def _window(seconds, rsd, met=False):
+    return {"window_seconds": seconds, "samples_per_joule_rsd": rsd, "met": met, "decision": "measured"}
+
+
+def test_no_window_met_keeps_the_lowest_spread_at_or_above_the_meter_floor():
+    from ecopt.calibration import choose_window
+
+    settings = validate_section("calibration", {"max_rsd": 0.02, "on_fail": "warn"})
+    windows = [_window(0.5, 0.04), _window(2.0, 0.09), _window(8.0, 0.06), _window(16.0, 0.07)]
+    # Below the study's meter.min_window_seconds (5 s) the 0.5 s window has the lowest spread; it is not chosen.
+    chosen, sentence = choose_window(windows, settings, None, floor_seconds=5.0)
+    assert chosen["window_seconds"] == 8.0
+    assert sentence.startswith("NO window met the bar") and "among those of at least meter.min_window_seconds (5 s), 8 s" in sentence
+    # No floor: the lowest spread of all, and the sentence adds nothing about a floor.
+    chosen, sentence = choose_window(windows, settings, None)
+    assert chosen["window_seconds"] == 0.5 and "min_window_seconds" not in sentence
+    # Nothing that long was measured: the lowest spread of what was, said plainly.
+    chosen, sentence = choose_window(windows[:2], settings, None, floor_seconds=5.0)
+    assert chosen["window_seconds"] == 0.5 and "none of at least meter.min_window_seconds, 5 s, was measured" in sentence
+    # A window that met the bar is chosen whatever the floor: the search is for the shortest such window.
+    chosen, _ = choose_window([_window(0.5, 0.01, met=True), *windows[1:]], settings, None, floor_seconds=5.0)
+    assert chosen["window_seconds"] == 0.5
 
 
 def test_trials_read_the_chosen_window(tmp_path):
