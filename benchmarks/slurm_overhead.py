@@ -40,9 +40,19 @@ cluster where you can); the study's ledger entries (``results/<study>/ledger``),
 (``ecopt.ledger.slurm_job_context``: batch script and job step) and whose ``process_started_at`` / ``finished_at``
 bound the stage's own process.
 
+Repeated runs: ``--repeats N`` (default 3) runs the pair N times, one after another, each
+in its own folder (``run-1``, ``run-2`` ...), prints each run's report, then the figures
+across runs (``across_runs``): each run's wall times, ratio and mean overhead per job,
+their median and [min, max], and each part's per-run mean with its median and range.
+The README quotes that table: one run's ratio depends on how busy the machine was.
+``--from-json A.json [B.json ...]`` prints the table again from saved ``--json`` files
+(each holds one run, or a ``runs`` list), so runs made at different times can be
+combined; it runs nothing.
+
 Usage:
     python benchmarks/slurm_overhead.py [--config config/config.yaml] [--profile profiles/slurm]
-        [--cores 2] [--skip-local] [--json OUT] [--keep DIR]
+        [--cores 2] [--skip-local] [--repeats 3] [--json OUT] [--keep DIR]
+    python benchmarks/slurm_overhead.py --from-json OUT [OUT ...]
 
 Exit status 1 when a run fails (its log's tail is printed), 2 when no cluster answers.
 """
@@ -247,6 +257,63 @@ def format_report(local_seconds: float | None, slurm_seconds: float, jobs: Seque
     return "\n".join(lines)
 
 
+def run_figures(run: Mapping[str, Any]) -> dict[str, float | None]:
+    """One run's headline figures (a ``--json`` run dict: ``local_seconds``, ``slurm_seconds``, ``jobs``).
+
+    ``local_seconds``, ``slurm_seconds``, ``ratio`` (SLURM / local; None without a local
+    run), ``jobs`` (SLURM jobs) and each part's mean seconds per job (``summarise``) under
+    the part's name, ``overhead`` and ``overhead_without_snakemake`` included.
+    """
+    local, cluster = run.get("local_seconds"), run.get("slurm_seconds")
+    figures: dict[str, float | None] = {
+        "local_seconds": local,
+        "slurm_seconds": cluster,
+        "ratio": cluster / local if local and cluster is not None else None,
+        "jobs": float(len(run.get("jobs") or [])),
+    }
+    stats = summarise(run.get("jobs") or [])
+    for part in (*PARTS, "overhead", "overhead_without_snakemake"):
+        figures[part] = stats[part]["mean"] if part in stats else None
+    return figures
+
+
+def across_runs(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The table across runs: per figure (``run_figures``), each run's value, then the median and
+    [min, max] over the runs that have it. ``runs``: ``--json`` run dicts, in the order run.
+    ValueError for no runs."""
+    if not runs:
+        raise ValueError("no runs to summarise")
+    per_run = [run_figures(run) for run in runs]
+    labels = {"local_seconds": "wall time, local (s)", "slurm_seconds": "wall time, SLURM (s)", "ratio": "ratio SLURM / local", "jobs": "SLURM jobs"}
+    labels |= {part: f"{PART_LABELS[part]}, mean s per job" for part in (*PARTS, "overhead", "overhead_without_snakemake")}
+    lines = [f"{len(runs)} run(s): each run's value -> median [min, max]" + ("" if len(runs) >= 3 else " (fewer than 3 runs: not a README figure)")]
+    for name, label in labels.items():
+        values = [figures[name] for figures in per_run]
+        numbers = [v for v in values if v is not None]
+        cells = "; ".join("-" if v is None else f"{v:.2f}" if abs(v) < 100 else f"{v:.0f}" for v in values)
+        spread = f"{statistics.median(numbers):.2f} [{min(numbers):.2f}, {max(numbers):.2f}]" if numbers else "no value"
+        lines.append(f"  {label:<70} {cells} -> {spread}")
+    return "\n".join(lines)
+
+
+def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The runs saved in ``--json`` files: a file holds one run (a dict with ``slurm_seconds``) or
+    ``{"runs": [...]}``. ValueError naming the file when it holds neither."""
+    runs: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            saved = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"--from-json {path}: cannot read it ({error})") from None
+        if isinstance(saved, dict) and isinstance(saved.get("runs"), list):
+            runs += saved["runs"]
+        elif isinstance(saved, dict) and "slurm_seconds" in saved:
+            runs.append(saved)
+        else:
+            raise ValueError(f"--from-json {path}: holds neither a run (slurm_seconds) nor a runs list, expected a file this script's --json wrote")
+    return runs
+
+
 def _copy_study(folder: Path, config: Path) -> Path:
     folder.mkdir(parents=True)
     for name in ("Snakefile", "workflow", "profiles"):
@@ -284,53 +351,34 @@ def _write_shims(folder: Path) -> Path:
     return shims
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
-    parser.add_argument("--profile", default="profiles/slurm", help="the SLURM workflow profile, relative to the repository (default profiles/slurm)")
-    parser.add_argument("--cores", type=int, default=2, help="--cores of the local run (default 2)")
-    parser.add_argument("--skip-local", action="store_true", help="only the SLURM run")
-    parser.add_argument("--limit", type=int, default=3600, help="seconds each run may take before it is killed (default 3600)")
-    parser.add_argument("--json", type=Path, help="write every job's split and both wall times here")
-    parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it, instead of a temporary one")
-    args = parser.parse_args(argv)
-    if not args.config.is_file():
-        parser.error(f"--config {args.config}: no such file (expected a study config, e.g. config/config.yaml)")
-    if not (ROOT / args.profile / "config.yaml").is_file():
-        parser.error(f"--profile {args.profile}: no config.yaml there (expected a workflow profile folder relative to {ROOT}, e.g. profiles/slurm)")
-    if args.keep is not None and args.keep.exists():
-        parser.error(f"--keep {args.keep}: exists already (expected a new folder, so that no earlier run is mixed in)")
-
-    if shutil.which("sinfo") is None or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
-        print("slurm_overhead: no SLURM cluster answers sinfo (sudo bash scripts/slurm-local-start.sh)", file=sys.stderr)
-        return 2
+def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: bool, limit: int) -> dict[str, Any] | None:
+    """One local run and one SLURM run of the study in ``work`` (a new folder); prints the report and
+    returns the run's dict (``--json``'s fields), or None when a run failed (its log's tail printed)."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    work = args.keep or Path(tempfile.mkdtemp(prefix="ecopt-slurm-overhead-"))
-    work.mkdir(parents=True, exist_ok=True)
     base_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    print(f"slurm_overhead: config {args.config}, profile {args.profile}, runs in {work}; load average before {os.getloadavg()}", flush=True)
-
+    print(f"slurm_overhead: config {config}, profile {profile}, runs in {work}; load average before {os.getloadavg()}", flush=True)
+    load_before = list(os.getloadavg())
     local_seconds = None
-    if not args.skip_local:
-        local = _copy_study(work / "local", args.config)
+    if not skip_local:
+        local = _copy_study(work / "local", config)
         env = dict(base_env, ECOPT_METERED_LOCK=str(local / "metered.lock"))
-        status, local_seconds = _run([snakemake, "--cores", str(args.cores), "all"], local, env, local / "snakemake.log", args.limit)
+        status, local_seconds = _run([snakemake, "--cores", str(cores), "all"], local, env, local / "snakemake.log", limit)
         print(f"local run: {local_seconds:.0f} s, exit {status}; load average {os.getloadavg()}", flush=True)
         if status != 0:
             print((local / "snakemake.log").read_text()[-3000:], file=sys.stderr)
-            return 1
+            return None
 
-    cluster = _copy_study(work / "slurm", args.config)
+    cluster = _copy_study(work / "slurm", config)
     shims = _write_shims(cluster)
     trace = cluster / "slurm-trace.jsonl"
     ctld_log = _ctld_log_path()
     offset = ctld_log.stat().st_size
     env = dict(base_env, PATH=f"{shims}:{base_env.get('PATH', '')}", ECOPT_SLURM_TRACE=str(trace), ECOPT_METERED_LOCK=str(cluster / "metered.lock"))
-    status, slurm_seconds = _run([snakemake, "--workflow-profile", str(ROOT / args.profile), "all"], cluster, env, cluster / "snakemake.log", args.limit)
+    status, slurm_seconds = _run([snakemake, "--workflow-profile", str(ROOT / profile), "all"], cluster, env, cluster / "snakemake.log", limit)
     print(f"SLURM run: {slurm_seconds:.0f} s, exit {status}; load average {os.getloadavg()}", flush=True)
     if status != 0:
         print((cluster / "snakemake.log").read_text()[-3000:], file=sys.stderr)
-        return 1
+        return None
     time.sleep(1)  # slurmctld flushes its log line by line; the last job's is there by now
     with open(ctld_log) as log:
         log.seek(offset)
@@ -341,22 +389,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     gaps = turnarounds(submissions, polls)
     import yaml
 
-    study = yaml.safe_load(args.config.read_text()).get("study", "study")
-    print(format_report(local_seconds, slurm_seconds, jobs, gaps, study=f"study {study}"))
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "local_seconds": local_seconds,
-                    "slurm_seconds": slurm_seconds,
-                    "profile": args.profile,
-                    "jobs": jobs,
-                    "turnarounds": gaps,
-                    "polls": len(polls),
-                },
-                indent=1,
-            )
-        )
+    study = yaml.safe_load(config.read_text()).get("study", "study")
+    print(format_report(local_seconds, slurm_seconds, jobs, gaps, study=f"study {study}"), flush=True)
+    return {
+        "local_seconds": local_seconds,
+        "slurm_seconds": slurm_seconds,
+        "profile": profile,
+        "jobs": jobs,
+        "turnarounds": gaps,
+        "polls": len(polls),
+        "load_before": load_before,
+        "load_after": list(os.getloadavg()),
+        "folder": str(work),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
+    parser.add_argument("--profile", default="profiles/slurm", help="the SLURM workflow profile, relative to the repository (default profiles/slurm)")
+    parser.add_argument("--cores", type=int, default=2, help="--cores of the local run (default 2)")
+    parser.add_argument("--skip-local", action="store_true", help="only the SLURM run")
+    parser.add_argument("--repeats", type=int, default=3, help="local + SLURM pairs, one after another (default 3; the README quotes at least 3)")
+    parser.add_argument("--limit", type=int, default=3600, help="seconds each run may take before it is killed (default 3600)")
+    parser.add_argument("--json", type=Path, help="write every run's job split and wall times here (after each run)")
+    parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it, instead of a temporary one")
+    parser.add_argument("--from-json", type=Path, nargs="+", help="print the table across the runs saved in these --json files; runs nothing")
+    args = parser.parse_args(argv)
+    if args.from_json:
+        try:
+            runs = load_runs(args.from_json)
+            print(across_runs(runs))
+        except ValueError as error:
+            parser.error(str(error))
+        return 0
+    if not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file (expected a study config, e.g. config/config.yaml)")
+    if not (ROOT / args.profile / "config.yaml").is_file():
+        parser.error(f"--profile {args.profile}: no config.yaml there (expected a workflow profile folder relative to {ROOT}, e.g. profiles/slurm)")
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep {args.keep}: exists already (expected a new folder, so that no earlier run is mixed in)")
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: expected a whole number >= 1")
+
+    if shutil.which("sinfo") is None or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
+        print("slurm_overhead: no SLURM cluster answers sinfo (sudo bash scripts/slurm-local-start.sh)", file=sys.stderr)
+        return 2
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ecopt-slurm-overhead-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    for number in range(1, args.repeats + 1):
+        print(f"== run {number} of {args.repeats}", flush=True)
+        run = run_pair(work / f"run-{number}", args.config, args.profile, args.cores, args.skip_local, args.limit)
+        if run is None:
+            return 1
+        runs.append(run)
+        if args.json:  # after every run: a killed benchmark keeps what finished
+            args.json.write_text(json.dumps({"runs": runs}, indent=1))
+    print(across_runs(runs))
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -139,3 +139,35 @@ def test_an_existing_keep_folder_is_refused(bench, tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--keep", str(tmp_path)])
     assert "exists already" in capsys.readouterr().err
+
+
+def _saved_run(local: float, cluster: float, overheads: list[float]) -> dict:
+    jobs = [{"rule": "trial", "overhead": o, "overhead_without_snakemake": o / 4, "poll_delay": 1.0} for o in overheads]
+    return {"local_seconds": local, "slurm_seconds": cluster, "jobs": jobs}
+
+
+def test_runs_saved_apart_are_summarised_across_runs(bench, tmp_path, capsys):
+    # One file from an earlier single run (its --json held one run), one from --repeats (a runs list).
+    (tmp_path / "one.json").write_text(json.dumps(_saved_run(500.0, 600.0, [8.0, 10.0])))
+    (tmp_path / "two.json").write_text(json.dumps({"runs": [_saved_run(400.0, 440.0, [6.0]), _saved_run(450.0, 540.0, [12.0])]}))
+    runs = bench.load_runs([tmp_path / "one.json", tmp_path / "two.json"])
+    assert [bench.run_figures(run)["ratio"] for run in runs] == pytest.approx([1.2, 1.1, 1.2])
+    assert bench.run_figures(runs[0])["overhead"] == pytest.approx(9.0) and bench.run_figures(runs[0])["jobs"] == 2
+    assert bench.main(["--from-json", str(tmp_path / "one.json"), str(tmp_path / "two.json")]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("3 run(s)") and "not a README figure" not in table
+    assert "ratio SLURM / local" in table and "1.20; 1.10; 1.20 -> 1.20 [1.10, 1.20]" in table
+    assert "overhead (all of the above), mean s per job" in table and "9.00; 6.00; 12.00 -> 9.00 [6.00, 12.00]" in table
+    assert "2 run(s)" in bench.across_runs(runs[:2]) and "not a README figure" in bench.across_runs(runs[:2])
+    with pytest.raises(ValueError, match="no runs"):
+        bench.across_runs([])
+
+
+def test_a_from_json_file_that_is_not_a_run_is_refused_naming_it(bench, tmp_path, capsys):
+    (tmp_path / "other.json").write_text(json.dumps({"runs": {"transformer-batch": []}}))
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--from-json", str(tmp_path / "other.json")])
+    assert exit_.value.code == 2 and f"--from-json {tmp_path / 'other.json'}: holds neither a run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])
+    assert "--repeats 0: expected a whole number >= 1" in capsys.readouterr().err
