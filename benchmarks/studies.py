@@ -21,8 +21,17 @@ Compute is separate from running: ``read_run`` reads a finished run's files,
 print; all four are pure over plain dicts and tested in ``tests/test_benchmark_studies.py``
 on hand-made runs (no study runs in the tests).
 
+Besides the three paper studies, ``default`` is the embedded digits study
+(``config/config.yaml``: the README's study-energy table, net impact and calibration) and
+``early-stopping`` the same with ``config/early_stopping.yaml`` (how many trials stopped
+early, their training joules against the median completed trial's). ``--from-results
+DIR [DIR ...]`` reads finished runs of one ``--study`` instead of running it (e.g. the
+local halves of ``benchmarks/slurm_overhead.py --keep``, which run the default study
+from scratch): their figures and the range, without wall times or load.
+
 Usage: python benchmarks/studies.py --study all --repeats 3 [--cores 2] [--json OUT]
        python benchmarks/studies.py --from-json OUT   (print a saved table again)
+       python benchmarks/studies.py --study default --from-results RUN1/results/digits-cnn ...
 Each run is killed after ``--timeout`` seconds (default 1800). The workflow imports the
 ``ecopt`` of ``--source`` (default: this checkout) through PYTHONPATH, so the runs measure
 the code beside this script.
@@ -44,7 +53,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-STUDIES = ["transformer-batch", "model-zoo-proxies", "transformer-size-laptop"]  # the suspect figure first
+STUDIES = ["transformer-batch", "model-zoo-proxies", "transformer-size-laptop", "default", "early-stopping"]  # the suspect figure first
+# Each study's --configfile list, relative to the checkout, target first (Snakemake merges them in order).
+CONFIG_FILES = {
+    "transformer-batch": ["config/studies/transformer-batch.yaml"],
+    "model-zoo-proxies": ["config/studies/model-zoo-proxies.yaml"],
+    "transformer-size-laptop": ["config/studies/transformer-size-laptop.yaml"],
+    "default": ["config/config.yaml"],
+    "early-stopping": ["config/config.yaml", "config/early_stopping.yaml"],
+}
 MIN_REPEATS_FOR_README = 3
 
 
@@ -68,13 +85,18 @@ def read_run(study_dir: str | Path) -> dict[str, Any]:
     for path in sorted(glob.glob(str(study / "rounds" / "*" / "trials" / "*.json"))):
         record = json.loads(Path(path).read_text())
         trials.append({key: record.get(key) for key in ("round", "index", "params", "status", "samples_per_joule", "performance", "parameters", "disturbed")})
+    frontier = study / "frontier.csv"
     return {
         "summary": load(study / "summary.json"),
         "calibration": None
         if calibration is None
-        else {key: calibration.get(key) for key in ("samples_per_joule_rsd", "window_seconds", "passed", "disturbed_repeats")},
+        else {
+            key: calibration.get(key) for key in ("samples_per_joule_rsd", "window_seconds", "passed", "disturbed_repeats", "meter_overhead_seconds", "windows")
+        },
         "proxies": load(study / "proxies" / "stats.json"),
         "trials": trials,
+        # frontier.csv: a header line, then one line per frontier trial
+        "frontier_size": max(0, len(frontier.read_text().splitlines()) - 1) if frontier.is_file() else None,
     }
 
 
@@ -104,6 +126,15 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
       ``r_squared``), ``tokens_per_joule_min``/``max`` and the parameter counts there,
       ``accuracy_min``/``max``.
     * ``model-zoo-proxies``: ``r_parameters``/``r_flops`` with their 95 % intervals, ``n``.
+    * ``default``: the study's joules (``study_energy``: total, by stage, the trials'
+      metered windows and their overhead, the share outside the trials' windows), the
+      net impact (``break_even_inferences``, the chosen and the baseline model's
+      performance and joules per inference), the gain over the baseline with its
+      interval, and the calibration (chosen window, its spread, ``calibration_passed``
+      1/0, the meter's overhead in seconds).
+    * ``early-stopping``: ``early_stopped`` trials, their ``early_stopped_train_joules``
+      (sum), ``median_completed_train_joules``, ``all_below_median`` (1/0), the study's
+      total joules and ``frontier_size``.
 
     Studies with trials add ``completed`` and ``disturbed_trials``. ValueError for an unknown study.
     """
@@ -154,9 +185,74 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
             figures[f"{name}_ci_low"] = entry.get("pearson_ci_low")
             figures[f"{name}_ci_high"] = entry.get("pearson_ci_high")
         figures["n"] = stats.get("architectures")
+    elif study == "default":
+        figures.update(_energy_figures(run))
+        figures.update(_net_impact_figures(run))
+        calibration = run.get("calibration") or {}
+        passed = calibration.get("passed")
+        figures.update(
+            calibration_window_seconds=calibration.get("window_seconds"),
+            calibration_rsd=_calibration_rsd(run),
+            calibration_passed=None if passed is None else int(bool(passed)),
+            meter_overhead_seconds=calibration.get("meter_overhead_seconds"),
+            frontier_size=run.get("frontier_size"),
+        )
+    elif study == "early-stopping":
+        section = (run.get("summary") or {}).get("early_stopping") or {}
+        below = section.get("all_below_median")
+        figures.update(
+            early_stopped=len(section.get("early_stopped") or []),
+            early_stopped_train_joules=section.get("early_stopped_train_joules"),
+            median_completed_train_joules=section.get("median_completed_train_joules"),
+            all_below_median=None if below is None else int(bool(below)),
+            total_joules=_energy_figures(run).get("total_joules"),
+            frontier_size=run.get("frontier_size"),
+        )
     else:
         raise ValueError(f"unknown study {study!r}; expected one of {STUDIES}")
     return figures
+
+
+# Stages the README's study-energy table names on their own; the rest are summed as "other".
+_TABLE_STAGES = ("trial", "search", "calibration", "proxies")
+
+
+def _energy_figures(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The study-energy table's figures (joules) from ``summary.json``'s ``study_energy``; {} without it."""
+    energy = (run.get("summary") or {}).get("study_energy") or {}
+    if not energy:
+        return {}
+    by_stage = energy.get("by_stage") or {}
+    figures = {"total_joules": energy.get("total_joules"), "jobs": energy.get("jobs")}
+    for stage in _TABLE_STAGES:
+        figures[f"{stage}_joules"] = by_stage.get(stage)
+    figures["other_stages_joules"] = sum(v for stage, v in by_stage.items() if stage not in _TABLE_STAGES) if by_stage else None
+    figures.update(
+        trial_windows_joules=energy.get("trial_windows_joules"),
+        trial_overhead_joules=energy.get("trial_overhead_joules"),
+        share_outside_trial_windows=energy.get("share_outside_trial_windows"),
+        share_outside_metered_windows=energy.get("share_outside_metered_windows"),
+        startup_estimated_joules=energy.get("startup_estimated_joules"),
+    )
+    return figures
+
+
+def _net_impact_figures(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The net-impact and gain figures of ``summary.json``; None where the summary lacks them."""
+    summary = run.get("summary") or {}
+    impact = summary.get("net_impact") or {}
+    chosen, baseline = impact.get("chosen") or {}, impact.get("baseline") or {}
+    gain = (summary.get("gain_over_baseline") or [{}])[0]
+    return {
+        "break_even_inferences": impact.get("break_even_inferences"),
+        "chosen_performance": chosen.get("performance"),
+        "chosen_joules_per_inference": chosen.get("joules_per_inference"),
+        "baseline_performance": baseline.get("performance"),
+        "baseline_joules_per_inference": baseline.get("joules_per_inference"),
+        "gain": gain.get("gain"),
+        "gain_ci_low": gain.get("gain_ci_low"),
+        "gain_ci_high": gain.get("gain_ci_high"),
+    }
 
 
 # --------------------------------------------------------------------------- across runs
@@ -183,9 +279,17 @@ def across_runs(figures_per_run: Sequence[Mapping[str, Any]]) -> dict[str, dict[
 def _number(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, float) and abs(value) >= 1e6:  # inference counts: 3 significant digits
+        return f"{value:.3g}"
     if isinstance(value, float) and not value.is_integer():
+        if abs(value) < 1e-2:  # joules per inference
+            return f"{value:.3g}"
         return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
     return str(int(value)) if isinstance(value, float) else str(value)
+
+
+def _seconds(value: Any) -> str:
+    return "wall time not recorded" if value is None else f"{value:.0f} s"
 
 
 # The within-run interval printed beside a figure: figure -> (low key, high key).
@@ -209,7 +313,7 @@ def format_table(study: str, runs: Sequence[Mapping[str, Any]]) -> str:
         before = "/".join(f"{v:.2f}" for v in run.get("load_before") or [])
         after = "/".join(f"{v:.2f}" for v in run.get("load_after") or [])
         lines.append(
-            f"run {number}: exit {run.get('returncode')}, {run.get('wall_seconds', 0):.0f} s, load average (1/5/15 min) {before or '-'} -> {after or '-'}, "
+            f"run {number}: exit {run.get('returncode')}, {_seconds(run.get('wall_seconds'))}, load average (1/5/15 min) {before or '-'} -> {after or '-'}, "
             f"{run['figures'].get('disturbed_trials', '-')} disturbed trial(s)"
         )
     figures = [run["figures"] for run in runs]
@@ -230,16 +334,30 @@ def format_table(study: str, runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 # --------------------------------------------------------------------------- running
+def results_name(source: Path, study: str) -> str:
+    """The folder under ``results/`` a run of ``study`` writes: the ``study:`` key of the last of its
+    config files that sets one (Snakemake's merge order). ValueError when none does."""
+    import yaml
+
+    name = None
+    for relative in CONFIG_FILES[study]:
+        name = (yaml.safe_load((source / relative).read_text()) or {}).get("study", name)
+    if not name:
+        raise ValueError(f"{CONFIG_FILES[study]}: no study: key, expected the study's name")
+    return str(name)
+
+
 def run_once(source: Path, study: str, cores: int, timeout_seconds: int, keep: Path | None) -> dict[str, Any]:
     """One run of ``study`` from scratch in a temporary copy; returns its record (``format_table``'s fields and ``raw``)."""
     work = Path(tempfile.mkdtemp(prefix=f"ecopt-{study}-"))
     try:
         for name in ("Snakefile", "workflow", "profiles"):
             (work / name).symlink_to(source / name)
-        (work / "config" / "studies").mkdir(parents=True)
-        shutil.copy(source / "config" / "studies" / f"{study}.yaml", work / "config" / "studies" / f"{study}.yaml")
+        for relative in CONFIG_FILES[study]:
+            (work / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / relative, work / relative)
         snakemake = Path(sys.executable).with_name("snakemake")
-        command = ["timeout", "-s", "KILL", str(timeout_seconds), str(snakemake), "--cores", str(cores), "all", "--configfile", f"config/studies/{study}.yaml"]
+        command = ["timeout", "-s", "KILL", str(timeout_seconds), str(snakemake), "--cores", str(cores), "all", "--configfile", *CONFIG_FILES[study]]
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
         load_before = list(os.getloadavg())
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -248,7 +366,7 @@ def run_once(source: Path, study: str, cores: int, timeout_seconds: int, keep: P
             returncode = subprocess.run(command, cwd=work, env=environment, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
         wall = time.perf_counter() - started
         load_after = list(os.getloadavg())
-        raw = read_run(work / "results" / study)
+        raw = read_run(work / "results" / results_name(source, study))
         if returncode != 0:
             print(f"{study}: snakemake exit {returncode}; log tail:\n" + "\n".join((work / "snakemake.log").read_text().splitlines()[-15:]), file=sys.stderr)
         if keep is not None:
@@ -269,7 +387,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write every run's record and the tables here (after each run)")
     parser.add_argument("--keep", type=Path, default=None, help="copy each run's folder (without data) under this folder")
     parser.add_argument("--from-json", type=Path, default=None, help="print the tables of a saved --json file; runs nothing")
+    parser.add_argument(
+        "--from-results", type=Path, nargs="+", default=None, help="finished runs of one --study (results/<study> folders) to summarise; runs nothing"
+    )
     args = parser.parse_args(argv)
+    if args.from_results is not None:
+        if args.study == "all":
+            parser.error("--from-results needs one --study (the study those folders hold), got all")
+        runs = []
+        for folder in args.from_results:
+            if not (folder / "summary.json").is_file():
+                parser.error(f"--from-results {folder}: no summary.json there, expected a finished run's results/<study> folder")
+            raw = read_run(folder)
+            runs.append({"returncode": 0, "wall_seconds": None, "raw": raw, "figures": run_figures(args.study, raw), "folder": str(folder)})
+        print(format_table(args.study, runs))
+        if args.json is not None:
+            args.json.write_text(json.dumps({"command": " ".join(sys.argv), "runs": {args.study: runs}}, indent=1, default=str))
+        return 0
     if args.from_json is not None:
         saved = json.loads(args.from_json.read_text())
         for study, runs in saved["runs"].items():

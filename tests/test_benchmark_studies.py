@@ -37,9 +37,18 @@ def test_read_run_reads_the_files_a_study_writes_and_tolerates_missing_ones(tmp_
     (study / "calibration" / "summary.json").write_text(json.dumps({"samples_per_joule_rsd": 0.04, "window_seconds": 4.0, "passed": False, "idle_watts": 1}))
     run = bench.read_run(study)
     assert run["trials"] == [_trial(0, 21.6, batch_size=1)]  # only the fields the figures use
-    assert run["calibration"] == {"samples_per_joule_rsd": 0.04, "window_seconds": 4.0, "passed": False, "disturbed_repeats": None}
-    assert run["summary"] is None and run["proxies"] is None
-    assert bench.read_run(tmp_path / "absent") == {"summary": None, "calibration": None, "proxies": None, "trials": []}
+    assert run["calibration"] == {
+        "samples_per_joule_rsd": 0.04,
+        "window_seconds": 4.0,
+        "passed": False,
+        "disturbed_repeats": None,
+        "meter_overhead_seconds": None,
+        "windows": None,
+    }
+    assert run["summary"] is None and run["proxies"] is None and run["frontier_size"] is None
+    (study / "frontier.csv").write_text("round,index,performance\n0,0,0.9\n1,2,0.8\n")
+    assert bench.read_run(study)["frontier_size"] == 2
+    assert bench.read_run(tmp_path / "absent") == {"summary": None, "calibration": None, "proxies": None, "trials": [], "frontier_size": None}
 
 
 def test_batch_study_figures_and_the_gain_interval(bench):
@@ -125,3 +134,87 @@ def test_format_table_shows_each_run_its_interval_load_and_the_range(bench):
     assert "run 1: exit 0, 360 s, load average (1/5/15 min) 3.20/2.00/1.00 -> 4.00/3.00/2.00" in text
     assert "  gain: 9.5 [8.1, 11.2]; 4.7 -> median 7.1 [4.7, 9.5]" in text
     assert "gain_ci_low" not in text  # the interval's ends print beside the gain, not as figures of their own
+
+
+DEFAULT_SUMMARY = {
+    "study_energy": {
+        "total_joules": 11000.0,
+        "jobs": 30,
+        "by_stage": {"trial": 7000.0, "search": 500.0, "calibration": 2400.0, "proxies": 600.0, "data": 40.0, "figures": 160.0, "summary": 300.0},
+        "trial_windows_joules": 6400.0,
+        "trial_overhead_joules": 600.0,
+        "share_outside_trial_windows": 0.418,
+        "share_outside_metered_windows": 0.16,
+        "startup_estimated_joules": 700.0,
+    },
+    "net_impact": {
+        "break_even_inferences": 2.4e7,
+        "chosen": {"performance": 0.969, "joules_per_inference": 8e-5},
+        "baseline": {"performance": 0.972, "joules_per_inference": 5.5e-4},
+    },
+    "gain_over_baseline": [{"gain": 13.1, "gain_ci_low": 11.1, "gain_ci_high": 15.4}],
+}
+
+
+def test_default_study_figures_are_the_readme_s_energy_table_net_impact_and_calibration(bench):
+    calibration = {"samples_per_joule_rsd": 0.059, "window_seconds": 16.0, "passed": False, "meter_overhead_seconds": 0.0135}
+    figures = bench.run_figures("default", {"summary": DEFAULT_SUMMARY, "calibration": calibration, "trials": [_trial(0, 2000.0)], "frontier_size": 7})
+    assert figures["total_joules"] == 11000.0 and figures["jobs"] == 30
+    assert (figures["trial_joules"], figures["search_joules"], figures["calibration_joules"], figures["proxies_joules"]) == (7000.0, 500.0, 2400.0, 600.0)
+    assert figures["other_stages_joules"] == pytest.approx(500.0)  # data + figures + summary
+    assert figures["trial_windows_joules"] == 6400.0 and figures["trial_overhead_joules"] == 600.0
+    assert figures["break_even_inferences"] == 2.4e7 and figures["chosen_joules_per_inference"] == 8e-5 and figures["baseline_performance"] == 0.972
+    assert (figures["gain"], figures["gain_ci_low"], figures["gain_ci_high"]) == (13.1, 11.1, 15.4)
+    assert figures["calibration_window_seconds"] == 16.0 and figures["calibration_passed"] == 0 and figures["meter_overhead_seconds"] == 0.0135
+    assert figures["frontier_size"] == 7 and figures["completed"] == 1
+    # A run whose summary is missing gives None figures, not an error.
+    empty = bench.run_figures("default", {"trials": [_trial(0, 2000.0)]})
+    assert empty["break_even_inferences"] is None and "total_joules" not in empty and empty["calibration_passed"] is None
+
+
+def test_early_stopping_figures(bench):
+    summary = {
+        "study_energy": {"total_joules": 12099.0, "by_stage": {}},
+        "early_stopping": {
+            "early_stopped": [
+                {"round": 1, "index": 0, "stopped_at_rung": 9, "train_joules": 28.5},
+                {"round": 2, "index": 1, "stopped_at_rung": 1, "train_joules": 2.6},
+            ],
+            "early_stopped_train_joules": 31.1,
+            "median_completed_train_joules": 35.3,
+            "all_below_median": True,
+        },
+    }
+    trials = [_trial(0, 10.0), _trial(1, None, "early_stopped"), _trial(2, None, "early_stopped")]
+    figures = bench.run_figures("early-stopping", {"summary": summary, "trials": trials, "frontier_size": 4})
+    assert figures["early_stopped"] == 2 and figures["early_stopped_train_joules"] == 31.1 and figures["median_completed_train_joules"] == 35.3
+    assert figures["all_below_median"] == 1 and figures["total_joules"] == 12099.0 and figures["frontier_size"] == 4 and figures["completed"] == 1
+
+
+def test_each_study_runs_its_config_files_and_writes_under_its_study_name(bench):
+    root = bench.Path(bench.__file__).resolve().parents[1]
+    assert bench.CONFIG_FILES["early-stopping"] == ["config/config.yaml", "config/early_stopping.yaml"]  # target first
+    assert bench.results_name(root, "early-stopping") == "digits-cnn-early-stopping"  # the overlay's study: key wins
+    assert bench.results_name(root, "default") == "digits-cnn"
+    assert set(bench.CONFIG_FILES) == set(bench.STUDIES) and all((root / f).is_file() for files in bench.CONFIG_FILES.values() for f in files)
+
+
+def test_finished_runs_are_summarised_from_their_folders(bench, tmp_path, capsys):
+    folders = []
+    for number, total in enumerate((11000.0, 5700.0, 9000.0)):
+        folder = tmp_path / f"run{number}" / "results" / "digits-cnn"
+        folder.mkdir(parents=True)
+        summary = {**DEFAULT_SUMMARY, "study_energy": {**DEFAULT_SUMMARY["study_energy"], "total_joules": total}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        folders.append(str(folder))
+    assert bench.main(["--study", "default", "--from-results", *folders]) == 0
+    text = capsys.readouterr().out
+    assert "== default: 3 run(s)\n" in text and "wall time not recorded" in text
+    assert "  total_joules: 11000; 5700; 9000 -> median 9000 [5700, 11000]" in text
+    assert "break_even_inferences: 2.4e+07" in text  # large and small numbers keep 3 significant digits
+    with pytest.raises(SystemExit):
+        bench.main(["--study", "default", "--from-results", str(tmp_path)])
+    assert f"--from-results {tmp_path}: no summary.json there" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--from-results", *folders])
+    assert "--from-results needs one --study" in capsys.readouterr().err
