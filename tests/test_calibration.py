@@ -184,7 +184,7 @@ def test_cli_stops_the_study_when_the_spread_is_above_the_bound(tmp_path, python
     config = tmp_path / "study.yaml"
     config.write_text(
         "adapter: tests.fakes:ScriptedModel\nmeter: {min_window_seconds: 0.2, tracking_mode: process}\n"
-        "calibration: {repeats: 3, idle_seconds: 0, overhead_pairs: 0, max_rsd: 0.0, on_fail: stop, params: {x: 0.1, n: 1}}\n"
+        "calibration: {repeats: 3, idle_seconds: 0, overhead_pairs: 0, max_rsd: 0.0, on_fail: stop, params: {x: 0.1, n: 1}, window_seconds: [0.2]}\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "ecopt.calibration", "--config", str(config), "--out-dir", str(tmp_path / "out")],
@@ -204,7 +204,8 @@ def test_an_infeasible_centre_falls_back_to_a_feasible_draw():
         "adapter": "ecopt.adapters.cnn:CNNClassifier",
         "data": {"dataset": "digits"},
         "space": {"depth": {"type": "range", "bounds": [2, 6], "value_type": "int"}, "pooling": {"type": "fixed", "value": True}},
-        "calibration": {"repeats": 2, "idle_seconds": 0, "overhead_pairs": 0},
+        # One short window: the test is about the model calibrated, not the window search (the default ladder took 175 s).
+        "calibration": {"repeats": 2, "idle_seconds": 0, "overhead_pairs": 0, "window_seconds": [0.1], "budget_seconds": 10},
     }
     meter = Meter({"min_window_seconds": 0.1}, backend=ConstantPowerBackend())
     _, summary = calibrate(config, meter=meter)
