@@ -227,14 +227,9 @@ def _energy_figures(run: Mapping[str, Any]) -> dict[str, Any]:
     for stage in _TABLE_STAGES:
         figures[f"{stage}_joules"] = by_stage.get(stage)
     figures["other_stages_joules"] = sum(v for stage, v in by_stage.items() if stage not in _TABLE_STAGES) if by_stage else None
-    figures.update(
-        trial_windows_joules=energy.get("trial_windows_joules"),
-        trial_overhead_joules=energy.get("trial_overhead_joules"),
-        share_outside_trial_windows=energy.get("share_outside_trial_windows"),
-        share_outside_metered_windows=energy.get("share_outside_metered_windows"),
-        startup_estimated_joules=energy.get("startup_estimated_joules"),
-    )
-    return figures
+    # study_energy's own keys, under the same names
+    copied = ("trial_windows_joules", "trial_overhead_joules", "share_outside_trial_windows", "share_outside_metered_windows", "startup_estimated_joules")
+    return figures | {key: energy.get(key) for key in copied}
 
 
 def _net_impact_figures(run: Mapping[str, Any]) -> dict[str, Any]:
