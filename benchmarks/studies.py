@@ -131,7 +131,8 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
       net impact (``break_even_inferences``, the chosen and the baseline model's
       performance and joules per inference), the gain over the baseline with its
       interval, and the calibration (chosen window, its spread, ``calibration_passed``
-      1/0, the meter's overhead in seconds).
+      1/0, the meter's overhead in seconds, ``calibration_rsd_at_<W>s`` the samples/J
+      spread at each window W tried).
     * ``early-stopping``: ``early_stopped`` trials, their ``early_stopped_train_joules``
       (sum), ``median_completed_train_joules``, ``all_below_median`` (1/0), the study's
       total joules and ``frontier_size``.
@@ -197,6 +198,8 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
             meter_overhead_seconds=calibration.get("meter_overhead_seconds"),
             frontier_size=run.get("frontier_size"),
         )
+        for window in calibration.get("windows") or []:  # the spread at each window the calibration tried
+            figures[f"calibration_rsd_at_{window['window_seconds']:g}s"] = window.get("samples_per_joule_rsd")
     elif study == "early-stopping":
         section = (run.get("summary") or {}).get("early_stopping") or {}
         below = section.get("all_below_median")

@@ -157,7 +157,8 @@ DEFAULT_SUMMARY = {
 
 
 def test_default_study_figures_are_the_readme_s_energy_table_net_impact_and_calibration(bench):
-    calibration = {"samples_per_joule_rsd": 0.059, "window_seconds": 16.0, "passed": False, "meter_overhead_seconds": 0.0135}
+    windows = [{"window_seconds": 0.5, "samples_per_joule_rsd": 0.53}, {"window_seconds": 16.0, "samples_per_joule_rsd": 0.059}]
+    calibration = {"samples_per_joule_rsd": 0.059, "window_seconds": 16.0, "passed": False, "meter_overhead_seconds": 0.0135, "windows": windows}
     figures = bench.run_figures("default", {"summary": DEFAULT_SUMMARY, "calibration": calibration, "trials": [_trial(0, 2000.0)], "frontier_size": 7})
     assert figures["total_joules"] == 11000.0 and figures["jobs"] == 30
     assert (figures["trial_joules"], figures["search_joules"], figures["calibration_joules"], figures["proxies_joules"]) == (7000.0, 500.0, 2400.0, 600.0)
@@ -167,6 +168,7 @@ def test_default_study_figures_are_the_readme_s_energy_table_net_impact_and_cali
     assert (figures["gain"], figures["gain_ci_low"], figures["gain_ci_high"]) == (13.1, 11.1, 15.4)
     assert figures["calibration_window_seconds"] == 16.0 and figures["calibration_passed"] == 0 and figures["meter_overhead_seconds"] == 0.0135
     assert figures["frontier_size"] == 7 and figures["completed"] == 1
+    assert figures["calibration_rsd_at_0.5s"] == 0.53 and figures["calibration_rsd_at_16s"] == 0.059
     # A run whose summary is missing gives None figures, not an error.
     empty = bench.run_figures("default", {"trials": [_trial(0, 2000.0)]})
     assert empty["break_even_inferences"] is None and "total_joules" not in empty and empty["calibration_passed"] is None
