@@ -40,6 +40,14 @@ cluster where you can); the study's ledger entries (``results/<study>/ledger``),
 (``ecopt.ledger.slurm_job_context``: batch script and job step) and whose ``process_started_at`` / ``finished_at``
 bound the stage's own process.
 
+Both halves do the same work: the calibration's window is pinned (``--window-seconds``,
+default 8 s, written into both copies' config as ``calibration.window_seconds: [W]``).
+Left to choose, two calibrations of the default study on this VM chose 16 s in one half
+and 8 s in the other (no window met the 2 % bar, and the spreads at 4-16 s overlap run to
+run), and the trials' evaluation windows doubled with it: the ratio read 1.10 in one run
+(local 16 s, SLURM 8 s) and 1.49 in the next (local 8 s, SLURM 16 s) for the same
+per-job overhead (9.0 and 7.8 s). ``--window-seconds 0`` leaves the study's own ladder.
+
 Repeated runs: ``--repeats N`` (default 3) runs the pair N times, one after another, each
 in its own folder (``run-1``, ``run-2`` ...), prints each run's report, then the figures
 across runs (``across_runs``): each run's wall times, ratio and mean overhead per job,
@@ -51,7 +59,7 @@ combined; it runs nothing.
 
 Usage:
     python benchmarks/slurm_overhead.py [--config config/config.yaml] [--profile profiles/slurm]
-        [--cores 2] [--skip-local] [--repeats 3] [--json OUT] [--keep DIR]
+        [--cores 2] [--skip-local] [--window-seconds 8] [--repeats 3] [--json OUT] [--keep DIR]
     python benchmarks/slurm_overhead.py --from-json OUT [OUT ...]
 
 Exit status 1 when a run fails (its log's tail is printed), 2 when no cluster answers.
@@ -314,12 +322,26 @@ def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
     return runs
 
 
-def _copy_study(folder: Path, config: Path) -> Path:
+def pinned_window_config(mapping: Mapping[str, Any], window_seconds: float) -> dict[str, Any]:
+    """``mapping`` (a study config) with its calibration trying the one window ``window_seconds``
+    (seconds > 0), so that two runs of it give their trials the same evaluation window; the
+    other calibration settings are kept. 0 returns the mapping unchanged."""
+    if window_seconds == 0:
+        return dict(mapping)
+    calibration = dict(mapping.get("calibration") or {})
+    calibration["window_seconds"] = [float(window_seconds)]
+    return {**mapping, "calibration": calibration}
+
+
+def _copy_study(folder: Path, config: Path, window_seconds: float) -> Path:
+    import yaml
+
     folder.mkdir(parents=True)
     for name in ("Snakefile", "workflow", "profiles"):
         (folder / name).symlink_to(ROOT / name)
     (folder / "config").mkdir()
-    shutil.copy(config, folder / "config" / "config.yaml")
+    mapping = pinned_window_config(yaml.safe_load(config.read_text()) or {}, window_seconds)
+    (folder / "config" / "config.yaml").write_text(yaml.safe_dump(mapping, sort_keys=False))
     return folder
 
 
@@ -351,7 +373,7 @@ def _write_shims(folder: Path) -> Path:
     return shims
 
 
-def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: bool, limit: int) -> dict[str, Any] | None:
+def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: bool, limit: int, window_seconds: float) -> dict[str, Any] | None:
     """One local run and one SLURM run of the study in ``work`` (a new folder); prints the report and
     returns the run's dict (``--json``'s fields), or None when a run failed (its log's tail printed)."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
@@ -360,7 +382,7 @@ def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: boo
     load_before = list(os.getloadavg())
     local_seconds = None
     if not skip_local:
-        local = _copy_study(work / "local", config)
+        local = _copy_study(work / "local", config, window_seconds)
         env = dict(base_env, ECOPT_METERED_LOCK=str(local / "metered.lock"))
         status, local_seconds = _run([snakemake, "--cores", str(cores), "all"], local, env, local / "snakemake.log", limit)
         print(f"local run: {local_seconds:.0f} s, exit {status}; load average {os.getloadavg()}", flush=True)
@@ -368,7 +390,7 @@ def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: boo
             print((local / "snakemake.log").read_text()[-3000:], file=sys.stderr)
             return None
 
-    cluster = _copy_study(work / "slurm", config)
+    cluster = _copy_study(work / "slurm", config, window_seconds)
     shims = _write_shims(cluster)
     trace = cluster / "slurm-trace.jsonl"
     ctld_log = _ctld_log_path()
@@ -395,6 +417,7 @@ def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: boo
         "local_seconds": local_seconds,
         "slurm_seconds": slurm_seconds,
         "profile": profile,
+        "window_seconds": window_seconds,
         "jobs": jobs,
         "turnarounds": gaps,
         "polls": len(polls),
@@ -411,6 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="--cores of the local run (default 2)")
     parser.add_argument("--skip-local", action="store_true", help="only the SLURM run")
     parser.add_argument("--repeats", type=int, default=3, help="local + SLURM pairs, one after another (default 3; the README quotes at least 3)")
+    parser.add_argument(
+        "--window-seconds", type=float, default=8.0, help="the calibration window both halves use (default 8; 0: the study's own ladder, each half choosing)"
+    )
     parser.add_argument("--limit", type=int, default=3600, help="seconds each run may take before it is killed (default 3600)")
     parser.add_argument("--json", type=Path, help="write every run's job split and wall times here (after each run)")
     parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it, instead of a temporary one")
@@ -429,6 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--profile {args.profile}: no config.yaml there (expected a workflow profile folder relative to {ROOT}, e.g. profiles/slurm)")
     if args.keep is not None and args.keep.exists():
         parser.error(f"--keep {args.keep}: exists already (expected a new folder, so that no earlier run is mixed in)")
+    if not args.window_seconds >= 0:
+        parser.error(f"--window-seconds {args.window_seconds}: expected seconds > 0, or 0 for the study's own window ladder")
     if args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected a whole number >= 1")
 
@@ -440,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     for number in range(1, args.repeats + 1):
         print(f"== run {number} of {args.repeats}", flush=True)
-        run = run_pair(work / f"run-{number}", args.config, args.profile, args.cores, args.skip_local, args.limit)
+        run = run_pair(work / f"run-{number}", args.config, args.profile, args.cores, args.skip_local, args.limit, args.window_seconds)
         if run is None:
             return 1
         runs.append(run)
