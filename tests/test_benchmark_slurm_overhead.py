@@ -171,3 +171,21 @@ def test_a_from_json_file_that_is_not_a_run_is_refused_naming_it(bench, tmp_path
     with pytest.raises(SystemExit):
         bench.main(["--repeats", "0"])
     assert "--repeats 0: expected a whole number >= 1" in capsys.readouterr().err
+
+
+def test_both_halves_get_the_same_pinned_calibration_window(bench, tmp_path, capsys):
+    study = {"study": "s", "calibration": {"repeats": 5, "window_seconds": [0.5, 16.0]}, "meter": {"min_window_seconds": 3.0}}
+    pinned = bench.pinned_window_config(study, 8)
+    assert pinned["calibration"] == {"repeats": 5, "window_seconds": [8.0]} and pinned["meter"] == study["meter"]
+    assert study["calibration"]["window_seconds"] == [0.5, 16.0]  # the caller's mapping is not changed
+    assert bench.pinned_window_config(study, 0) == study  # 0: each half's calibration chooses
+    assert bench.pinned_window_config({"study": "s"}, 4.0)["calibration"] == {"window_seconds": [4.0]}
+    config = tmp_path / "study.yaml"
+    config.write_text("study: s\ncalibration: {repeats: 5}\n")
+    folder = bench._copy_study(tmp_path / "local", config, 8.0)
+    import yaml
+
+    assert yaml.safe_load((folder / "config" / "config.yaml").read_text())["calibration"] == {"repeats": 5, "window_seconds": [8.0]}
+    with pytest.raises(SystemExit):
+        bench.main(["--window-seconds", "-1"])
+    assert "--window-seconds -1.0: expected seconds > 0, or 0" in capsys.readouterr().err
