@@ -127,7 +127,8 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
       ``accuracy_min``/``max``.
     * ``model-zoo-proxies``: ``r_parameters``/``r_flops`` with their 95 % intervals, ``n``.
     * ``default``: the study's joules (``study_energy``: total, by stage, the trials'
-      metered windows and their overhead, the share outside the trials' windows), the
+      metered windows and their overhead, the share outside the trials' windows, the
+      share of the total that is the RAM component, ``ram_share``), the
       net impact (``break_even_inferences``, the chosen and the baseline model's
       performance and joules per inference), the gain over the baseline with its
       interval, and the calibration (chosen window, its spread, ``calibration_passed``
@@ -230,6 +231,8 @@ def _energy_figures(run: Mapping[str, Any]) -> dict[str, Any]:
     for stage in _TABLE_STAGES:
         figures[f"{stage}_joules"] = by_stage.get(stage)
     figures["other_stages_joules"] = sum(v for stage, v in by_stage.items() if stage not in _TABLE_STAGES) if by_stage else None
+    ram, total = (energy.get("by_component") or {}).get("ram"), energy.get("total_joules")
+    figures["ram_share"] = ram / total if isinstance(ram, (int, float)) and total else None  # CodeCarbon's RAM model's part
     # study_energy's own keys, under the same names
     copied = ("trial_windows_joules", "trial_overhead_joules", "share_outside_trial_windows", "share_outside_metered_windows", "startup_estimated_joules")
     return figures | {key: energy.get(key) for key in copied}

@@ -140,6 +140,7 @@ DEFAULT_SUMMARY = {
     "study_energy": {
         "total_joules": 11000.0,
         "jobs": 30,
+        "by_component": {"cpu": 1100.0, "ram": 9900.0, "gpu": 0.0},
         "by_stage": {"trial": 7000.0, "search": 500.0, "calibration": 2400.0, "proxies": 600.0, "data": 40.0, "figures": 160.0, "summary": 300.0},
         "trial_windows_joules": 6400.0,
         "trial_overhead_joules": 600.0,
@@ -163,6 +164,7 @@ def test_default_study_figures_are_the_readme_s_energy_table_net_impact_and_cali
     assert figures["total_joules"] == 11000.0 and figures["jobs"] == 30
     assert (figures["trial_joules"], figures["search_joules"], figures["calibration_joules"], figures["proxies_joules"]) == (7000.0, 500.0, 2400.0, 600.0)
     assert figures["other_stages_joules"] == pytest.approx(500.0)  # data + figures + summary
+    assert figures["ram_share"] == pytest.approx(0.9)
     assert figures["trial_windows_joules"] == 6400.0 and figures["trial_overhead_joules"] == 600.0
     assert figures["break_even_inferences"] == 2.4e7 and figures["chosen_joules_per_inference"] == 8e-5 and figures["baseline_performance"] == 0.972
     assert (figures["gain"], figures["gain_ci_low"], figures["gain_ci_high"]) == (13.1, 11.1, 15.4)
