@@ -51,6 +51,7 @@ Runnable as ``python -m ecopt.calibration --config FILE --splits-dir DIR --out-d
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import statistics
@@ -426,7 +427,6 @@ def with_calibrated_window(mapping: Mapping[str, Any], summary_path: str | Path)
     replaces the meter's. Returns (the new mapping, ``"calibration <path>"``). Raises
     ValueError naming the file when it cannot be read or holds no chosen window.
     """
-    import json
 
     path = Path(summary_path)
     try:
@@ -503,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
             "an energy counter, a larger calibration.budget_seconds or longer calibration.window_seconds) or set calibration.on_fail: warn to go on.",
             file=sys.stderr,
         )
+        # Snakemake deletes a failed job's outputs, summary.json included, but keeps its log
+        # (this stream): the whole summary goes there too, so the spreads are not lost.
+        print(f"ecopt.calibration: the summary, as written to {out / 'summary.json'}:\n{json.dumps(summary, indent=1, default=str)}", file=sys.stderr)
         return 3
     logger.warning("%s; going on (calibration.on_fail: warn)", message)
     return 0

@@ -197,6 +197,9 @@ def test_cli_stops_the_study_when_the_spread_is_above_the_bound(tmp_path, python
     assert "FAILED" in result.stderr and "calibration.on_fail: warn" in result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["passed"] is False and summary["repeats"] == 3
+    # Snakemake deletes a failed job's outputs but keeps its log: the log holds the whole summary.
+    logged = result.stderr.split("ecopt.calibration: the summary, as written to ", 1)[1].split(":\n", 1)[1]
+    assert json.loads(logged) == summary
 
 
 def test_an_infeasible_centre_falls_back_to_a_feasible_draw():
