@@ -396,9 +396,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.study == "all":
             parser.error("--from-results needs one --study (the study those folders hold), got all")
         runs = []
+        expected = results_name(args.source, args.study)
+        if len({folder.resolve() for folder in args.from_results}) < len(args.from_results):
+            parser.error(f"--from-results {' '.join(map(str, args.from_results))}: a folder is given twice, expected each run once")
         for folder in args.from_results:
-            if not (folder / "summary.json").is_file():
-                parser.error(f"--from-results {folder}: no summary.json there, expected a finished run's results/<study> folder")
+            if not (folder / "summary.json").is_file() or not (folder / "ledger").is_dir():
+                parser.error(f"--from-results {folder}: no summary.json and ledger/ there, expected a finished run's results/<study> folder")
+            if folder.resolve().name != expected:
+                parser.error(f"--from-results {folder}: a run of study {folder.resolve().name!r}, expected {expected!r} (--study {args.study})")
             raw = read_run(folder)
             runs.append({"returncode": 0, "wall_seconds": None, "raw": raw, "figures": run_figures(args.study, raw), "folder": str(folder)})
         print(format_table(args.study, runs))
@@ -406,8 +411,15 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps({"command": " ".join(sys.argv), "runs": {args.study: runs}}, indent=1, default=str))
         return 0
     if args.from_json is not None:
-        saved = json.loads(args.from_json.read_text())
+        try:
+            saved = json.loads(args.from_json.read_text())
+        except (OSError, ValueError) as error:
+            parser.error(f"--from-json {args.from_json}: cannot read it ({error})")
+        if not isinstance(saved, dict) or not isinstance(saved.get("runs"), dict) or not all(isinstance(r, list) for r in saved["runs"].values()):
+            parser.error(f"--from-json {args.from_json}: no runs per study in it, expected a file this script's --json wrote")
         for study, runs in saved["runs"].items():
+            if study not in STUDIES or not all(isinstance(run, dict) and "raw" in run for run in runs):
+                parser.error(f"--from-json {args.from_json}: study {study!r} or its runs are not this script's, expected one of {STUDIES} with raw run files")
             for run in runs:
                 run["figures"] = run_figures(study, run["raw"])
             print(format_table(study, runs))

@@ -207,7 +207,7 @@ def test_finished_runs_are_summarised_from_their_folders(bench, tmp_path, capsys
     folders = []
     for number, total in enumerate((11000.0, 5700.0, 9000.0)):
         folder = tmp_path / f"run{number}" / "results" / "digits-cnn"
-        folder.mkdir(parents=True)
+        (folder / "ledger").mkdir(parents=True)
         summary = {**DEFAULT_SUMMARY, "study_energy": {**DEFAULT_SUMMARY["study_energy"], "total_joules": total}}
         (folder / "summary.json").write_text(json.dumps(summary))
         folders.append(str(folder))
@@ -218,7 +218,39 @@ def test_finished_runs_are_summarised_from_their_folders(bench, tmp_path, capsys
     assert "break_even_inferences: 2.4e+07" in text  # large and small numbers keep 3 significant digits
     with pytest.raises(SystemExit):
         bench.main(["--study", "default", "--from-results", str(tmp_path)])
-    assert f"--from-results {tmp_path}: no summary.json there" in capsys.readouterr().err
+    assert f"--from-results {tmp_path}: no summary.json and ledger/ there" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.main(["--from-results", *folders])
     assert "--from-results needs one --study" in capsys.readouterr().err
+    # A folder that holds a summary.json but is not a run (a calibration folder), a run of another study, a run twice.
+    calibration = tmp_path / "run0" / "results" / "digits-cnn" / "calibration"
+    calibration.mkdir()
+    (calibration / "summary.json").write_text("{}")
+    refused = {
+        (calibration,): "no summary.json and ledger/ there",
+        (folders[0],): "a run of study 'digits-cnn', expected 'transformer-batch'",
+        (folders[0], folders[0] + "/", folders[1]): "a folder is given twice",
+    }
+    for given, message in refused.items():
+        study = "transformer-batch" if "transformer-batch" in message else "default"
+        with pytest.raises(SystemExit):
+            bench.main(["--study", study, "--from-results", *map(str, given)])
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"a": 1}', "no runs per study in it"),
+        ("[1, 2]", "no runs per study in it"),
+        ("not json", "cannot read it"),
+        ('{"runs": {"cifar": [{"raw": {}}]}}', "study 'cifar' or its runs are not this script's"),
+        ('{"runs": {"default": [{"figures": {}}]}}', "study 'default' or its runs are not this script's"),
+    ],
+)
+def test_a_from_json_file_this_script_did_not_write_is_refused_naming_it(bench, tmp_path, capsys, content, message):
+    saved = tmp_path / "saved.json"
+    saved.write_text(content)
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--from-json", str(saved)])
+    assert exit_.value.code == 2 and f"--from-json {saved}: {message}" in capsys.readouterr().err
