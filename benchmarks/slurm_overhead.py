@@ -314,12 +314,35 @@ def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
         except (OSError, ValueError) as error:
             raise ValueError(f"--from-json {path}: cannot read it ({error})") from None
         if isinstance(saved, dict) and isinstance(saved.get("runs"), list):
-            runs += saved["runs"]
+            found = saved["runs"]
         elif isinstance(saved, dict) and "slurm_seconds" in saved:
-            runs.append(saved)
+            found = [saved]
         else:
             raise ValueError(f"--from-json {path}: holds neither a run (slurm_seconds) nor a runs list, expected a file this script's --json wrote")
+        for number, run in enumerate(found, 1):
+            problem = _run_problem(run)
+            if problem:
+                raise ValueError(f"--from-json {path}: run {number}: {problem}")
+        runs += found
     return runs
+
+
+def _run_problem(run: Any) -> str | None:
+    """Why ``run`` is not a run this script saved (None when it is one)."""
+
+    def seconds(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+    if not isinstance(run, dict):
+        return f"{type(run).__name__}, expected a run (a dict)"
+    if not seconds(run.get("slurm_seconds")):
+        return f"slurm_seconds is {run.get('slurm_seconds')!r}, expected seconds > 0"
+    if run.get("local_seconds") is not None and not seconds(run["local_seconds"]):
+        return f"local_seconds is {run['local_seconds']!r}, expected seconds > 0 or null (local run skipped)"
+    jobs = run.get("jobs")
+    if not isinstance(jobs, list) or not jobs or not all(isinstance(job, dict) for job in jobs):
+        return "jobs is empty or not a list of jobs, expected every SLURM job's split"
+    return None
 
 
 def pinned_window_config(mapping: Mapping[str, Any], window_seconds: float) -> dict[str, Any]:

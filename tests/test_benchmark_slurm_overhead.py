@@ -168,6 +168,16 @@ def test_a_from_json_file_that_is_not_a_run_is_refused_naming_it(bench, tmp_path
     with pytest.raises(SystemExit) as exit_:
         bench.main(["--from-json", str(tmp_path / "other.json")])
     assert exit_.value.code == 2 and f"--from-json {tmp_path / 'other.json'}: holds neither a run" in capsys.readouterr().err
+    broken = {
+        "local_seconds is 'x', expected seconds > 0 or null": {**_saved_run(1.0, 2.0, [1.0]), "local_seconds": "x"},
+        "slurm_seconds is None, expected seconds > 0": {**_saved_run(1.0, 2.0, [1.0]), "slurm_seconds": None},
+        "jobs is empty or not a list of jobs": _saved_run(1.0, 2.0, []),
+    }
+    for message, run in broken.items():
+        (tmp_path / "broken.json").write_text(json.dumps({"runs": [_saved_run(1.0, 2.0, [1.0]), run]}))
+        with pytest.raises(SystemExit):
+            bench.main(["--from-json", str(tmp_path / "broken.json")])
+        assert f"--from-json {tmp_path / 'broken.json'}: run 2: {message}" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.main(["--repeats", "0"])
     assert "--repeats 0: expected a whole number >= 1" in capsys.readouterr().err
