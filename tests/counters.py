@@ -12,7 +12,7 @@ consistent counter:
   ``max_energy_range_uj`` every 2 ms (write then rename: a reader never sees half a
   number), so a counter wraps exactly as a real one does. Needs root (CI runs as
   root); where the namespace or the overlay cannot be made, the test is skipped with
-  the reason.
+  the reason, or fails with it under ``ECOPT_REQUIRE_SIMULATED_COUNTERS=1`` (``.ci/run``).
 * NVML: ``tests/simulated_nvml/pynvml.py`` first on ``PYTHONPATH`` and
   ``tests/simulated_nvml/bin/nvidia-smi`` first on ``PATH`` (CodeCarbon runs
   ``nvidia-smi --help`` before it trusts pynvml). No namespace is needed.
@@ -62,6 +62,16 @@ def simulated_gpus(watts: list[float]) -> list[dict[str, Any]]:
     return [{"watts": w, "uuid": f"GPU-{index:08d}-0000-0000-0000-{index:012d}", "name": "NVIDIA Simulated H100"} for index, w in enumerate(watts)]
 
 
+def _cannot_simulate(reason: str) -> None:
+    """Skip the test with ``reason``; fail it instead when ``ECOPT_REQUIRE_SIMULATED_COUNTERS=1``
+    (``.ci/run`` sets it: in CI the simulated counters must run, not skip)."""
+    import pytest
+
+    if os.environ.get("ECOPT_REQUIRE_SIMULATED_COUNTERS") == "1":
+        pytest.fail(f"ECOPT_REQUIRE_SIMULATED_COUNTERS=1 and {reason}")
+    pytest.skip(reason)
+
+
 def run_with_counters(
     body: str,
     kwargs: dict[str, Any] | None = None,
@@ -78,7 +88,6 @@ def run_with_counters(
     the reason when the namespace or the overlay cannot be created; raises
     AssertionError with the child's output when the body fails.
     """
-    import pytest
 
     spec = {"body": body, "kwargs": kwargs or {}, "rapl": [asdict(d) for d in rapl or []], "epoch": time.time()}
     child_env = {key: value for key, value in os.environ.items() if not key.startswith(("CUDA_", "ECOPT_SIMULATED_"))}
@@ -94,11 +103,11 @@ def run_with_counters(
     if rapl:
         unshare = shutil.which("unshare")
         if unshare is None:
-            pytest.skip("simulated RAPL needs unshare(1) to create a private mount namespace; none on PATH")
+            _cannot_simulate("simulated RAPL needs unshare(1) to create a private mount namespace; none on PATH")
         command = [unshare, "--mount", "--propagation", "private", "--", *command]
     done = subprocess.run(command, cwd=REPO, env=child_env, capture_output=True, text=True, timeout=timeout)
     if done.returncode == CANNOT_SIMULATE or (rapl and done.returncode != 0 and "unshare" in done.stderr and RESULT_MARKER not in done.stdout):
-        pytest.skip(
+        _cannot_simulate(
             f"cannot create the simulated RAPL counters (private mount namespace with an overlay over /sys/class; needs root): {done.stderr.strip()[-300:]}"
         )
     results = [line[len(RESULT_MARKER) :] for line in done.stdout.splitlines() if line.startswith(RESULT_MARKER)]

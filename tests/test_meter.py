@@ -625,3 +625,14 @@ def test_a_quiet_window_with_the_tests_own_work_is_not_flagged():
     meter = Meter({"disturbance_retries": 2}, backend=ConstantPowerBackend())  # the default bar
     window = meter.measure_window(lambda: (_busy(0.05), 1), min_seconds=0.3)
     assert window.record.disturbed is False and window.record.disturbance_share <= meter.settings.max_disturbance_share
+
+
+def test_simulated_counters_that_cannot_be_made_skip_here_and_fail_in_ci(monkeypatch):
+    from tests.counters import _cannot_simulate
+
+    monkeypatch.delenv("ECOPT_REQUIRE_SIMULATED_COUNTERS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no namespace"):
+        _cannot_simulate("no namespace")
+    monkeypatch.setenv("ECOPT_REQUIRE_SIMULATED_COUNTERS", "1")  # as .ci/run sets it
+    with pytest.raises(pytest.fail.Exception, match="ECOPT_REQUIRE_SIMULATED_COUNTERS=1 and no namespace"):
+        _cannot_simulate("no namespace")
