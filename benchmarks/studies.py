@@ -135,7 +135,9 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
       1/0, the meter's overhead in seconds, ``calibration_rsd_at_<W>s`` the samples/J
       spread at each window W tried).
     * ``early-stopping``: ``early_stopped`` trials, their ``early_stopped_train_joules``
-      (sum), ``median_completed_train_joules``, ``all_below_median`` (1/0), the study's
+      (sum), ``median_completed_train_joules``, ``all_below_median`` (1/0),
+      ``train_below_resolution`` (early-stopped trials trained for less than the meter's
+      window), the study's
       total joules and ``frontier_size``.
 
     Studies with trials add ``completed`` and ``disturbed_trials``. ValueError for an unknown study.
@@ -209,6 +211,7 @@ def run_figures(study: str, run: Mapping[str, Any]) -> dict[str, Any]:
             early_stopped_train_joules=section.get("early_stopped_train_joules"),
             median_completed_train_joules=section.get("median_completed_train_joules"),
             all_below_median=None if below is None else int(bool(below)),
+            train_below_resolution=section.get("train_below_resolution"),
             total_joules=_energy_figures(run).get("total_joules"),
             frontier_size=run.get("frontier_size"),
         )
