@@ -193,7 +193,8 @@ def test_early_stopping_figures(bench):
     trials = [_trial(0, 10.0), _trial(1, None, "early_stopped"), _trial(2, None, "early_stopped")]
     figures = bench.run_figures("early-stopping", {"summary": summary, "trials": trials, "frontier_size": 4})
     assert figures["early_stopped"] == 2 and figures["early_stopped_train_joules"] == 31.1 and figures["median_completed_train_joules"] == 35.3
-    assert figures["all_below_median"] == 1 and figures["train_below_resolution"] == 1 and figures["total_joules"] == 12099.0 and figures["frontier_size"] == 4 and figures["completed"] == 1
+    assert figures["all_below_median"] == 1 and figures["train_below_resolution"] == 1
+    assert figures["total_joules"] == 12099.0 and figures["frontier_size"] == 4 and figures["completed"] == 1
 
 
 def test_each_study_runs_its_config_files_and_writes_under_its_study_name(bench):
