@@ -513,6 +513,25 @@ def test_both_backends_read_simulated_rapl_and_gpus_alike(backend):
     assert record["energy_components"] == "cpu+gpu+ram" and record["estimated"] is False
 
 
+@pytest.mark.slow
+def test_zeus_reads_a_uuid_subset_of_several_simulated_gpus():
+    from tests.counters import run_with_counters, simulated_gpus
+
+    pytest.importorskip("zeus")
+    gpus = simulated_gpus(GPU_WATTS)
+    record = run_with_counters(
+        "tests.test_meter:trial_under_counters",
+        {"meter_settings": {"backend": "zeus"}},
+        rapl=_rapl(),
+        gpus=gpus,
+        env={"CUDA_VISIBLE_DEVICES": f"{gpus[2]['uuid']},{gpus[0]['uuid']}"},  # two of three, named by UUID, out of order
+    )
+    energy = record["eval_energy"]
+    assert energy["meter"].startswith("zeus") and energy["gpu"]["source"] == "nvml_energy_counter"
+    assert energy["gpu"]["joules"] / energy["seconds"] == pytest.approx(GPU_WATTS[0] + GPU_WATTS[2], rel=0.01)
+    assert energy["details"]["gpu_nvml_indices"] == [0, 2]
+
+
 # --------------------------------------------------------------------------- disturbed windows (machine mode)
 def test_a_disturbed_window_is_measured_again_and_the_least_disturbed_try_kept():
     probe = ScriptedProbe([0.6, 0.05])
