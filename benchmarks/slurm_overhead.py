@@ -401,8 +401,8 @@ def run_pair(work: Path, config: Path, profile: str, cores: int, skip_local: boo
     returns the run's dict (``--json``'s fields), or None when a run failed (its log's tail printed)."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     base_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    print(f"slurm_overhead: config {config}, profile {profile}, runs in {work}; load average before {os.getloadavg()}", flush=True)
     load_before = list(os.getloadavg())
+    print(f"slurm_overhead: config {config}, profile {profile}, runs in {work}; load average before {load_before}", flush=True)
     local_seconds = None
     if not skip_local:
         local = _copy_study(work / "local", config, window_seconds)

@@ -285,9 +285,7 @@ def _number(value: Any) -> str:
         return "-"
     if isinstance(value, float) and abs(value) >= 1e6:  # inference counts: 3 significant digits
         return f"{value:.3g}"
-    if isinstance(value, float) and not value.is_integer():
-        if abs(value) < 1e-2:  # joules per inference
-            return f"{value:.3g}"
+    if isinstance(value, float) and not value.is_integer():  # joules per inference (1e-5) keep 3 digits too
         return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
     return str(int(value)) if isinstance(value, float) else str(value)
 

@@ -427,7 +427,6 @@ def with_calibrated_window(mapping: Mapping[str, Any], summary_path: str | Path)
     replaces the meter's. Returns (the new mapping, ``"calibration <path>"``). Raises
     ValueError naming the file when it cannot be read or holds no chosen window.
     """
-
     path = Path(summary_path)
     try:
         summary = json.loads(path.read_text())

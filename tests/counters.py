@@ -88,7 +88,6 @@ def run_with_counters(
     the reason when the namespace or the overlay cannot be created; raises
     AssertionError with the child's output when the body fails.
     """
-
     spec = {"body": body, "kwargs": kwargs or {}, "rapl": [asdict(d) for d in rapl or []], "epoch": time.time()}
     child_env = {key: value for key, value in os.environ.items() if not key.startswith(("CUDA_", "ECOPT_SIMULATED_"))}
     child_env |= {"ECOPT_COUNTERS_SPEC": json.dumps(spec), "ECOPT_SIMULATED_EPOCH": repr(spec["epoch"])}
